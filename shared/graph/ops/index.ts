@@ -1,0 +1,10 @@
+// The op builders, one module per family.
+export * from './elementwise.js';
+export * from './matmul.js';
+export * from './shape_ops.js';
+export * from './reduce.js';
+export * from './normalization.js';
+export * from './activation.js';
+export * from './conv.js';
+export * from './resize.js';
+export type { Operand } from './operand.js';

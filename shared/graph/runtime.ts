@@ -1,0 +1,154 @@
+// A thin wrapper over onnxruntime-node's InferenceSession: device choice, threads, optimisation
+// level and profiling, feeds and fetches by name.
+//
+// Things to know about the Node binding:
+// - session.run() blocks the event loop for the whole step; processes that must stay responsive
+//   (gRPC heartbeats) run sessions in a worker thread.
+// - freeDimensionOverrides is ignored by the Node binding, so graphs are emitted with static shapes.
+// - ORT's constant folding materialises e.g. Transpose(initializer) as a second copy of a weight;
+//   the graph builders avoid transposing frozen weights for that reason.
+
+import { existsSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import type { DType, HostArray } from './dtype.js';
+
+export type Device = { kind: 'cpu' } | { kind: 'cuda'; deviceId: number };
+
+export interface RuntimeOptions {
+  device?: Device;
+  intraOpThreads?: number;
+  interOpThreads?: number;
+  optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** Writes an ORT JSON profile with this file prefix. */
+  profilePrefix?: string;
+  logSeverity?: 0 | 1 | 2 | 3 | 4;
+}
+
+export interface Feed {
+  data: HostArray;
+  shape: readonly number[];
+  dtype?: DType;
+}
+
+export interface Fetched {
+  data: Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array;
+  shape: number[];
+}
+
+/** Raised when a CUDA session is requested but the CUDA execution provider is not installed. */
+export class CudaUnavailableError extends Error {
+  constructor(detail: string) {
+    super(
+      `CUDA execution provider not available: ${detail}. ` +
+        'Install it with `npm ci --onnxruntime-node-install=cuda12` (needs CUDA 12 and cuDNN 9 on the host), ' +
+        'or run on the CPU with --device cpu.',
+    );
+    this.name = 'CudaUnavailableError';
+  }
+}
+
+/** Directory holding onnxruntime-node's native libraries for this platform. */
+function ortNativeDir(): string | undefined {
+  const req = createRequire(import.meta.url);
+  const pkgDir = dirname(req.resolve('onnxruntime-node/package.json'));
+  const binDir = join(pkgDir, 'bin');
+  if (!existsSync(binDir)) return undefined;
+  for (const napi of readdirSync(binDir)) {
+    const dir = join(binDir, napi, process.platform, process.arch);
+    if (existsSync(dir)) return dir;
+  }
+  return undefined;
+}
+
+/** Checks that the CUDA provider library shipped next to onnxruntime's core library; throws if not. */
+export function assertCudaAvailable(): void {
+  if (process.platform !== 'linux' || process.arch !== 'x64') {
+    throw new CudaUnavailableError(`onnxruntime-node ships CUDA only for linux/x64, this is ${process.platform}/${process.arch}`);
+  }
+  const dir = ortNativeDir();
+  const lib = dir ? join(dir, 'libonnxruntime_providers_cuda.so') : undefined;
+  if (!lib || !existsSync(lib)) {
+    throw new CudaUnavailableError(`libonnxruntime_providers_cuda.so is missing from ${dir ?? 'onnxruntime-node/bin'} (installed with onnxruntime-node-install=skip)`);
+  }
+}
+
+function toOrtTensor(name: string, feed: Feed): ort.Tensor {
+  const d = feed.data;
+  const dtype = feed.dtype ?? inferDType(d);
+  if (dtype === 'float16') return new ort.Tensor('float16', d as Uint16Array, feed.shape);
+  if (dtype === 'bool') return new ort.Tensor('bool', d as Uint8Array, feed.shape);
+  if (dtype === 'uint8') return new ort.Tensor('uint8', d as Uint8Array, feed.shape);
+  if (dtype === 'float32' && d instanceof Float32Array) return new ort.Tensor('float32', d, feed.shape);
+  if (dtype === 'float64' && d instanceof Float64Array) return new ort.Tensor('float64', d, feed.shape);
+  if (dtype === 'int64' && d instanceof BigInt64Array) return new ort.Tensor('int64', d, feed.shape);
+  if (dtype === 'int32' && d instanceof Int32Array) return new ort.Tensor('int32', d, feed.shape);
+  throw new Error(`feed ${name}: data of type ${d.constructor.name} does not match dtype ${dtype}`);
+}
+
+function inferDType(d: HostArray): DType {
+  if (d instanceof Float32Array) return 'float32';
+  if (d instanceof Float64Array) return 'float64';
+  if (d instanceof BigInt64Array) return 'int64';
+  if (d instanceof Int32Array) return 'int32';
+  if (d instanceof Uint16Array) return 'float16';
+  return 'uint8';
+}
+
+export class GraphSession {
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    readonly device: Device,
+  ) {}
+
+  /** Loads a model from a file path (external data resolved beside it) or from bytes. */
+  static async create(model: string | Uint8Array, opts: RuntimeOptions = {}): Promise<GraphSession> {
+    const device = opts.device ?? { kind: 'cpu' };
+    if (device.kind === 'cuda') assertCudaAvailable();
+    const options: ort.InferenceSession.SessionOptions = {
+      executionProviders: device.kind === 'cuda' ? [{ name: 'cuda', deviceId: device.deviceId }] : ['cpu'],
+      graphOptimizationLevel: opts.optimization ?? 'all',
+      logSeverityLevel: opts.logSeverity ?? 3,
+    };
+    if (opts.intraOpThreads !== undefined) options.intraOpNumThreads = opts.intraOpThreads;
+    if (opts.interOpThreads !== undefined) options.interOpNumThreads = opts.interOpThreads;
+    if (opts.profilePrefix) {
+      options.enableProfiling = true;
+      options.profileFilePrefix = opts.profilePrefix;
+    }
+    const session = typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);
+    return new GraphSession(session, device);
+  }
+
+  get inputNames(): readonly string[] {
+    return this.session.inputNames;
+  }
+
+  get outputNames(): readonly string[] {
+    return this.session.outputNames;
+  }
+
+  /** Runs the graph; fetches default to every output. Blocks the event loop while ORT computes. */
+  async run(feeds: Readonly<Record<string, Feed>>, fetches?: readonly string[]): Promise<Record<string, Fetched>> {
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const [name, feed] of Object.entries(feeds)) ortFeeds[name] = toOrtTensor(name, feed);
+    const missing = this.session.inputNames.filter((n) => !(n in ortFeeds));
+    if (missing.length) throw new Error(`run: missing feeds ${missing.join(', ')}`);
+    const results = fetches ? await this.session.run(ortFeeds, [...fetches]) : await this.session.run(ortFeeds);
+    const out: Record<string, Fetched> = {};
+    for (const [name, t] of Object.entries(results)) {
+      out[name] = { data: t.data as Fetched['data'], shape: [...t.dims] };
+    }
+    return out;
+  }
+
+  /** Stops profiling and returns the profile file path (when profiling was on). */
+  endProfiling(): void {
+    this.session.endProfiling();
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
