@@ -57,6 +57,7 @@ registerGradient('Gemm', ({ node, dOut: [dy], needs }) => {
   if (needs[1]) {
     db = transB ? gemm(dy!, a, null, { transA: true, transB: !!transA, alpha }) : gemm(a, dy!, null, { transA: !transA, alpha });
   }
-  if (c && needs[2]) dc = unbroadcast(beta === 1 ? dy! : mul(dy!, beta), c.shape);
+  // ONNX stores alpha and beta as float32: scale by the value the forward Gemm actually used.
+  if (c && needs[2]) dc = unbroadcast(beta === 1 ? dy! : mul(dy!, Math.fround(beta)), c.shape);
   return [da, db, dc];
 });

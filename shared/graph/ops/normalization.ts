@@ -12,15 +12,17 @@ export function layerNorm(x: Tensor, scale: Tensor, bias: Tensor | null, eps: nu
     throw new ShapeError('LayerNormalization', `scale ${fmt(scale.shape)}${bias ? ` / bias ${fmt(bias.shape)}` : ''} do not match normalised dims ${fmt(normShape)} of ${fmt(x.shape)}`);
   }
   const statShape = x.shape.map((d, i) => (i < a ? d : 1));
-  // Mean and InvStdDev are kept as outputs so the gradient rule reuses them.
+  // Mean and InvStdDev are kept as outputs so the gradient rule reuses them. Their type is the
+  // stash type (float32, stash_type = 1), not x's: ONNX constrains it to float/bfloat16, so for a
+  // float64 or float16 x they are float32 and the rule casts them.
   const [y] = x.graph.addNode(
     'LayerNormalization',
     bias ? [x, scale, bias] : [x, scale],
-    { axis: int(a), epsilon: float(eps) },
+    { axis: int(a), epsilon: float(eps), stash_type: int(1) },
     [
       { shape: x.shape, dtype: x.dtype },
-      { shape: statShape, dtype: x.dtype },
-      { shape: statShape, dtype: x.dtype },
+      { shape: statShape, dtype: 'float32' },
+      { shape: statShape, dtype: 'float32' },
     ],
   );
   return y!;

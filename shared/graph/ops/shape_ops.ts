@@ -68,7 +68,8 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
   const a = normAxis('Concat', axis, first.rank);
   let total = 0;
   for (const x of xs) {
-    const ok = x.rank === first.rank && x.dtype === first.dtype && x.shape.every((d, i) => i === a || d === first.shape[i]);
+    if (x.dtype !== first.dtype) throw new ShapeError('Concat', `dtypes differ: ${xs.map((t) => `${t.dtype}${fmt(t.shape)}`).join(', ')}`);
+    const ok = x.rank === first.rank && x.shape.every((d, i) => i === a || d === first.shape[i]);
     if (!ok) throw new ShapeError('Concat', `shapes ${xs.map((t) => fmt(t.shape)).join(', ')} differ off axis ${axis}`);
     total += x.shape[a]!;
   }
