@@ -1,0 +1,121 @@
+// Whole-model graphs: the training graph (forward + DiceCE loss + gradients of every trainable
+// tensor) and the inference graph. One graph per (variant, batch, prompts, trainable set); shapes
+// are static because onnxruntime-node cannot override free dimensions.
+
+import { grad } from '../graph/autodiff.js';
+import { Graph, type Tensor } from '../graph/graph.js';
+import * as op from '../graph/ops/index.js';
+import { diceCELoss } from '../losses/dice_ce.js';
+import { type SamConfig, gridSize } from './config.js';
+import { imageEncoder } from './image_encoder.js';
+import { type LoraDelta, type LoraSpec, bindLora } from './lora.js';
+import { maskDecoder, selectMasks } from './mask_decoder.js';
+import { ParamBinder, type StateDict } from './params.js';
+import { LABEL_SLOTS, denseEmbeddings, densePositionEncoding, sparseEmbeddings } from './prompt_encoder.js';
+
+/** Graph input and output names, shared by the worker, the evaluator and the tests. */
+export const IO = {
+  images: 'images', // [B, 3, img, img] normalised, zero-padded
+  coords: 'point_coords', // [B*K, P, 2] model-frame pixels
+  labels: 'point_labels_onehot', // [B*K, P, 5]
+  gt: 'gt_masks', // [B*K, img, img] in {0, 1}, 0 outside the valid region
+  valid: 'valid_masks', // [B*K, img, img] 1 inside the resized image, 0 in the padding
+  weights: 'sample_weights', // [B*K] loss = sum(w_i * loss_i)
+  loss: 'loss',
+  perSample: 'per_sample_loss',
+  lowRes: 'low_res_logits',
+  iou: 'iou_predictions',
+  embeddings: 'image_embeddings',
+  gradPrefix: 'grad.',
+} as const;
+
+export interface SamGraphOptions {
+  config: SamConfig;
+  state: StateDict;
+  /** LoRA tensors become graph inputs (none when omitted). */
+  lora?: LoraSpec;
+  /** Mask-decoder weights become trainable inputs too. */
+  trainDecoder?: boolean;
+  /** Images per batch. */
+  batch: number;
+  /** Prompts (objects) per image, decoded against one encoder pass. */
+  promptsPerImage?: number;
+  /** Sparse tokens per prompt (2 for a box; points + 1 padding point without a box). */
+  promptTokens: number;
+  /** Inference only: output the three multimask logits instead of the single mask. */
+  multimask?: boolean;
+}
+
+interface Forward {
+  embeddings: Tensor;
+  masks: Tensor; // [B*K, M, 4g, 4g]
+  iou: Tensor; // [B*K, M]
+}
+
+function forward(p: ParamBinder, o: SamGraphOptions, lora: LoraDelta | undefined, multimask: boolean): Forward {
+  const cfg = o.config;
+  const g = p.graph;
+  const k = o.promptsPerImage ?? 1;
+  const n = o.batch * k;
+  const images = g.input(IO.images, [o.batch, 3, cfg.img, cfg.img]);
+  const coords = g.input(IO.coords, [n, o.promptTokens, 2]);
+  const labels = g.input(IO.labels, [n, o.promptTokens, LABEL_SLOTS]);
+  const embeddings = imageEncoder(p, cfg, images, lora);
+  const gs = gridSize(cfg);
+  // Each image's embedding serves its K prompts (SAM's repeat_interleave), without re-encoding.
+  const perPrompt = k === 1 ? embeddings : op.reshape(op.expand(op.unsqueeze(embeddings, [1]), [o.batch, k, cfg.pdim, gs, gs]), [n, cfg.pdim, gs, gs]);
+  const sparse = sparseEmbeddings(p, cfg, coords, labels);
+  const dense = denseEmbeddings(p, cfg, n);
+  const out = selectMasks(maskDecoder(p, cfg, perPrompt, densePositionEncoding(p, cfg), sparse, dense), multimask);
+  return { embeddings, masks: out.masks, iou: out.iou };
+}
+
+function decoderKeys(state: StateDict): Set<string> {
+  return new Set([...state.keys()].filter((key) => key.startsWith('mask_decoder.')));
+}
+
+export interface BuiltGraph {
+  graph: Graph;
+  /** Trainable tensors (graph inputs) in gradient-output order. */
+  trainable: { key: string; shape: readonly number[] }[];
+}
+
+/**
+ * Outputs: loss (scalar, sum of w_i * loss_i), per_sample_loss [B*K], grad.<key> for every
+ * trainable tensor, low_res_logits [B*K, 1, 4g, 4g] and iou_predictions [B*K, 1].
+ */
+export function buildTrainingGraph(o: SamGraphOptions): BuiltGraph {
+  const cfg = o.config;
+  const graph = new Graph('sam_train');
+  const p = new ParamBinder(graph, o.state, o.trainDecoder ? decoderKeys(o.state) : new Set());
+  const lora = o.lora ? bindLora(graph, cfg, o.lora) : undefined;
+  const fwd = forward(p, o, lora?.delta, false);
+  const n = o.batch * (o.promptsPerImage ?? 1);
+  const gt = graph.input(IO.gt, [n, cfg.img, cfg.img]);
+  const valid = graph.input(IO.valid, [n, cfg.img, cfg.img]);
+  const weights = graph.input(IO.weights, [n]);
+  // The loss lives in the model frame: low-res logits upsampled to img x img, valid region only.
+  const logits = op.reshape(op.resizeBilinear(fwd.masks, cfg.img, cfg.img), [n, cfg.img, cfg.img]);
+  const perSample = diceCELoss(logits, gt, valid);
+  const loss = op.reduceSum(op.mul(perSample, weights));
+  const trainable = [...(lora?.inputs ?? []), ...p.trainableInputs];
+  const grads = grad(loss, trainable.map((t) => t.tensor));
+  graph.output(loss, IO.loss);
+  graph.output(perSample, IO.perSample);
+  trainable.forEach((t, i) => graph.output(grads[i]!, `${IO.gradPrefix}${t.key}`));
+  graph.output(fwd.masks, IO.lowRes);
+  graph.output(fwd.iou, IO.iou);
+  return { graph, trainable: trainable.map((t) => ({ key: t.key, shape: t.tensor.shape })) };
+}
+
+/** Outputs image_embeddings, low_res_logits [B*K, M, 4g, 4g] and iou_predictions [B*K, M]. */
+export function buildInferenceGraph(o: SamGraphOptions): BuiltGraph {
+  const graph = new Graph('sam_infer');
+  const p = new ParamBinder(graph, o.state);
+  const lora = o.lora ? bindLora(graph, o.config, o.lora) : undefined;
+  const fwd = forward(p, o, lora?.delta, o.multimask ?? false);
+  graph.output(fwd.embeddings, IO.embeddings);
+  graph.output(fwd.masks, IO.lowRes);
+  graph.output(fwd.iou, IO.iou);
+  return { graph, trainable: (lora?.inputs ?? []).map((t) => ({ key: t.key, shape: t.tensor.shape })) };
+}
