@@ -152,3 +152,11 @@ export class GraphSession {
     await this.session.release();
   }
 }
+
+/** The data of a float32 output, or an error naming it. */
+export function asFloat32(results: Readonly<Record<string, Fetched>>, name: string): Float32Array {
+  const f = results[name];
+  if (!f) throw new Error(`output ${name} was not fetched`);
+  if (!(f.data instanceof Float32Array)) throw new Error(`output ${name} is ${f.data.constructor.name}, not Float32Array`);
+  return f.data;
+}

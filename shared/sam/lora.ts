@@ -1,6 +1,7 @@
-// LoRA adapters on the image encoder: delta(x) = (alpha / rank) * x A^T B^T added to the output
-// of a target projection. The default (q and v of every block's qkv, alpha = rank) is the
-// reference project's LoRA_qkv arithmetic.
+// LoRA adapters: delta(x) = (alpha / rank) * x A^T B^T added to the output of a target projection.
+// The default (q and v of every image-encoder block's qkv, alpha = rank) is the reference project's
+// LoRA_qkv arithmetic; other encoder projections and the mask decoder's attention projections
+// are optional targets.
 
 import type { Graph, Tensor } from '../graph/graph.js';
 import * as op from '../graph/ops/index.js';
@@ -18,7 +19,18 @@ export interface LoraSpec {
   /** Encoder blocks that get adapters (default: all). */
   blocks: number[];
   targets: EncoderTarget[];
+  /** Projections of every mask-decoder attention module that get adapters (default none). */
+  decoderTargets?: DecoderTarget[];
 }
+
+export const DECODER_TARGETS = ['q_proj', 'k_proj', 'v_proj', 'out_proj'] as const;
+export type DecoderTarget = (typeof DECODER_TARGETS)[number];
+
+/** The mask decoder's attention modules, in checkpoint order. */
+const DECODER_ATTENTION = [
+  ...[0, 1].flatMap((i) => ['self_attn', 'cross_attn_token_to_image', 'cross_attn_image_to_token'].map((m) => `layers.${i}.${m}`)),
+  'final_attn_token_to_image',
+];
 
 export function defaultLoraSpec(cfg: SamConfig, rank: number): LoraSpec {
   return { rank, alpha: rank, blocks: [...Array(cfg.depth).keys()], targets: ['q', 'v'] };
@@ -26,6 +38,9 @@ export function defaultLoraSpec(cfg: SamConfig, rank: number): LoraSpec {
 
 /** Returns the LoRA update of a target in a block for input x, or undefined when it has none. */
 export type LoraDelta = (block: number, target: EncoderTarget, x: Tensor) => Tensor | undefined;
+
+/** The same for a mask-decoder linear layer, by its checkpoint prefix (e.g. "...self_attn.q_proj"). */
+export type DecoderLoraDelta = (prefix: string, x: Tensor) => Tensor | undefined;
 
 /** [in, out] widths of a target's projection. */
 function targetDims(cfg: SamConfig, target: EncoderTarget): [number, number] {
@@ -37,6 +52,14 @@ function targetDims(cfg: SamConfig, target: EncoderTarget): [number, number] {
 
 export const loraKeyA = (block: number, target: EncoderTarget): string => `blocks.${block}.a_${target}`;
 export const loraKeyB = (block: number, target: EncoderTarget): string => `blocks.${block}.b_${target}`;
+export const decoderLoraKeyA = (prefix: string): string => `${prefix}.lora_a`;
+export const decoderLoraKeyB = (prefix: string): string => `${prefix}.lora_b`;
+
+/** [in, out] widths of a decoder attention projection. */
+function decoderTargetDims(cfg: SamConfig, module: string, target: DecoderTarget): [number, number] {
+  const inner = module.endsWith('self_attn') ? cfg.pdim : cfg.pdim / 2;
+  return target === 'out_proj' ? [inner, cfg.pdim] : [cfg.pdim, inner];
+}
 
 /** Every LoRA tensor of a spec with its shape, in a stable order (block, then target order). */
 export function loraLayout(cfg: SamConfig, spec: LoraSpec): { key: string; shape: [number, number] }[] {
@@ -48,24 +71,40 @@ export function loraLayout(cfg: SamConfig, spec: LoraSpec): { key: string; shape
       out.push({ key: loraKeyB(i, t), shape: [outDim, spec.rank] });
     }
   }
+  for (const m of DECODER_ATTENTION) {
+    for (const t of DECODER_TARGETS.filter((x) => spec.decoderTargets?.includes(x))) {
+      const prefix = `mask_decoder.transformer.${m}.${t}`;
+      const [inDim, outDim] = decoderTargetDims(cfg, m, t);
+      out.push({ key: decoderLoraKeyA(prefix), shape: [spec.rank, inDim] });
+      out.push({ key: decoderLoraKeyB(prefix), shape: [outDim, spec.rank] });
+    }
+  }
   return out;
 }
 
-/** Declares the LoRA tensors as graph inputs and returns the delta hook for the encoder. */
-export function bindLora(graph: Graph, cfg: SamConfig, spec: LoraSpec): { delta: LoraDelta; inputs: { key: string; tensor: Tensor }[] } {
+export interface BoundLora {
+  delta: LoraDelta;
+  decoderDelta: DecoderLoraDelta;
+  inputs: { key: string; tensor: Tensor }[];
+}
+
+/** Declares the LoRA tensors as graph inputs and returns the delta hooks for encoder and decoder. */
+export function bindLora(graph: Graph, cfg: SamConfig, spec: LoraSpec): BoundLora {
   const inputs = loraLayout(cfg, spec).map(({ key, shape }) => ({ key, tensor: graph.input(key, shape) }));
   const byKey = new Map(inputs.map((i) => [i.key, i.tensor]));
   const scale = spec.alpha / spec.rank;
-  const delta: LoraDelta = (block, target, x) => {
-    const a = byKey.get(loraKeyA(block, target));
-    const b = byKey.get(loraKeyB(block, target));
+  const apply = (a: Tensor | undefined, b: Tensor | undefined, x: Tensor): Tensor | undefined => {
     if (!a || !b) return undefined;
     const rows = op.reshape(x, [-1, x.shape[x.rank - 1]!]);
     const low = op.gemm(rows, a, null, { transB: true }); // [N, r]
     const up = op.gemm(low, b, null, { transB: true, alpha: scale }); // [N, out]
     return op.reshape(up, [...x.shape.slice(0, -1), b.shape[0]!]);
   };
-  return { delta, inputs };
+  return {
+    delta: (block, target, x) => apply(byKey.get(loraKeyA(block, target)), byKey.get(loraKeyB(block, target)), x),
+    decoderDelta: (prefix, x) => apply(byKey.get(decoderLoraKeyA(prefix)), byKey.get(decoderLoraKeyB(prefix)), x),
+    inputs,
+  };
 }
 
 /** Seeded init as the reference project: A ~ kaiming_uniform(a = sqrt 5) = U(-1/sqrt(in), 1/sqrt(in)), B = 0. */
@@ -74,7 +113,7 @@ export function initLora(cfg: SamConfig, spec: LoraSpec, seed: number): Map<stri
   const out = new Map<string, HostTensor>();
   for (const { key, shape } of loraLayout(cfg, spec)) {
     const data = new Float32Array(shape[0] * shape[1]);
-    if (key.includes('.a_')) {
+    if (key.includes('.a_') || key.endsWith('.lora_a')) {
       const bound = 1 / Math.sqrt(shape[1]);
       for (let i = 0; i < data.length; i++) data[i] = rng.uniform(-bound, bound);
     }

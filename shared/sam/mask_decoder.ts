@@ -5,6 +5,7 @@ import type { Tensor } from '../graph/graph.js';
 import * as op from '../graph/ops/index.js';
 import { SAM_CONSTANTS, type SamConfig } from './config.js';
 import { layerNorm2d, mlp } from './layers.js';
+import type { DecoderLoraDelta } from './lora.js';
 import type { ParamBinder } from './params.js';
 import { twoWayTransformer } from './two_way_transformer.js';
 
@@ -19,14 +20,14 @@ export interface DecoderOutput {
  * imageEmbeddings [B, C, g, g] (one per prompt: callers expand an image's embedding to its
  * prompts), imagePe [1, C, g, g], sparse [B, P, C], dense [B, C, g, g].
  */
-export function maskDecoder(p: ParamBinder, cfg: SamConfig, imageEmbeddings: Tensor, imagePe: Tensor, sparse: Tensor, dense: Tensor): DecoderOutput {
+export function maskDecoder(p: ParamBinder, cfg: SamConfig, imageEmbeddings: Tensor, imagePe: Tensor, sparse: Tensor, dense: Tensor, lora?: DecoderLoraDelta): DecoderOutput {
   const pre = 'mask_decoder';
   const numMaskTokens = SAM_CONSTANTS.multimaskOutputs + 1;
   const [b, c, g] = imageEmbeddings.shape as [number, number, number, number];
   const outputTokens = op.concat([p.get(`${pre}.iou_token.weight`), p.get(`${pre}.mask_tokens.weight`)], 0); // [5, C]
   const tokens = op.concat([op.expand(op.unsqueeze(outputTokens, [0]), [b, 1 + numMaskTokens, c]), sparse], 1);
   const src = op.add(imageEmbeddings, dense);
-  const [hs, keys] = twoWayTransformer(p, cfg, src, imagePe, tokens);
+  const [hs, keys] = twoWayTransformer(p, cfg, src, imagePe, tokens, lora);
   const iouTokenOut = op.reshape(op.slice(hs, [0], [1], [1]), [b, c]);
 
   // Upscale image features 4x: ConvT, LayerNorm2d, GELU, ConvT, GELU.

@@ -6,9 +6,9 @@ import { grad } from '../graph/autodiff.js';
 import { Graph, type Tensor } from '../graph/graph.js';
 import * as op from '../graph/ops/index.js';
 import { diceCELoss } from '../losses/dice_ce.js';
-import { type SamConfig, gridSize } from './config.js';
+import { type SamConfig, gridSize, lowResSize } from './config.js';
 import { imageEncoder } from './image_encoder.js';
-import { type LoraDelta, type LoraSpec, bindLora } from './lora.js';
+import { type BoundLora, type LoraSpec, bindLora } from './lora.js';
 import { maskDecoder, selectMasks } from './mask_decoder.js';
 import { ParamBinder, type StateDict } from './params.js';
 import { LABEL_SLOTS, denseEmbeddings, densePositionEncoding, sparseEmbeddings } from './prompt_encoder.js';
@@ -21,6 +21,8 @@ export const IO = {
   gt: 'gt_masks', // [B*K, img, img] in {0, 1}, 0 outside the valid region
   valid: 'valid_masks', // [B*K, img, img] 1 inside the resized image, 0 in the padding
   weights: 'sample_weights', // [B*K] loss = sum(w_i * loss_i)
+  maskInput: 'mask_input', // [B*K, 1, 4g, 4g] low-res mask prompt (logits), when enabled
+  hasMask: 'has_mask_input', // [B*K] 1 where mask_input is used, 0 for the no-mask embedding
   loss: 'loss',
   perSample: 'per_sample_loss',
   lowRes: 'low_res_logits',
@@ -44,6 +46,8 @@ export interface SamGraphOptions {
   promptTokens: number;
   /** Inference only: output the three multimask logits instead of the single mask. */
   multimask?: boolean;
+  /** Adds the low-res mask prompt inputs (mask_input, has_mask_input). */
+  maskInput?: boolean;
 }
 
 interface Forward {
@@ -52,7 +56,7 @@ interface Forward {
   iou: Tensor; // [B*K, M]
 }
 
-function forward(p: ParamBinder, o: SamGraphOptions, lora: LoraDelta | undefined, multimask: boolean): Forward {
+function forward(p: ParamBinder, o: SamGraphOptions, lora: BoundLora | undefined, multimask: boolean): Forward {
   const cfg = o.config;
   const g = p.graph;
   const k = o.promptsPerImage ?? 1;
@@ -60,13 +64,17 @@ function forward(p: ParamBinder, o: SamGraphOptions, lora: LoraDelta | undefined
   const images = g.input(IO.images, [o.batch, 3, cfg.img, cfg.img]);
   const coords = g.input(IO.coords, [n, o.promptTokens, 2]);
   const labels = g.input(IO.labels, [n, o.promptTokens, LABEL_SLOTS]);
-  const embeddings = imageEncoder(p, cfg, images, lora);
+  const embeddings = imageEncoder(p, cfg, images, lora?.delta);
   const gs = gridSize(cfg);
   // Each image's embedding serves its K prompts (SAM's repeat_interleave), without re-encoding.
   const perPrompt = k === 1 ? embeddings : op.reshape(op.expand(op.unsqueeze(embeddings, [1]), [o.batch, k, cfg.pdim, gs, gs]), [n, cfg.pdim, gs, gs]);
   const sparse = sparseEmbeddings(p, cfg, coords, labels);
-  const dense = denseEmbeddings(p, cfg, n);
-  const out = selectMasks(maskDecoder(p, cfg, perPrompt, densePositionEncoding(p, cfg), sparse, dense), multimask);
+  const low = lowResSize(cfg);
+  const maskIn = o.maskInput ? g.input(IO.maskInput, [n, 1, low, low]) : undefined;
+  const hasMask = o.maskInput ? g.input(IO.hasMask, [n]) : undefined;
+  const dense = denseEmbeddings(p, cfg, n, maskIn, hasMask);
+  const decoded = maskDecoder(p, cfg, perPrompt, densePositionEncoding(p, cfg), sparse, dense, lora?.decoderDelta);
+  const out = selectMasks(decoded, multimask);
   return { embeddings, masks: out.masks, iou: out.iou };
 }
 
@@ -89,7 +97,7 @@ export function buildTrainingGraph(o: SamGraphOptions): BuiltGraph {
   const graph = new Graph('sam_train');
   const p = new ParamBinder(graph, o.state, o.trainDecoder ? decoderKeys(o.state) : new Set());
   const lora = o.lora ? bindLora(graph, cfg, o.lora) : undefined;
-  const fwd = forward(p, o, lora?.delta, false);
+  const fwd = forward(p, o, lora, false);
   const n = o.batch * (o.promptsPerImage ?? 1);
   const gt = graph.input(IO.gt, [n, cfg.img, cfg.img]);
   const valid = graph.input(IO.valid, [n, cfg.img, cfg.img]);
@@ -113,7 +121,7 @@ export function buildInferenceGraph(o: SamGraphOptions): BuiltGraph {
   const graph = new Graph('sam_infer');
   const p = new ParamBinder(graph, o.state);
   const lora = o.lora ? bindLora(graph, o.config, o.lora) : undefined;
-  const fwd = forward(p, o, lora?.delta, o.multimask ?? false);
+  const fwd = forward(p, o, lora, o.multimask ?? false);
   graph.output(fwd.embeddings, IO.embeddings);
   graph.output(fwd.masks, IO.lowRes);
   graph.output(fwd.iou, IO.iou);

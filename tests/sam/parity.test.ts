@@ -11,11 +11,12 @@ import { loadSamCheckpoint } from '../../shared/sam/checkpoint.js';
 import { lowResSize } from '../../shared/sam/config.js';
 import { defaultLoraSpec } from '../../shared/sam/lora.js';
 import { postprocessMask } from '../../shared/sam/postprocess.js';
-import { boxPrompt, normalizeAndPad, padMask, pointPrompt, type PromptTokens } from '../../shared/sam/preprocess.js';
+import { boxPrompt, pointPrompt } from '../../shared/sam/preprocess.js';
 import { IO, buildInferenceGraph, buildTrainingGraph, type SamGraphOptions } from '../../shared/sam/sam_graph.js';
 import { readSafetensors } from '../../shared/tensor/safetensors.js';
 import type { HostTensor } from '../../shared/tensor/host_tensor.js';
-import { fixtureDirs, readMeta, FIXTURES, type FixtureMeta } from '../helpers/fixtures.js';
+import { fixtureDirs, readMeta, FIXTURES } from '../helpers/fixtures.js';
+import { fixtureSamples, imageFeed, lossFeeds, loraFeeds, promptFeeds } from '../helpers/sam_feeds.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 
@@ -43,57 +44,6 @@ function get(m: Map<string, HostTensor>, key: string, file: string): HostTensor 
   return t;
 }
 
-interface Sample {
-  image: HostTensor;
-  gt: HostTensor;
-  box: [number, number, number, number];
-  meta: FixtureMeta['sample1'];
-}
-
-function promptFeeds(prompts: PromptTokens[]): Record<string, Feed> {
-  const p = prompts[0]!.count;
-  const coords = new Float32Array(prompts.length * p * 2);
-  const labels = new Float32Array(prompts.length * p * 5);
-  prompts.forEach((t, i) => {
-    coords.set(t.coords, i * p * 2);
-    labels.set(t.labelsOneHot, i * p * 5);
-  });
-  return {
-    [IO.coords]: { data: coords, shape: [prompts.length, p, 2] },
-    [IO.labels]: { data: labels, shape: [prompts.length, p, 5] },
-  };
-}
-
-function imageFeed(samples: Sample[], img: number): Feed {
-  const data = new Float32Array(samples.length * 3 * img * img);
-  samples.forEach((s, i) => data.set(normalizeAndPad(s.image.data, s.meta.input_size[0], s.meta.input_size[1], img), i * 3 * img * img));
-  return { data, shape: [samples.length, 3, img, img] };
-}
-
-function lossFeeds(samples: Sample[], img: number): Record<string, Feed> {
-  const gt = new Float32Array(samples.length * img * img);
-  const valid = new Float32Array(samples.length * img * img);
-  samples.forEach((s, i) => {
-    const pm = padMask(s.gt.data, s.meta.input_size[0], s.meta.input_size[1], img);
-    gt.set(pm.mask, i * img * img);
-    valid.set(pm.valid, i * img * img);
-  });
-  return {
-    [IO.gt]: { data: gt, shape: [samples.length, img, img] },
-    [IO.valid]: { data: valid, shape: [samples.length, img, img] },
-    [IO.weights]: { data: new Float32Array(samples.length).fill(1 / samples.length), shape: [samples.length] },
-  };
-}
-
-function loraFeeds(lora: Map<string, Float32Array | HostTensor>): Record<string, Feed> {
-  const f: Record<string, Feed> = {};
-  for (const [k, v] of lora) {
-    const t = v as HostTensor;
-    f[k] = { data: t.data, shape: t.shape };
-  }
-  return f;
-}
-
 /** Creates a session; big models go through a file with external data like production does. */
 async function session(opts: SamGraphOptions, kind: 'train' | 'infer', tmp: string): Promise<GraphSession> {
   const built = kind === 'train' ? buildTrainingGraph(opts) : buildInferenceGraph(opts);
@@ -118,25 +68,13 @@ describe('parity with the PyTorch SAM fixtures', () => {
         assert.deepEqual(ckpt.config, meta.config, 'config inferred from the checkpoint shapes');
         const cfg = ckpt.config;
         const img = cfg.img;
-        const inputs = (await readSafetensors(path.join(dir, 'inputs.safetensors'))).tensors;
         const expected = (await readSafetensors(path.join(dir, 'expected.safetensors'))).tensors;
         const pointsExp = (await readSafetensors(path.join(dir, 'expected_points_multimask.safetensors'))).tensors;
         const traj = (await readSafetensors(path.join(dir, 'trajectory.safetensors'))).tensors;
         const loraFile = await readSafetensors(path.join(dir, 'lora.safetensors'));
         const spec = defaultLoraSpec(cfg, meta.rank);
         const f = (file: string): string => path.join(name, file);
-        const s1: Sample = {
-          image: get(inputs, 'image', f('inputs')),
-          gt: get(inputs, 'gt_mask', f('inputs')),
-          box: Array.from(get(inputs, 'box', f('inputs')).data) as Sample['box'],
-          meta: meta.sample1,
-        };
-        const s2: Sample = {
-          image: get(traj, 'image2', f('trajectory')),
-          gt: get(traj, 'gt_mask2', f('trajectory')),
-          box: Array.from(get(traj, 'box2', f('trajectory')).data) as Sample['box'],
-          meta: meta.sample2,
-        };
+        const [s1, s2] = await fixtureSamples(dir, meta);
 
         // Inference with the box: embeddings, low-res logits, IoU, original-size mask logits.
         const base = { config: cfg, state: ckpt.state, lora: spec };
