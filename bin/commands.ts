@@ -1,5 +1,7 @@
 // The subcommand table. Each later capability adds its command here.
 
+import { loraCommand } from './lora_command.js';
+
 export interface Command {
   name: string;
   summary: string;
@@ -15,4 +17,5 @@ export const commands: Command[] = [
       return 0;
     },
   },
+  loraCommand,
 ];
