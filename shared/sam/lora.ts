@@ -88,12 +88,30 @@ export interface BoundLora {
   inputs: { key: string; tensor: Tensor }[];
 }
 
-/** Declares the LoRA tensors as graph inputs and returns the delta hooks for encoder and decoder. */
+/**
+ * Returns the delta hooks for encoder and decoder. Each LoRA tensor becomes a graph input the
+ * first time a hook uses it, so a graph holds only the adapters it applies (a decoder-only graph
+ * has no encoder adapter inputs).
+ */
 export function bindLora(graph: Graph, cfg: SamConfig, spec: LoraSpec): BoundLora {
-  const inputs = loraLayout(cfg, spec).map(({ key, shape }) => ({ key, tensor: graph.input(key, shape) }));
-  const byKey = new Map(inputs.map((i) => [i.key, i.tensor]));
+  const shapes = new Map(loraLayout(cfg, spec).map(({ key, shape }) => [key, shape]));
+  const inputs: { key: string; tensor: Tensor }[] = [];
+  const bound = new Map<string, Tensor>();
+  const input = (key: string): Tensor | undefined => {
+    const shape = shapes.get(key);
+    if (!shape) return undefined;
+    let t = bound.get(key);
+    if (!t) {
+      t = graph.input(key, shape);
+      bound.set(key, t);
+      inputs.push({ key, tensor: t });
+    }
+    return t;
+  };
   const scale = spec.alpha / spec.rank;
-  const apply = (a: Tensor | undefined, b: Tensor | undefined, x: Tensor): Tensor | undefined => {
+  const apply = (keyA: string, keyB: string, x: Tensor): Tensor | undefined => {
+    const a = input(keyA);
+    const b = input(keyB);
     if (!a || !b) return undefined;
     const rows = op.reshape(x, [-1, x.shape[x.rank - 1]!]);
     const low = op.gemm(rows, a, null, { transB: true }); // [N, r]
@@ -101,8 +119,8 @@ export function bindLora(graph: Graph, cfg: SamConfig, spec: LoraSpec): BoundLor
     return op.reshape(up, [...x.shape.slice(0, -1), b.shape[0]!]);
   };
   return {
-    delta: (block, target, x) => apply(byKey.get(loraKeyA(block, target)), byKey.get(loraKeyB(block, target)), x),
-    decoderDelta: (prefix, x) => apply(byKey.get(decoderLoraKeyA(prefix)), byKey.get(decoderLoraKeyB(prefix)), x),
+    delta: (block, target, x) => apply(loraKeyA(block, target), loraKeyB(block, target), x),
+    decoderDelta: (prefix, x) => apply(decoderLoraKeyA(prefix), decoderLoraKeyB(prefix), x),
     inputs,
   };
 }

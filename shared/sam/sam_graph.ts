@@ -56,26 +56,35 @@ interface Forward {
   iou: Tensor; // [B*K, M]
 }
 
-function forward(p: ParamBinder, o: SamGraphOptions, lora: BoundLora | undefined, multimask: boolean): Forward {
+/** Prompt encoder + mask decoder for n prompts, each with its image embedding in perPrompt [n, C, g, g]. */
+function decode(p: ParamBinder, o: SamGraphOptions, perPrompt: Tensor, lora: BoundLora | undefined, multimask: boolean): { masks: Tensor; iou: Tensor } {
   const cfg = o.config;
   const g = p.graph;
-  const k = o.promptsPerImage ?? 1;
-  const n = o.batch * k;
-  const images = g.input(IO.images, [o.batch, 3, cfg.img, cfg.img]);
+  const n = perPrompt.shape[0]!;
   const coords = g.input(IO.coords, [n, o.promptTokens, 2]);
   const labels = g.input(IO.labels, [n, o.promptTokens, LABEL_SLOTS]);
-  const embeddings = imageEncoder(p, cfg, images, lora?.delta);
-  const gs = gridSize(cfg);
-  // Each image's embedding serves its K prompts (SAM's repeat_interleave), without re-encoding.
-  const perPrompt = k === 1 ? embeddings : op.reshape(op.expand(op.unsqueeze(embeddings, [1]), [o.batch, k, cfg.pdim, gs, gs]), [n, cfg.pdim, gs, gs]);
   const sparse = sparseEmbeddings(p, cfg, coords, labels);
   const low = lowResSize(cfg);
   const maskIn = o.maskInput ? g.input(IO.maskInput, [n, 1, low, low]) : undefined;
   const hasMask = o.maskInput ? g.input(IO.hasMask, [n]) : undefined;
   const dense = denseEmbeddings(p, cfg, n, maskIn, hasMask);
   const decoded = maskDecoder(p, cfg, perPrompt, densePositionEncoding(p, cfg), sparse, dense, lora?.decoderDelta);
-  const out = selectMasks(decoded, multimask);
-  return { embeddings, masks: out.masks, iou: out.iou };
+  return selectMasks(decoded, multimask);
+}
+
+/** Each image's embedding [B, C, g, g] repeated for its K prompts (SAM's repeat_interleave), without re-encoding. */
+function repeatPerPrompt(embeddings: Tensor, k: number): Tensor {
+  if (k === 1) return embeddings;
+  const [b, c, h, w] = embeddings.shape as [number, number, number, number];
+  return op.reshape(op.expand(op.unsqueeze(embeddings, [1]), [b, k, c, h, w]), [b * k, c, h, w]);
+}
+
+function forward(p: ParamBinder, o: SamGraphOptions, lora: BoundLora | undefined, multimask: boolean): Forward {
+  const cfg = o.config;
+  const images = p.graph.input(IO.images, [o.batch, 3, cfg.img, cfg.img]);
+  const embeddings = imageEncoder(p, cfg, images, lora?.delta);
+  const out = decode(p, o, repeatPerPrompt(embeddings, o.promptsPerImage ?? 1), lora, multimask);
+  return { embeddings, ...out };
 }
 
 function decoderKeys(state: StateDict): Set<string> {
@@ -116,14 +125,47 @@ export function buildTrainingGraph(o: SamGraphOptions): BuiltGraph {
   return { graph, trainable: trainable.map((t) => ({ key: t.key, shape: t.tensor.shape })) };
 }
 
-/** Outputs image_embeddings, low_res_logits [B*K, M, 4g, 4g] and iou_predictions [B*K, M]. */
+/** Weights fed at run time in an inference graph: LoRA, and the decoder when it is being trained. */
+function runtimeInputs(p: ParamBinder, lora: BoundLora | undefined): BuiltGraph['trainable'] {
+  return [...(lora?.inputs ?? []), ...p.trainableInputs].map((t) => ({ key: t.key, shape: t.tensor.shape }));
+}
+
+/** The whole model. Outputs image_embeddings, low_res_logits [B*K, M, 4g, 4g] and iou_predictions [B*K, M]. */
 export function buildInferenceGraph(o: SamGraphOptions): BuiltGraph {
   const graph = new Graph('sam_infer');
-  const p = new ParamBinder(graph, o.state);
+  const p = new ParamBinder(graph, o.state, o.trainDecoder ? decoderKeys(o.state) : new Set());
   const lora = o.lora ? bindLora(graph, o.config, o.lora) : undefined;
   const fwd = forward(p, o, lora, o.multimask ?? false);
   graph.output(fwd.embeddings, IO.embeddings);
   graph.output(fwd.masks, IO.lowRes);
   graph.output(fwd.iou, IO.iou);
-  return { graph, trainable: (lora?.inputs ?? []).map((t) => ({ key: t.key, shape: t.tensor.shape })) };
+  return { graph, trainable: runtimeInputs(p, lora) };
+}
+
+/** The image encoder alone: images [B, 3, img, img] -> image_embeddings [B, C, g, g]. */
+export function buildEncoderGraph(o: Pick<SamGraphOptions, 'config' | 'state' | 'lora' | 'batch'>): BuiltGraph {
+  const graph = new Graph('sam_encoder');
+  const p = new ParamBinder(graph, o.state);
+  const lora = o.lora ? bindLora(graph, o.config, o.lora) : undefined;
+  const images = graph.input(IO.images, [o.batch, 3, o.config.img, o.config.img]);
+  graph.output(imageEncoder(p, o.config, images, lora?.delta), IO.embeddings);
+  return { graph, trainable: runtimeInputs(p, lora) };
+}
+
+/**
+ * Prompt encoder + mask decoder against one image's embedding: image_embeddings [1, C, g, g] and
+ * `batch` prompts -> low_res_logits [batch, M, 4g, 4g], iou_predictions [batch, M].
+ */
+export function buildDecoderGraph(o: SamGraphOptions): BuiltGraph {
+  const graph = new Graph('sam_decoder');
+  const cfg = o.config;
+  const gs = gridSize(cfg);
+  const p = new ParamBinder(graph, o.state, o.trainDecoder ? decoderKeys(o.state) : new Set());
+  const lora = o.lora ? bindLora(graph, cfg, o.lora) : undefined;
+  const embeddings = graph.input(IO.embeddings, [1, cfg.pdim, gs, gs]);
+  const perPrompt = o.batch === 1 ? embeddings : op.expand(embeddings, [o.batch, cfg.pdim, gs, gs]);
+  const out = decode(p, o, perPrompt, lora, o.multimask ?? false);
+  graph.output(out.masks, IO.lowRes);
+  graph.output(out.iou, IO.iou);
+  return { graph, trainable: runtimeInputs(p, lora) };
 }

@@ -10,7 +10,7 @@ import { loadSamCheckpoint, type LoadedCheckpoint } from '../../shared/sam/check
 import { lowResSize } from '../../shared/sam/config.js';
 import { defaultLoraSpec, initLora, type LoraSpec } from '../../shared/sam/lora.js';
 import { boxPrompt } from '../../shared/sam/preprocess.js';
-import { IO, buildInferenceGraph, buildTrainingGraph, type SamGraphOptions } from '../../shared/sam/sam_graph.js';
+import { IO, buildDecoderGraph, buildEncoderGraph, buildInferenceGraph, buildTrainingGraph, type SamGraphOptions } from '../../shared/sam/sam_graph.js';
 import type { HostTensor } from '../../shared/tensor/host_tensor.js';
 import { fixtureDirs, readMeta, type FixtureMeta } from '../helpers/fixtures.js';
 import { Rng } from '../helpers/rng.js';
@@ -111,6 +111,33 @@ describe('SAM graph features', () => {
       const part = Array.from(asFloat32(together, IO.lowRes)).slice(i * low, (i + 1) * low);
       assert.ok(maxAbsDiff(part, asFloat32(alone, IO.lowRes)) < 1e-4, `prompt ${i} differs from its own run`);
     }
+  });
+
+  it('splits into an encoder graph and a decoder graph that reproduce the whole model', async () => {
+    const cfg = ckpt.config;
+    const spec = { ...defaultLoraSpec(cfg, 2), decoderTargets: ['q_proj' as const] };
+    const lora = randomLora(spec, 11);
+    const whole = await run({ config: cfg, state: ckpt.state, lora: spec, batch: 1, promptTokens: 2 }, 'infer', {
+      [IO.images]: imageFeed([s1], cfg.img),
+      ...promptFeeds([boxPrompt(s1.box)]),
+      ...loraFeeds(lora),
+    });
+    const pick = (keys: { key: string }[]): Map<string, HostTensor> => new Map(keys.map(({ key }) => [key, lora.get(key)!]));
+    const enc = buildEncoderGraph({ config: cfg, state: ckpt.state, lora: spec, batch: 1 });
+    assert.ok(enc.trainable.every((t) => t.key.startsWith('blocks.')), 'encoder graph takes only encoder adapters');
+    const es = await GraphSession.create(modelToBytes(enc.graph));
+    const emb = asFloat32(await es.run({ [IO.images]: imageFeed([s1], cfg.img), ...loraFeeds(pick(enc.trainable)) }), IO.embeddings);
+    await es.release();
+    const dec = buildDecoderGraph({ config: cfg, state: ckpt.state, lora: spec, batch: 2, promptTokens: 2 });
+    assert.ok(dec.trainable.every((t) => t.key.startsWith('mask_decoder.')), 'decoder graph takes only decoder adapters');
+    const ds = await GraphSession.create(modelToBytes(dec.graph));
+    const gs = cfg.img / 16;
+    const out = await ds.run({ [IO.embeddings]: { data: emb, shape: [1, cfg.pdim, gs, gs] }, ...promptFeeds([boxPrompt(s1.box), boxPrompt(s1.box)]), ...loraFeeds(pick(dec.trainable)) });
+    await ds.release();
+    const low = lowResSize(cfg) ** 2;
+    const both = asFloat32(out, IO.lowRes);
+    assert.ok(maxAbsDiff(both.subarray(0, low), asFloat32(whole, IO.lowRes)) < 1e-4);
+    assert.ok(maxAbsDiff(both.subarray(low), asFloat32(whole, IO.lowRes)) < 1e-4);
   });
 
   it('takes a low-res mask prompt, and has_mask_input = 0 falls back to the no-mask embedding', async () => {
