@@ -1,5 +1,6 @@
 // The subcommand table. Each later capability adds its command here.
 
+import { demoDataCommand } from './demo_data_command.js';
 import { loraCommand } from './lora_command.js';
 
 export interface Command {
@@ -18,4 +19,5 @@ export const commands: Command[] = [
     },
   },
   loraCommand,
+  demoDataCommand,
 ];
