@@ -24,6 +24,12 @@ export interface RuntimeOptions {
   /** Writes an ORT JSON profile with this file prefix. */
   profilePrefix?: string;
   logSeverity?: 0 | 1 | 2 | 3 | 4;
+  /**
+   * ORT's CPU memory arena. Off by default: the arena grows by doubling and keeps what it took, so a
+   * training step's transient peak stays resident (2-3x the real peak); plain allocation costs
+   * little next to the step's kernels.
+   */
+  memArena?: boolean;
 }
 
 export interface Feed {
@@ -110,6 +116,7 @@ export class GraphSession {
       executionProviders: device.kind === 'cuda' ? [{ name: 'cuda', deviceId: device.deviceId }] : ['cpu'],
       graphOptimizationLevel: opts.optimization ?? 'all',
       logSeverityLevel: opts.logSeverity ?? 3,
+      enableCpuMemArena: opts.memArena ?? false,
     };
     if (opts.intraOpThreads !== undefined) options.intraOpNumThreads = opts.intraOpThreads;
     if (opts.interOpThreads !== undefined) options.interOpNumThreads = opts.interOpThreads;
