@@ -383,6 +383,25 @@ export async function loadLora(file: string): Promise<LoadedLora> {
   throw new LoraFormatError(file, `has ${NATIVE_FORMAT_TAG} metadata but reference-format keys ${listKeys(reference)}`);
 }
 
+/** Why a (valid) spec cannot be written in the reference format; empty when it can. */
+export function referenceIncompatibility(spec: LoraSpec): string[] {
+  const canon = canonicalSpec(spec);
+  const why: string[] = [];
+  if (canon.targets.length !== 2 || canon.targets[0] !== 'q' || canon.targets[1] !== 'v') {
+    why.push(`its targets are ${canon.targets.join(',') || 'none'} but the reference format holds exactly q and v adapters`);
+  }
+  if (canon.decoderTargets) {
+    why.push(`it has mask-decoder adapters (${canon.decoderTargets.join(',')}) but the reference format holds only image-encoder adapters`);
+  }
+  if (canon.alpha !== canon.rank) {
+    why.push(`alpha ${canon.alpha} != rank ${canon.rank} (scale ${canon.alpha / canon.rank}) but the reference format has no alpha and always applies scale 1`);
+  }
+  if (!canon.blocks.every((b, i) => b === i)) {
+    why.push(`its blocks ${canon.blocks.join(',')} are not 0..${canon.blocks.length - 1} but the reference format numbers adapters by position from block 0 and cannot skip a block`);
+  }
+  return why;
+}
+
 /**
  * Writes a LoRA atomically. tensors are under native keys and must be exactly the spec's adapters.
  * 'reference' only works for q and v adapters on blocks 0..n-1 with alpha = rank (scale 1): that
@@ -413,19 +432,7 @@ export async function saveLora(file: string, tensors: Map<string, HostTensor>, s
     return;
   }
 
-  const why: string[] = [];
-  if (canon.targets.length !== 2 || canon.targets[0] !== 'q' || canon.targets[1] !== 'v') {
-    why.push(`its targets are ${canon.targets.join(',') || 'none'} but the reference format holds exactly q and v adapters`);
-  }
-  if (canon.decoderTargets) {
-    why.push(`it has mask-decoder adapters (${canon.decoderTargets.join(',')}) but the reference format holds only image-encoder adapters`);
-  }
-  if (canon.alpha !== canon.rank) {
-    why.push(`alpha ${canon.alpha} != rank ${canon.rank} (scale ${canon.alpha / canon.rank}) but the reference format has no alpha and always applies scale 1`);
-  }
-  if (!canon.blocks.every((b, i) => b === i)) {
-    why.push(`its blocks ${canon.blocks.join(',')} are not 0..${canon.blocks.length - 1} but the reference format numbers adapters by position from block 0 and cannot skip a block`);
-  }
+  const why = referenceIncompatibility(canon);
   if (why.length) throw new LoraFormatError(file, `cannot save this LoRA in the reference format: ${why.join('; ')}; save it as native instead`);
 
   const out = new Map<string, HostTensor>();

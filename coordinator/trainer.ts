@@ -1,0 +1,355 @@
+// The training loop (coordinator side). Each step: hand the step's samples to the workers, add up
+// their gradient sums, divide by the step's sample weight, clip, take an optimizer step with the
+// scheduled learning rate, and send the new weights. Evaluations, checkpoints and summary.json
+// follow the config. The same loop drives in-process and gRPC workers (transport.ts).
+
+import { performance } from 'node:perf_hooks';
+import { type TrainConfig, configToYaml } from '../shared/config/index.js';
+import { type SegScores, meanScores } from '../shared/metrics/segmentation.js';
+import { CheckpointStore, type EvalRecord, type TrainerState, stepName } from './checkpoint_store.js';
+import { EpochLedger, epochOrder } from './epoch_plan.js';
+import type { ModelSetup } from './model_setup.js';
+import { Adam } from './optimizer/adam.js';
+import { allFinite, clipGradNorm } from './optimizer/grad_clip.js';
+import { learningRate } from './optimizer/schedule.js';
+import { reduceResults } from './reduce.js';
+import type { RunDir } from './run_dir.js';
+import type { EvalResult, StepResult, WorkerEndpoint } from './transport.js';
+
+export type RunStatus = 'running' | 'completed' | 'stopped' | 'failed';
+
+export interface TrainerOptions {
+  config: TrainConfig;
+  model: ModelSetup;
+  run: RunDir;
+  runId: string;
+  workers: WorkerEndpoint[];
+  trainIds: readonly string[];
+  testIds: readonly string[];
+  /** Continue from the run directory's latest checkpoint. */
+  resume?: boolean;
+  /** Progress lines (a terminal, a log). */
+  progress?: (line: string) => void;
+  /** Aborting stops after the current step, with a checkpoint. */
+  signal?: AbortSignal;
+  /** Stop (as if signalled) after this many steps in this process: tests of stop/resume. */
+  maxSteps?: number;
+}
+
+export interface Summary {
+  run_id: string;
+  status: RunStatus;
+  error?: string;
+  steps: number;
+  epochs_completed: number;
+  final_loss: number | null;
+  eval_before: SegScores | null;
+  eval_after: SegScores | null;
+  best: EvalRecord | null;
+  evals: EvalRecord[];
+  wall_s: number;
+  skipped_steps: number;
+  epochs: TrainerState['accounts'];
+  checkpoints: { latest: string | null; best: string | null; final: string | null };
+  losses: number[];
+  model: { checkpoint: string | null; variant: ModelSetup['sam']; lora: ModelSetup['spec']; train_decoder: boolean };
+}
+
+export class Trainer {
+  private readonly store: CheckpointStore;
+  private readonly adam: Adam;
+  private params: Map<string, Float32Array>;
+  private state: TrainerState;
+  private version = 0;
+  private status: RunStatus = 'running';
+  private checkpoints: Summary['checkpoints'] = { latest: null, best: null, final: null };
+  private startedAt = performance.now();
+  private wallBefore = 0;
+  private lastSummary = 0;
+  private accumulated?: Map<string, Float32Array>;
+  private error?: string;
+
+  constructor(private readonly o: TrainerOptions) {
+    this.store = new CheckpointStore(o.run.checkpoints);
+    const opt = o.config.optimizer;
+    this.adam = new Adam({ lr: opt.lr, betas: opt.betas, eps: opt.eps, weightDecay: opt.weightDecay, decoupled: opt.name === 'adamw' });
+    this.params = new Map([...o.model.initial].map(([k, v]) => [k, Float32Array.from(v)]));
+    this.state = {
+      step: 0,
+      epoch: 0,
+      epochPosition: 0,
+      epochTrained: [],
+      accounts: [],
+      losses: [],
+      evalBefore: null,
+      evals: [],
+      best: null,
+      staleEvals: 0,
+      skippedSteps: 0,
+      wallSeconds: 0,
+    };
+  }
+
+  private get cfg(): TrainConfig {
+    return this.o.config;
+  }
+
+  private stepsPerEpoch(): number {
+    return Math.ceil(this.o.trainIds.length / this.cfg.train.batchSize);
+  }
+
+  private say(line: string): void {
+    this.o.progress?.(line);
+    this.o.run.log(line);
+  }
+
+  private async broadcastWeights(): Promise<void> {
+    this.version++;
+    await Promise.all(this.o.workers.map((w) => w.setWeights(this.version, this.params)));
+  }
+
+  private async restore(): Promise<void> {
+    const name = await this.store.latest();
+    if (!name) throw new Error(`--resume: no checkpoint in ${this.store.dir}`);
+    const c = await this.store.load(name);
+    for (const [k, v] of c.params) {
+      if (!this.params.has(k)) throw new Error(`--resume: checkpoint ${name} has tensor ${k} that this run does not train`);
+      this.params.set(k, v);
+    }
+    for (const k of this.params.keys()) if (!c.params.has(k)) throw new Error(`--resume: checkpoint ${name} lacks trainable tensor ${k}`);
+    this.adam.state = c.optimizer;
+    this.state = c.state;
+    this.wallBefore = c.state.wallSeconds;
+    this.checkpoints.latest = `${this.store.dir}/${name}`;
+    this.say(`resumed from ${name}: step ${c.state.step}, epoch ${c.state.epoch + 1}, ${c.state.epochPosition} samples into it`);
+  }
+
+  private async evaluate(): Promise<SegScores | null> {
+    const ids = this.o.testIds;
+    if (ids.length === 0) return null;
+    const n = this.o.workers.length;
+    const share = Math.ceil(ids.length / n);
+    const results: EvalResult[] = await Promise.all(
+      this.o.workers.map((w, i) => w.evaluate({ weightsVersion: this.version, samples: ids.slice(i * share, (i + 1) * share).map((id) => ({ id })) })),
+    );
+    const scores = results.flatMap((r) => r.scores);
+    for (const f of results.flatMap((r) => r.failed)) this.say(`eval: skipped ${f.id}: ${f.reason}`);
+    return meanScores(scores);
+  }
+
+  private async checkpoint(name: string, latest = true): Promise<string> {
+    this.state.wallSeconds = this.wallBefore + (performance.now() - this.startedAt) / 1000;
+    const dir = await this.store.save(
+      name,
+      { state: this.state, params: this.params, shapes: this.o.model.shapes, optimizer: this.adam.state, spec: this.o.model.spec, configYaml: configToYaml(this.cfg) },
+      { latest },
+    );
+    if (latest) {
+      this.checkpoints.latest = dir;
+      this.store.prune(this.cfg.checkpoint.keep);
+    }
+    return dir;
+  }
+
+  summary(): Summary {
+    const s = this.state;
+    const m = this.o.model;
+    return {
+      run_id: this.o.runId,
+      status: this.status,
+      ...(this.error ? { error: this.error } : {}),
+      steps: s.step,
+      epochs_completed: s.accounts.length,
+      final_loss: s.losses.length ? s.losses[s.losses.length - 1]! : null,
+      eval_before: s.evalBefore,
+      eval_after: this.status === 'completed' && s.evals.length ? { dice: s.evals[s.evals.length - 1]!.dice, iou: s.evals[s.evals.length - 1]!.iou } : null,
+      best: s.best,
+      evals: s.evals,
+      wall_s: this.wallBefore + (performance.now() - this.startedAt) / 1000,
+      skipped_steps: s.skippedSteps,
+      epochs: s.accounts,
+      checkpoints: this.checkpoints,
+      losses: s.losses,
+      model: { checkpoint: m.checkpoint, variant: m.sam, lora: m.spec, train_decoder: m.trainDecoder },
+    };
+  }
+
+  private writeSummary(force = false): void {
+    const now = performance.now();
+    if (!force && now - this.lastSummary < 2000) return;
+    this.lastSummary = now;
+    this.o.run.writeSummary(this.summary());
+  }
+
+  private async recordEval(): Promise<boolean> {
+    const scores = await this.evaluate();
+    if (!scores) return false;
+    const rec: EvalRecord = { step: this.state.step, epoch: this.state.epoch, ...scores };
+    this.state.evals.push(rec);
+    const minDelta = this.cfg.eval.earlyStopping.minDelta;
+    const improved = !this.state.best || rec.dice > this.state.best.dice + minDelta;
+    if (improved) {
+      this.state.best = rec;
+      this.state.staleEvals = 0;
+      this.checkpoints.best = await this.checkpoint('best', false);
+    } else {
+      this.state.staleEvals++;
+    }
+    this.say(`eval at step ${rec.step}: dice ${rec.dice.toFixed(4)} iou ${rec.iou.toFixed(4)}${improved ? ' (best)' : ''}`);
+    this.writeSummary(true);
+    const patience = this.cfg.eval.earlyStopping.patience;
+    return patience !== null && this.state.staleEvals >= patience;
+  }
+
+  /** Runs to the end (or a stop); returns the final summary (also written to summary.json). */
+  async run(): Promise<Summary> {
+    const cfg = this.cfg;
+    this.o.run.writeConfig(configToYaml(cfg));
+    try {
+      if (this.o.resume) await this.restore();
+      await this.broadcastWeights();
+      if (!this.o.resume) {
+        this.state.evalBefore = await this.evaluate();
+        if (this.state.evalBefore) this.say(`eval before training: dice ${this.state.evalBefore.dice.toFixed(4)} iou ${this.state.evalBefore.iou.toFixed(4)}`);
+      }
+      this.writeSummary(true);
+      const stopped = await this.loop();
+      this.status = stopped === 'signal' ? 'stopped' : 'completed';
+      if (this.status === 'completed') {
+        const after = await this.evaluate();
+        if (after) {
+          const last = this.state.evals[this.state.evals.length - 1];
+          if (!last || last.step !== this.state.step) this.state.evals.push({ step: this.state.step, epoch: this.state.epoch, ...after });
+          this.say(`eval after training: dice ${after.dice.toFixed(4)} iou ${after.iou.toFixed(4)}`);
+        }
+        this.checkpoints.final = await this.checkpoint('final', false);
+      }
+      await this.checkpoint(stepName(this.state.step));
+    } catch (err) {
+      this.status = 'failed';
+      this.error = err instanceof Error ? err.message : String(err);
+      this.writeSummary(true);
+      throw err;
+    }
+    this.writeSummary(true);
+    return this.summary();
+  }
+
+  private async loop(): Promise<'done' | 'signal' | 'early'> {
+    const cfg = this.cfg;
+    const t = cfg.train;
+    const perEpoch = this.stepsPerEpoch();
+    const total = t.epochs * perEpoch;
+    const stepsAtStart = this.state.step;
+    const t0 = performance.now();
+    for (; this.state.epoch < t.epochs; this.state.epoch++) {
+      const order = epochOrder(this.o.trainIds, t.seed, this.state.epoch);
+      const ledger = new EpochLedger(this.state.epoch, order);
+      ledger.restore(this.state.epochTrained);
+      while (this.state.epochPosition < order.length) {
+        if (this.o.signal?.aborted || (this.o.maxSteps !== undefined && this.state.step - stepsAtStart >= this.o.maxSteps)) {
+          if (this.state.step % t.gradAccumulation === 0) return 'signal';
+        }
+        const ids = order.slice(this.state.epochPosition, this.state.epochPosition + t.batchSize);
+        await this.trainStep(ids, ledger);
+        this.state.epochPosition += ids.length;
+        this.state.epochTrained = ledger.trainedIds();
+        const done = this.state.step - stepsAtStart;
+        const elapsed = (performance.now() - t0) / 1000;
+        const eta = (elapsed / done) * (total - this.state.step);
+        const loss = this.state.losses[this.state.losses.length - 1]!;
+        this.say(
+          `epoch ${this.state.epoch + 1}/${t.epochs} step ${this.state.step}/${total} loss ${loss.toFixed(4)} lr ${this.currentLr().toExponential(2)} ` +
+            `${((done * t.batchSize) / elapsed).toFixed(2)} img/s eta ${formatSeconds(eta)}`,
+        );
+        if (cfg.eval.intervalSteps && this.state.step % cfg.eval.intervalSteps === 0 && (await this.recordEval())) return 'early';
+        if (cfg.checkpoint.intervalSteps && this.state.step % cfg.checkpoint.intervalSteps === 0 && this.state.step % t.gradAccumulation === 0) {
+          await this.checkpoint(stepName(this.state.step));
+        }
+        this.writeSummary();
+      }
+      this.state.accounts.push(ledger.account());
+      this.state.epochPosition = 0;
+      this.state.epochTrained = [];
+      const lastEpoch = this.state.epoch + 1 === t.epochs;
+      if (!lastEpoch && cfg.eval.intervalEpochs && (this.state.epoch + 1) % cfg.eval.intervalEpochs === 0) {
+        if (await this.recordEval()) {
+          this.state.epoch++;
+          return 'early';
+        }
+      }
+      if (!lastEpoch && this.state.step % t.gradAccumulation === 0) {
+        // Epoch boundary: a crash loses at most one epoch even without checkpoint.interval_steps.
+        const next = this.state.epoch;
+        this.state.epoch++;
+        await this.checkpoint(stepName(this.state.step));
+        this.state.epoch = next;
+      }
+    }
+    return 'done';
+  }
+
+  private currentLr(): number {
+    const c = this.cfg;
+    const optimizerSteps = Math.floor(this.state.step / c.train.gradAccumulation);
+    const total = Math.ceil((c.train.epochs * this.stepsPerEpoch()) / c.train.gradAccumulation);
+    return learningRate({ baseLr: c.optimizer.lr, warmupSteps: c.schedule.warmupSteps, totalSteps: total, cosine: c.schedule.cosine, minLr: c.schedule.minLr }, optimizerSteps);
+  }
+
+  private async trainStep(ids: string[], ledger: EpochLedger): Promise<void> {
+    const cfg = this.cfg;
+    const workers = this.o.workers;
+    const share = Math.ceil(ids.length / workers.length);
+    const step = this.state.step;
+    const results: StepResult[] = await Promise.all(
+      workers.map((w, i) =>
+        w.trainStep({ epoch: this.state.epoch, step, weightsVersion: this.version, samples: ids.slice(i * share, (i + 1) * share).map((id) => ({ id })) }),
+      ),
+    );
+    for (const r of results) {
+      for (const s of r.samples) ledger.record(s.id);
+      for (const f of r.failed) {
+        ledger.recordFailed(f.id);
+        this.say(`step ${step}: skipped sample ${f.id}: ${f.reason}`);
+      }
+    }
+    const reduced = reduceResults(results, this.o.model.shapes);
+    this.state.step++;
+    this.state.losses.push(reduced.loss);
+    if (reduced.weight === 0 || !Number.isFinite(reduced.loss) || !allFinite(reduced.grads)) {
+      this.state.skippedSteps++;
+      this.say(`step ${step}: skipped (${reduced.weight === 0 ? 'no trainable sample' : 'non-finite loss or gradient'})`);
+      return;
+    }
+    const k = cfg.train.gradAccumulation;
+    if (k > 1) {
+      this.accumulated ??= new Map([...reduced.grads].map(([key, g]) => [key, new Float32Array(g.length)]));
+      for (const [key, g] of reduced.grads) {
+        const acc = this.accumulated.get(key)!;
+        for (let i = 0; i < g.length; i++) acc[i] = acc[i]! + g[i]! / k;
+      }
+      if (this.state.step % k !== 0) return;
+    }
+    const grads = k > 1 ? this.accumulated! : reduced.grads;
+    if (cfg.gradClip.maxNorm !== null) clipGradNorm(grads, cfg.gradClip.maxNorm);
+    const lr = learningRate(
+      {
+        baseLr: cfg.optimizer.lr,
+        warmupSteps: cfg.schedule.warmupSteps,
+        totalSteps: Math.ceil((cfg.train.epochs * this.stepsPerEpoch()) / k),
+        cosine: cfg.schedule.cosine,
+        minLr: cfg.schedule.minLr,
+      },
+      this.adam.state.step,
+    );
+    this.adam.step(this.params, grads, lr);
+    this.accumulated = undefined;
+    await this.broadcastWeights();
+  }
+}
+
+export function formatSeconds(s: number): string {
+  if (!Number.isFinite(s)) return '?';
+  const m = Math.floor(s / 60);
+  return m > 0 ? `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${Math.round(s)}s`;
+}

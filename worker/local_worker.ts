@@ -1,0 +1,147 @@
+// An in-process worker: the WorkerEndpoint of coordinator/transport.ts over this process's own
+// datasets and ORT sessions. Sample preparation is seeded by (seed, epoch, sample id) only, so a
+// sample's prompt and augmentation are the same whichever worker trains it.
+
+import type { EvalResult, EvalScore, EvalWork, SampleTask, StepResult, StepWork, WorkerEndpoint } from '../coordinator/transport.js';
+import type { TrainConfig } from '../shared/config/index.js';
+import type { Dataset, LoadedSample, SampleRef } from '../shared/data/dataset.js';
+import { prepareForInference, prepareSample, type PreparedSample } from '../shared/data/prepare.js';
+import { maskBounds } from '../shared/data/prompts.js';
+import { sampleRng } from '../shared/data/sample_rng.js';
+import type { RuntimeOptions } from '../shared/graph/runtime.js';
+import { meanScores, segScores } from '../shared/metrics/segmentation.js';
+import { promptTokenCount } from '../shared/data/prompts.js';
+import type { SamConfig } from '../shared/sam/config.js';
+import type { LoraSpec } from '../shared/sam/lora.js';
+import type { StateDict } from '../shared/sam/params.js';
+import { InferenceCompute } from './inference_compute.js';
+import { TrainingCompute } from './training_compute.js';
+
+export interface WorkerModel {
+  sam: SamConfig;
+  state: StateDict;
+  spec: LoraSpec;
+  trainDecoder: boolean;
+}
+
+export interface LocalWorkerOptions {
+  id: string;
+  config: TrainConfig;
+  model: WorkerModel;
+  datasets: { train?: Dataset; test?: Dataset };
+  runtime: RuntimeOptions;
+  /** Images per session run (default 1). */
+  microBatch?: number;
+}
+
+export class LocalWorker implements WorkerEndpoint {
+  readonly id: string;
+  private training?: TrainingCompute;
+  private inference?: InferenceCompute;
+  private params = new Map<string, Float32Array>();
+  private version = -1;
+  private readonly refs = new Map<string, { ds: Dataset; ref: SampleRef }>();
+
+  constructor(private readonly o: LocalWorkerOptions) {
+    this.id = o.id;
+    for (const [split, ds] of Object.entries(o.datasets)) {
+      for (const ref of ds?.samples ?? []) this.refs.set(`${split}:${ref.id}`, { ds: ds!, ref });
+    }
+  }
+
+  async setWeights(version: number, params: ReadonlyMap<string, Float32Array>): Promise<void> {
+    // Copies: the coordinator updates its own arrays in place.
+    this.params = new Map([...params].map(([k, v]) => [k, Float32Array.from(v)]));
+    this.version = version;
+  }
+
+  private checkVersion(v: number): void {
+    if (v !== this.version) throw new Error(`worker ${this.id}: asked for weights version ${v}, holds ${this.version}`);
+  }
+
+  private async load(task: SampleTask, split: 'train' | 'test'): Promise<LoadedSample> {
+    const entry = this.refs.get(`${split}:${task.id}`);
+    if (task.bytes) {
+      if (!entry) throw new Error(`worker ${this.id}: no ${split} dataset to decode sample ${task.id}`);
+      return entry.ds.loadFromBytes(task.bytes);
+    }
+    if (!entry) throw new Error(`worker ${this.id}: unknown ${split} sample ${task.id}`);
+    return entry.ds.load(entry.ref);
+  }
+
+  async trainStep(work: StepWork): Promise<StepResult> {
+    this.checkVersion(work.weightsVersion);
+    const { config, model } = this.o;
+    const t = config.train;
+    this.training ??= await TrainingCompute.create({
+      config: model.sam,
+      state: model.state,
+      lora: model.spec,
+      trainDecoder: model.trainDecoder,
+      microBatch: this.o.microBatch ?? 1,
+      objectsPerImage: t.objectsPerImage,
+      promptTokens: promptTokenCount({ mode: t.prompt.mode, points: t.prompt.points, negativePoints: t.prompt.negativePoints }),
+      runtime: this.o.runtime,
+    });
+    const prepared: PreparedSample[] = [];
+    const failed: StepResult['failed'] = [];
+    for (const task of work.samples) {
+      try {
+        const sample = await this.load(task, 'train');
+        prepared.push(
+          await prepareSample(sample, {
+            img: model.sam.img,
+            promptMode: t.prompt.mode,
+            points: t.prompt.points,
+            negativePoints: t.prompt.negativePoints,
+            jitter: t.prompt.boxJitter,
+            boxProbability: t.prompt.boxProbability,
+            objectsPerImage: t.objectsPerImage,
+            augment: { flip: t.augment.hflip, brightness: t.augment.brightness, contrast: t.augment.contrast, saturation: t.augment.saturation },
+            rng: sampleRng(t.seed, work.epoch, task.id),
+          }),
+        );
+      } catch (err) {
+        failed.push({ id: task.id, reason: err instanceof Error ? err.message : String(err) });
+      }
+    }
+    if (prepared.length === 0) {
+      const grads = new Map(this.training.trainable.map((tr) => [tr.key, new Float32Array(tr.shape.reduce((a, b) => a * b, 1))]));
+      return { step: work.step, grads, weightSum: 0, lossSum: 0, samples: [], failed, computeSeconds: 0 };
+    }
+    const r = await this.training.run(prepared, this.params);
+    return { step: work.step, grads: r.grads, weightSum: r.weightSum, lossSum: r.lossSum, samples: r.samples, failed, computeSeconds: r.computeSeconds };
+  }
+
+  /** Dice/IoU per image at the original resolution, each object prompted by its tight box. */
+  async evaluate(work: EvalWork, split: 'train' | 'test' = 'test'): Promise<EvalResult> {
+    this.checkVersion(work.weightsVersion);
+    const { model } = this.o;
+    this.inference ??= new InferenceCompute({ config: model.sam, state: model.state, lora: model.spec, trainDecoder: model.trainDecoder, runtime: this.o.runtime });
+    const scores: EvalScore[] = [];
+    const failed: EvalResult['failed'] = [];
+    for (const task of work.samples) {
+      try {
+        const sample = await this.load(task, split);
+        const objects = sample.objects.filter((m) => maskBounds(m) !== null);
+        const prompts = objects.map((m) => ({ box: maskBounds(m)! }));
+        const prepared = await prepareForInference(sample, prompts, { img: model.sam.img });
+        const emb = await this.inference.encode(prepared.image, this.params);
+        const per = [];
+        for (const [i, obj] of prepared.objects.entries()) {
+          const pred = await this.inference.decode(emb, obj.prompt, this.params, prepared);
+          per.push(segScores(pred.masks, objects[i]!.data));
+        }
+        scores.push({ id: task.id, ...meanScores(per), objects: per.length });
+      } catch (err) {
+        failed.push({ id: task.id, reason: err instanceof Error ? err.message : String(err) });
+      }
+    }
+    return { scores, failed };
+  }
+
+  async close(): Promise<void> {
+    await this.training?.release();
+    await this.inference?.release();
+  }
+}

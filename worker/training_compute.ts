@@ -1,0 +1,115 @@
+// The worker's training step: prepared samples + current trainable weights -> the gradient of
+// sum_i(w_i * loss_i) over its samples (w_i = 1 per real object, 0 for padding), which the
+// coordinator adds up across workers and divides by the total weight. Samples run in micro-batches
+// of the graph's static batch size; a short last micro-batch is padded with zero-weight copies.
+
+import { performance } from 'node:perf_hooks';
+import { sessionForGraph } from '../shared/graph/session_factory.js';
+import { asFloat32, type Feed, type GraphSession, type RuntimeOptions } from '../shared/graph/runtime.js';
+import type { PreparedSample } from '../shared/data/prepare.js';
+import { collateBatch } from '../shared/data/prepare.js';
+import type { SamConfig } from '../shared/sam/config.js';
+import type { LoraSpec } from '../shared/sam/lora.js';
+import type { StateDict } from '../shared/sam/params.js';
+import { IO, buildTrainingGraph } from '../shared/sam/sam_graph.js';
+
+export interface TrainingComputeOptions {
+  config: SamConfig;
+  state: StateDict;
+  lora: LoraSpec;
+  trainDecoder: boolean;
+  /** Images per session run (the graph's static batch). */
+  microBatch: number;
+  objectsPerImage: number;
+  promptTokens: number;
+  runtime: RuntimeOptions;
+}
+
+export interface SampleLoss {
+  id: string;
+  /** Mean loss over the sample's real objects (NaN when it had none). */
+  loss: number;
+  weight: number;
+}
+
+export interface GradientSum {
+  /** d/dθ of sum_i w_i loss_i for every trainable tensor. */
+  grads: Map<string, Float32Array>;
+  weightSum: number;
+  lossSum: number;
+  samples: SampleLoss[];
+  computeSeconds: number;
+}
+
+export class TrainingCompute {
+  private constructor(
+    private readonly session: GraphSession,
+    readonly trainable: readonly { key: string; shape: readonly number[] }[],
+    private readonly opts: TrainingComputeOptions,
+  ) {}
+
+  static async create(opts: TrainingComputeOptions): Promise<TrainingCompute> {
+    const built = buildTrainingGraph({
+      config: opts.config,
+      state: opts.state,
+      lora: opts.lora,
+      trainDecoder: opts.trainDecoder,
+      batch: opts.microBatch,
+      promptsPerImage: opts.objectsPerImage,
+      promptTokens: opts.promptTokens,
+    });
+    return new TrainingCompute(await sessionForGraph(built.graph, opts.runtime), built.trainable, opts);
+  }
+
+  async run(samples: readonly PreparedSample[], params: ReadonlyMap<string, Float32Array>): Promise<GradientSum> {
+    const start = performance.now();
+    const grads = new Map(this.trainable.map((t) => [t.key, new Float32Array(t.shape.reduce((a, b) => a * b, 1))]));
+    const paramFeeds: Record<string, Feed> = {};
+    for (const t of this.trainable) {
+      const p = params.get(t.key);
+      if (!p) throw new Error(`training step: no value for trainable tensor ${t.key}`);
+      paramFeeds[t.key] = { data: p, shape: t.shape };
+    }
+    const mb = this.opts.microBatch;
+    const out: SampleLoss[] = [];
+    let weightSum = 0;
+    let lossSum = 0;
+    for (let start = 0; start < samples.length; start += mb) {
+      const chunk = samples.slice(start, start + mb);
+      const real = chunk.length;
+      while (chunk.length < mb) chunk.push(zeroWeight(chunk[0]!));
+      const feeds: Record<string, Feed> = { ...collateBatch(chunk), ...paramFeeds };
+      // Raw object weights (0/1): the coordinator normalises by the step's total weight.
+      const w = new Float32Array(chunk.flatMap((s) => s.objects.map((o) => o.weight)));
+      feeds[IO.weights] = { data: w, shape: [w.length] };
+      const r = await this.session.run(feeds);
+      for (const t of this.trainable) {
+        const g = asFloat32(r, `${IO.gradPrefix}${t.key}`);
+        const acc = grads.get(t.key)!;
+        for (let i = 0; i < g.length; i++) acc[i] = acc[i]! + g[i]!;
+      }
+      lossSum += asFloat32(r, IO.loss)[0]!;
+      const per = asFloat32(r, IO.perSample);
+      const k = this.opts.objectsPerImage;
+      chunk.slice(0, real).forEach((s, i) => {
+        let sw = 0;
+        let sl = 0;
+        s.objects.forEach((o, j) => {
+          sw += o.weight;
+          sl += o.weight * per[i * k + j]!;
+        });
+        weightSum += sw;
+        out.push({ id: s.id, loss: sw > 0 ? sl / sw : Number.NaN, weight: sw });
+      });
+    }
+    return { grads, weightSum, lossSum, samples: out, computeSeconds: (performance.now() - start) / 1000 };
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+function zeroWeight(s: PreparedSample): PreparedSample {
+  return { ...s, id: `${s.id}#pad`, objects: s.objects.map((o) => ({ ...o, weight: 0 })) };
+}
