@@ -2,6 +2,7 @@
 
 import { demoDataCommand } from './demo_data_command.js';
 import { loraCommand } from './lora_command.js';
+import { trainCommand } from './train_command.js';
 
 export interface Command {
   name: string;
@@ -10,14 +11,7 @@ export interface Command {
 }
 
 export const commands: Command[] = [
-  {
-    name: 'train',
-    summary: 'train LoRA adapters (the training loop lands with the data/training issue)',
-    run: async () => {
-      process.stdout.write('sam-lora train: not yet available — the graph engine and SAM port come first (see README, "Status").\n');
-      return 0;
-    },
-  },
+  trainCommand,
   loraCommand,
   demoDataCommand,
 ];

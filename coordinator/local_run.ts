@@ -1,0 +1,119 @@
+// A whole training run on this host: config, model, datasets (the generated demo dataset when the
+// config names none), a scan of every sample, in-process workers, and the training loop.
+
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { type TrainConfig, loadConfig } from '../shared/config/index.js';
+import { type Dataset, openDataset } from '../shared/data/dataset.js';
+import { writeDemoDataset } from '../shared/data/demo_data.js';
+import { scanDataset } from '../shared/data/scan.js';
+import type { RuntimeOptions } from '../shared/graph/runtime.js';
+import { LocalWorker } from '../worker/local_worker.js';
+import { type ModelSetup, setupModel } from './model_setup.js';
+import { RunDir } from './run_dir.js';
+import { type Summary, Trainer } from './trainer.js';
+
+/** The demo dataset of the embedded job: enough images that held-out Dice measures learning, not memory. */
+const DEMO_TRAIN_IMAGES = 192;
+const DEMO_TEST_IMAGES = 24;
+
+export interface LocalRunOptions {
+  configPath?: string;
+  overrides?: Record<string, string>;
+  /** Default: <checkpoint.dir>/<run id>. */
+  runDir?: string;
+  resume?: boolean;
+  progress?: (line: string) => void;
+  signal?: AbortSignal;
+  maxSteps?: number;
+  /** In-process workers (default 1). */
+  workers?: number;
+}
+
+export interface PreparedRun {
+  config: TrainConfig;
+  model: ModelSetup;
+  run: RunDir;
+  runId: string;
+  train: Dataset;
+  test?: Dataset;
+  trainIds: string[];
+  testIds: string[];
+}
+
+async function scanned(dir: string, config: TrainConfig, say: (l: string) => void): Promise<{ ds: Dataset; ids: string[] }> {
+  const ds = await openDataset({ path: dir, format: config.data.format === 'auto' ? undefined : config.data.format, annotations: config.data.annotations ?? undefined });
+  const scan = await scanDataset(ds, config.data.onBadSample);
+  if (scan.skippedIds.length) {
+    say(`${dir}: skipping ${scan.skippedIds.length} bad sample(s):`);
+    for (const p of scan.skipped) say(`  ${p.file}: ${p.reason}`);
+  }
+  return { ds, ids: scan.samples.map((s) => s.id) };
+}
+
+/** Everything before the first step: fails early, naming the file at fault. */
+export async function prepareRun(o: LocalRunOptions): Promise<PreparedRun> {
+  const say = o.progress ?? (() => undefined);
+  const config = await loadConfig(o.configPath, o.overrides ?? {});
+  const runId = o.runDir ? path.basename(o.runDir) : RunDir.newId();
+  const run = new RunDir(o.runDir ?? path.join(config.checkpoint.dir, runId));
+  if (o.resume && !existsSync(path.join(run.checkpoints, 'latest.json'))) throw new Error(`--resume: ${run.dir} holds no checkpoint to resume from`);
+  const model = await setupModel(config);
+  if (!config.model.checkpoint) {
+    say('No SAM checkpoint configured: training a small SAM variant with seeded random weights (pretrained weights cannot ship with the package; set model.checkpoint to sam_vit_b_01ec64.pth for the real job).');
+  }
+  let trainDir = config.data.train;
+  let testDir = config.data.test;
+  if (!trainDir) {
+    const demo = path.join(run.dir, 'demo-data');
+    if (!existsSync(path.join(demo, 'train'))) {
+      say(`No dataset configured: generating the demo dataset in ${demo}`);
+      await writeDemoDataset(demo, { seed: config.train.seed, train: DEMO_TRAIN_IMAGES, test: DEMO_TEST_IMAGES });
+    }
+    trainDir = path.join(demo, 'train');
+    testDir ??= path.join(demo, 'test');
+  }
+  const train = await scanned(trainDir, config, say);
+  const test = testDir ? await scanned(testDir, config, say) : undefined;
+  return { config, model, run, runId, train: train.ds, test: test?.ds, trainIds: train.ids, testIds: test?.ids ?? [] };
+}
+
+export function runtimeOptions(config: TrainConfig): RuntimeOptions {
+  return {
+    device: config.runtime.device === 'cuda' ? { kind: 'cuda', deviceId: config.runtime.gpu } : { kind: 'cpu' },
+    ...(config.runtime.threads > 0 ? { intraOpThreads: config.runtime.threads } : {}),
+  };
+}
+
+export async function runLocal(o: LocalRunOptions): Promise<Summary> {
+  const p = await prepareRun(o);
+  const workers = Array.from(
+    { length: o.workers ?? 1 },
+    (_, i) =>
+      new LocalWorker({
+        id: `local-${i}`,
+        config: p.config,
+        model: p.model,
+        datasets: { train: p.train, ...(p.test ? { test: p.test } : {}) },
+        runtime: runtimeOptions(p.config),
+      }),
+  );
+  const trainer = new Trainer({
+    config: p.config,
+    model: p.model,
+    run: p.run,
+    runId: p.runId,
+    workers,
+    trainIds: p.trainIds,
+    testIds: p.testIds,
+    resume: o.resume,
+    progress: o.progress,
+    signal: o.signal,
+    maxSteps: o.maxSteps,
+  });
+  try {
+    return await trainer.run();
+  } finally {
+    await Promise.all(workers.map((w) => w.close()));
+  }
+}
