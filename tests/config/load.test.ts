@@ -186,9 +186,22 @@ describe('defaults', () => {
     const p = makeProject();
     const c = await loadConfig(undefined, {}, { cwd: p.dir });
     const expected = expectedDefaults(DEFAULT_SOURCE, p.dir);
-    expected.train.epochs = 10;
+    // The demo job's settings (defaults.ts explains each).
+    expected.train.epochs = 12;
+    expected.train.batchSize = 4;
+    expected.train.trainDecoder = true;
+    expected.train.prompt.boxJitter = 5;
+    expected.train.augment.hflip = 0.5;
+    expected.optimizer.lr = 0.001;
+    expected.eval.intervalEpochs = 3;
     assert.deepEqual(c, expected);
-    assert.deepEqual(parseYaml(DEFAULT_CONFIG_YAML), { model: { checkpoint: null }, data: { train: null }, train: { epochs: 10 } });
+    assert.deepEqual(parseYaml(DEFAULT_CONFIG_YAML), {
+      model: { checkpoint: null },
+      data: { train: null },
+      train: { epochs: 12, batch_size: 4, train_decoder: true, prompt: { box_jitter: 5 }, augment: { hflip: 0.5 } },
+      optimizer: { lr: 0.001 },
+      eval: { interval_epochs: 3 },
+    });
     const tiny = declaredModelConfig(c.model);
     assert.deepEqual(tiny, { ...TINY_VARIANT, dheads: 8 });
     validateConfig(tiny!, 'TINY_VARIANT');
