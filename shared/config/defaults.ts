@@ -1,5 +1,5 @@
 // Defaults of every configuration key, and the embedded configuration `sam-lora train` uses without
-// --config (the generated demo dataset and a tiny generated SAM variant). CONFIG.md documents the
+// --config (the generated demo dataset and a tiny generated SAM variant). README.md ("Configuration") documents the
 // same table; tests/config checks that the two agree.
 
 import type { CustomVariant, RawConfig } from './schema.js';
@@ -54,7 +54,7 @@ export function defaultRawConfig(): RawConfig {
 /** The embedded configuration of `sam-lora train` with no --config (relative paths: the cwd). */
 export const DEFAULT_CONFIG_YAML = `# sam-lora's embedded training configuration (used when no --config is given):
 # a tiny generated SAM variant trained on the generated demo dataset, on the CPU, in about
-# a minute and a half on 2 cores. Every key not written here takes its default (CONFIG.md).
+# a minute and a half on 2 cores. Every key not written here takes its default (README, "Configuration").
 model:
   checkpoint: null   # generated tiny weights (TINY_VARIANT)
 data:

@@ -1,5 +1,5 @@
 // The training configuration: YAML files (ours and the reference project's), defaults, overrides,
-// validation into one ConfigError, and the resolved TrainConfig. See CONFIG.md.
+// validation into one ConfigError, and the resolved TrainConfig. See README.md, "Configuration".
 
 export { ConfigError, type ConfigProblem, type ProblemSource, formatProblems } from './errors.js';
 export { DEFAULT_CONFIG_YAML, DEFAULT_SOURCE, TINY_VARIANT, defaultRawConfig } from './defaults.js';
