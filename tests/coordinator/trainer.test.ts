@@ -2,7 +2,8 @@
 // summary.json, per-epoch sample accounting, checkpoints, exact resume, the ring dataset.
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import sharp from 'sharp';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -103,6 +104,24 @@ describe('training loop (single host)', () => {
     assert.equal(s.epochs[0]!.samples_trained, 8);
     assert.ok(s.losses.every(Number.isFinite));
     assert.ok(s.eval_after && Number.isFinite(s.eval_after.dice));
+  });
+
+  it('skips bad samples with on_bad_sample: skip and refuses them by default, before any work', async () => {
+    const bad = path.join(tmp, 'bad');
+    await writeDemoDataset(bad, { seed: 2, train: 4, test: 0, size: 64 });
+    const images = path.join(bad, 'train', 'images');
+    const names = readdirSync(images).sort();
+    // A truncated image, and an image whose mask has another size.
+    const first = path.join(images, names[0]!);
+    writeFileSync(first, readFileSync(first).subarray(0, 100));
+    const secondMask = path.join(bad, 'train', 'masks', names[1]!);
+    writeFileSync(secondMask, await sharp({ create: { width: 10, height: 12, channels: 3, background: { r: 255, g: 255, b: 255 } } }).png().toBuffer());
+    const config = writeConfig('bad', path.join(bad, 'train'), null);
+    await assert.rejects(runLocal({ configPath: config, runDir: path.join(tmp, 'bad-fail') }), (e: Error) => e.message.includes(names[0]!) && e.message.includes(names[1]!));
+    assert.ok(!existsSync(path.join(tmp, 'bad-fail', 'summary.json')), 'nothing ran');
+    const s = await runLocal({ configPath: config, runDir: path.join(tmp, 'bad-skip'), overrides: { 'data.on_bad_sample': 'skip', 'train.epochs': '1' } });
+    assert.equal(s.status, 'completed');
+    assert.equal(s.epochs[0]!.samples_trained, 2);
   });
 
   it('refuses --resume without a checkpoint, naming the directory', async () => {
