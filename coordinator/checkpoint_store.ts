@@ -7,9 +7,10 @@
 // moments, and state.json: step, epoch, position in the epoch's sample order, the samples already
 // trained this epoch, the loss history, evaluations and the resolved config.
 
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
+import { fsyncDir, writeFileAtomic, writeFileSynced } from '../shared/fs/atomic.js';
 import type { SegScores } from '../shared/metrics/segmentation.js';
 import type { LoraSpec } from '../shared/sam/lora.js';
 import { referenceIncompatibility, saveLora } from '../shared/sam/lora_io.js';
@@ -55,36 +56,6 @@ export interface CheckpointContent {
 
 const STATE = 'state.json';
 
-function fsyncDir(dir: string): void {
-  try {
-    const fd = openSync(dir, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    // Some filesystems cannot fsync a directory; the rename is still atomic.
-  }
-}
-
-function writeFileSynced(file: string, data: string | Uint8Array): void {
-  const fd = openSync(file, 'w');
-  try {
-    writeFileSync(fd, data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function atomicWrite(file: string, data: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSynced(tmp, data);
-  renameSync(tmp, file);
-  fsyncDir(path.dirname(file));
-}
-
 const isLora = (key: string): boolean => !key.startsWith('mask_decoder.') || key.endsWith('.lora_a') || key.endsWith('.lora_b');
 
 function tensors(keys: readonly string[], c: CheckpointContent): Map<string, HostTensor> {
@@ -125,7 +96,7 @@ export class CheckpointStore {
     renameSync(tmp, final);
     rmSync(old, { recursive: true, force: true });
     fsyncDir(this.dir);
-    if (opts.latest) atomicWrite(path.join(this.dir, 'latest.json'), JSON.stringify({ checkpoint: name }));
+    if (opts.latest) writeFileAtomic(path.join(this.dir, 'latest.json'), JSON.stringify({ checkpoint: name }));
     return final;
   }
 

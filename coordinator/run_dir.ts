@@ -1,8 +1,9 @@
 // The run directory: resolved config, a human-readable log, checkpoints, and summary.json, which is
 // rewritten atomically whenever the run's state changes so it is current even mid-run.
 
-import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
+import { writeFileAtomic } from '../shared/fs/atomic.js';
 
 export class RunDir {
   readonly checkpoints: string;
@@ -22,26 +23,14 @@ export class RunDir {
   }
 
   writeConfig(yaml: string): void {
-    this.atomic(path.join(this.dir, 'config.yaml'), yaml);
+    writeFileAtomic(path.join(this.dir, 'config.yaml'), yaml);
   }
 
   writeSummary(summary: object): void {
-    this.atomic(this.summaryFile, `${JSON.stringify(summary, null, 2)}\n`);
+    writeFileAtomic(this.summaryFile, `${JSON.stringify(summary, null, 2)}\n`);
   }
 
   log(line: string): void {
     appendFileSync(this.logFile, `${new Date().toISOString()} ${line}\n`);
-  }
-
-  private atomic(file: string, text: string): void {
-    const tmp = `${file}.tmp-${process.pid}`;
-    const fd = openSync(tmp, 'w');
-    try {
-      writeFileSync(fd, text);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, file);
   }
 }

@@ -1,9 +1,9 @@
 // Graph -> ONNX ModelProto bytes. Large models keep their initializers as external data in a
 // file beside the model (protobuf cannot exceed 2 GB; SAM ViT-H weights are 2.5 GB).
 
-import { closeSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import protobuf from 'protobufjs';
+import { writeFileAtomic } from '../fs/atomic.js';
 import { ONNX_DTYPE } from './dtype.js';
 import type { AttrValue, Graph, Tensor } from './graph.js';
 import { ATTR_TYPE, ONNX_PROTO } from './onnx_schema.js';
@@ -100,22 +100,7 @@ export function saveModel(graph: Graph, path: string, opts: SaveOptions = {}): {
   const dataPath = `${path}.data`;
   const external = useExternal ? { location: basename(dataPath), minBytes: opts.externalMinBytes ?? 1024, chunks: [] as Uint8Array[] } : undefined;
   const proto = ModelProto.encode(ModelProto.fromObject(modelMessage(graph, external))).finish();
-  if (external) writeAtomic(dataPath, external.chunks);
-  writeAtomic(path, [proto]);
+  if (external) writeFileAtomic(dataPath, external.chunks);
+  writeFileAtomic(path, proto);
   return external ? { modelPath: path, dataPath } : { modelPath: path };
-}
-
-function writeAtomic(path: string, chunks: readonly Uint8Array[]): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
-  try {
-    for (const c of chunks) {
-      let written = 0;
-      while (written < c.byteLength) written += writeSync(fd, c, written, c.byteLength - written);
-    }
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
 }

@@ -1,26 +1,12 @@
 // SAM's postprocess_masks on the host: bilinear (align_corners false) to img x img, crop the valid
 // h x w region, bilinear to the original H x W. Separable two-tap interpolation.
 
-/** Source taps of PyTorch's bilinear resize along one axis. */
-function taps(inSize: number, outSize: number): { i0: Int32Array; i1: Int32Array; l1: Float32Array } {
-  const i0 = new Int32Array(outSize);
-  const i1 = new Int32Array(outSize);
-  const l1 = new Float32Array(outSize);
-  const scale = inSize / outSize;
-  for (let o = 0; o < outSize; o++) {
-    const src = Math.max(scale * (o + 0.5) - 0.5, 0);
-    const a = Math.min(Math.floor(src), inSize - 1);
-    i0[o] = a;
-    i1[o] = a < inSize - 1 ? a + 1 : a;
-    l1[o] = src - a;
-  }
-  return { i0, i1, l1 };
-}
+import { linearTaps } from '../tensor/interpolation.js';
 
 /** Resizes a [h, w] plane (row-major) to [outH, outW]. */
 export function resizeBilinear2d(src: Float32Array, h: number, w: number, outH: number, outW: number): Float32Array {
-  const ty = taps(h, outH);
-  const tx = taps(w, outW);
+  const ty = linearTaps(h, outH);
+  const tx = linearTaps(w, outW);
   const rows = new Float32Array(outH * w);
   for (let y = 0; y < outH; y++) {
     const a = ty.i0[y]! * w;

@@ -2,18 +2,18 @@
 // rel_pos[q - k + (k_size - 1)] is done once on the host and stored pre-laid-out for MatMul.
 
 import type { HostTensor } from '../tensor/host_tensor.js';
+import { linearTaps } from '../tensor/interpolation.js';
 
 /** Linear interpolation of a [L, C] table to [outLen, C] (F.interpolate mode="linear", align_corners=False). */
 function resizeTable(table: HostTensor, outLen: number): HostTensor {
   const [len, c] = table.shape as [number, number];
   const out = new Float32Array(outLen * c);
-  const scale = len / outLen;
+  const { i0, i1, l1 } = linearTaps(len, outLen);
   for (let o = 0; o < outLen; o++) {
-    const src = Math.max(scale * (o + 0.5) - 0.5, 0);
-    const i0 = Math.min(Math.floor(src), len - 1);
-    const i1 = i0 < len - 1 ? i0 + 1 : i0;
-    const l1 = src - i0;
-    for (let j = 0; j < c; j++) out[o * c + j] = (1 - l1) * table.data[i0 * c + j]! + l1 * table.data[i1 * c + j]!;
+    const a = i0[o]! * c;
+    const b = i1[o]! * c;
+    const w = l1[o]!;
+    for (let j = 0; j < c; j++) out[o * c + j] = (1 - w) * table.data[a + j]! + w * table.data[b + j]!;
   }
   return { shape: [outLen, c], data: out };
 }

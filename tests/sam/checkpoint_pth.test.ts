@@ -1,44 +1,15 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { PthFormatError, readPth, UnsafePickleError } from '../../shared/sam/checkpoint_pth.js';
 import { float32ToBfloat16Bits, float32ToFloat16Bits } from '../../shared/tensor/dtype_codec.js';
 import type { HostTensor } from '../../shared/tensor/host_tensor.js';
+import type { SamConfig } from '../../shared/sam/config.js';
+import { FIXTURES, fixtureDirs } from '../helpers/fixtures.js';
 import type { TensorSpec } from './pth_test_helpers.js';
 import { buildPth, buildZip, float32Bytes, PickleWriter, stateDictPickle, writeTensor } from './pth_test_helpers.js';
-
-function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'package.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('package.json not found above the test file');
-    dir = up;
-  }
-  return dir;
-}
-
-const FIXTURES = process.env.SAMLORA_FIXTURES ?? path.resolve(repoRoot(), '../shared/fixtures');
-
-interface SamConfig {
-  dim: number;
-  depth: number;
-  heads: number;
-  glob: number[];
-  img: number;
-  window: number;
-  pdim: number;
-}
-
-/** Every fixture directory (one holding meta.json and sam.pth), seed-lora excluded. */
-function fixtureDirs(): string[] {
-  return readdirSync(FIXTURES)
-    .filter((d) => d !== 'seed-lora')
-    .map((d) => path.join(FIXTURES, d))
-    .filter((d) => statSync(d).isDirectory() && existsSync(path.join(d, 'meta.json')) && existsSync(path.join(d, 'sam.pth')));
-}
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'samlora-pth-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { float32ToBfloat16Bits, float32ToFloat16Bits } from '../../shared/tensor/dtype_codec.js';
 import type { HostTensor } from '../../shared/tensor/host_tensor.js';
 import { hostTensor } from '../../shared/tensor/host_tensor.js';
@@ -15,18 +14,7 @@ import {
   SafetensorsFormatError,
   writeSafetensors,
 } from '../../shared/tensor/safetensors.js';
-
-function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'package.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('package.json not found above the test file');
-    dir = up;
-  }
-  return dir;
-}
-
-const FIXTURES = process.env.SAMLORA_FIXTURES ?? path.resolve(repoRoot(), '../shared/fixtures');
+import { FIXTURES, fixtureDirs } from '../helpers/fixtures.js';
 
 interface Meta {
   config: { dim: number; depth: number; img: number; pdim: number };
@@ -37,12 +25,6 @@ interface Meta {
   trajectory: { steps: number; losses: number[] };
 }
 
-function fixtureDirs(): string[] {
-  return readdirSync(FIXTURES)
-    .filter((d) => d !== 'seed-lora')
-    .map((d) => path.join(FIXTURES, d))
-    .filter((d) => statSync(d).isDirectory() && existsSync(path.join(d, 'meta.json')));
-}
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'samlora-st-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));

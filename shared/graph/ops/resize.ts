@@ -3,19 +3,16 @@
 
 import type { Tensor } from '../graph.js';
 import { ShapeError, fmt } from '../shape.js';
+import { linearTaps } from '../../tensor/interpolation.js';
 import { matmul } from './matmul.js';
 
 /** Interpolation matrix [outSize, inSize] with PyTorch's half-pixel source index rule. */
 export function bilinearMatrix(inSize: number, outSize: number): Float64Array {
   const m = new Float64Array(outSize * inSize);
-  const scale = inSize / outSize;
+  const { i0, i1, l1 } = linearTaps(inSize, outSize);
   for (let o = 0; o < outSize; o++) {
-    const src = Math.max(scale * (o + 0.5) - 0.5, 0);
-    const i0 = Math.min(Math.floor(src), inSize - 1);
-    const i1 = i0 < inSize - 1 ? i0 + 1 : i0;
-    const l1 = src - i0;
-    m[o * inSize + i0]! += 1 - l1;
-    m[o * inSize + i1]! += l1;
+    m[o * inSize + i0[o]!]! += 1 - l1[o]!;
+    m[o * inSize + i1[o]!]! += l1[o]!;
   }
   return m;
 }
