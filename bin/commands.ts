@@ -1,6 +1,8 @@
 // The subcommand table. Each later capability adds its command here.
 
 import { demoDataCommand } from './demo_data_command.js';
+import { evalCommand } from './eval_command.js';
+import { predictCommand } from './predict_command.js';
 import { loraCommand } from './lora_command.js';
 import { trainCommand } from './train_command.js';
 
@@ -14,4 +16,6 @@ export const commands: Command[] = [
   trainCommand,
   loraCommand,
   demoDataCommand,
+  evalCommand,
+  predictCommand,
 ];

@@ -37,7 +37,7 @@ const clamp01 = (v: number): number => (Number.isFinite(v) ? Math.min(1, Math.ma
 export function chartSvg(bars: readonly ChartBar[], opts: ChartOptions = {}): string {
   const left = 70;
   const right = 30;
-  const top = opts.subtitle ? 92 : 72;
+  const top = opts.subtitle ? 104 : 76;
   const bottom = 70;
   const group = 150;
   const plotW = Math.max(420, bars.length * group);
@@ -74,11 +74,11 @@ export function chartSvg(bars: readonly ChartBar[], opts: ChartOptions = {}): st
       out.push(`<rect x="${x}" y="${yy}" width="${barW}" height="${top + plotH - yy}" fill="${colour}"/>`);
       out.push(`<text x="${x + barW / 2}" y="${yy - 6}" font-size="13" text-anchor="middle" fill="#111111">${fmt(v)}</text>`);
     });
-    out.push(`<text x="${cx}" y="${top + plotH + 24}" font-size="15" text-anchor="middle" fill="#111111">${escapeXml(clip(b.name, 20))}</text>`);
+    out.push(`<text x="${cx}" y="${top + plotH + 24}" font-size="14" text-anchor="middle" fill="#111111">${escapeXml(clip(b.name, 18))}</text>`);
   });
   // Legend (above the plot, right-aligned).
   const lx = left + plotW - 170;
-  const ly = top - 24;
+  const ly = top - 22;
   out.push(`<rect x="${lx}" y="${ly - 11}" width="14" height="14" fill="${DICE_COLOUR}"/>`);
   out.push(`<text x="${lx + 20}" y="${ly + 1}" font-size="14" fill="#111111">Dice</text>`);
   out.push(`<rect x="${lx + 80}" y="${ly - 11}" width="14" height="14" fill="${IOU_COLOUR}"/>`);

@@ -14,7 +14,7 @@
 // holds; it must hold every mask_decoder.* tensor of the model with the model's shapes, nothing else.
 // Without one, the model's own decoder is used. The untuned "base" model never uses one.
 
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { type TrainConfig, loadConfig } from '../../shared/config/index.js';
 import type { RuntimeOptions } from '../../shared/graph/runtime.js';
@@ -71,6 +71,16 @@ export async function loadBaseModel(o: BaseModelOptions): Promise<BaseModel> {
 
 export function baseEvalModel(): EvalModel {
   return { name: BASE_MODEL, file: null, spec: null, decoderFile: null, params: new Map() };
+}
+
+/** A --lora argument: a LoRA file, or a checkpoint directory (its lora.safetensors). */
+export function resolveLoraPath(arg: string): string {
+  try {
+    if (statSync(arg).isDirectory()) return path.join(arg, 'lora.safetensors');
+  } catch {
+    // Not there: loadLora reports the missing file.
+  }
+  return arg;
 }
 
 /** The decoder.safetensors beside a LoRA file, if there is one. */
