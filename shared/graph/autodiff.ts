@@ -2,7 +2,7 @@
 // the same graph, visiting only nodes on a path from a differentiated tensor to the outputs, so
 // frozen weights and inputs cost no gradient work.
 
-import type { Node, Tensor } from './graph.js';
+import type { Composite, Node, Tensor } from './graph.js';
 import { add, expand } from './ops/index.js';
 import { gradientRule } from './gradients/index.js';
 import { fmt, sameShape } from './shape.js';
@@ -40,8 +40,26 @@ export function vjp(outputs: readonly Tensor[], cotangents: readonly Tensor[], w
   };
   outputs.forEach((o, k) => accumulate(o, cotangents[k]!));
 
+  // Composites are differentiated as a unit at their output node; their inner nodes are skipped.
+  const compositeOf = new Map<number, Composite>();
+  for (const c of graph.composites) for (const id of c.nodeIds) compositeOf.set(id, c);
+
   for (let i = nodes.length - 1; i >= 0; i--) {
     const node = nodes[i]!;
+    const comp = compositeOf.get(node.id);
+    if (comp) {
+      if (node.outputs.some((o) => o !== comp.output && grads.has(o))) {
+        throw new Error(`autodiff: an inner tensor of composite ${comp.name} is used outside it; differentiate it as plain nodes`);
+      }
+      if (node !== comp.output.producer) continue;
+      const dy = grads.get(comp.output);
+      const needs = comp.inputs.map((x) => dependsOnWrt.has(x));
+      if (!dy || !needs.some(Boolean)) continue;
+      comp.grad(comp.inputs, comp.output, dy, needs).forEach((g, k) => {
+        if (needs[k] && g) accumulate(comp.inputs[k]!, g);
+      });
+      continue;
+    }
     if (!onPath(node, dependsOnWrt, feedsOutput)) continue;
     const dOut = node.outputs.map((o) => grads.get(o));
     if (dOut.every((g) => g === undefined)) continue;

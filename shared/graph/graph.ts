@@ -66,8 +66,22 @@ export interface OutputSpec {
   dtype: DType;
 }
 
+/**
+ * A group of nodes differentiated as one op by its own rule (e.g. GELU): the backward pass then
+ * needs only the group's inputs, so its inner intermediates are freed after the forward pass.
+ */
+export interface Composite {
+  readonly name: string;
+  readonly inputs: readonly Tensor[];
+  readonly output: Tensor;
+  /** Ids of the nodes the forward emitted. */
+  readonly nodeIds: ReadonlySet<number>;
+  readonly grad: (inputs: readonly Tensor[], output: Tensor, dOut: Tensor, needs: readonly boolean[]) => readonly (Tensor | undefined)[];
+}
+
 export class Graph {
   readonly nodes: Node[] = [];
+  readonly composites: Composite[] = [];
   readonly inputs: Tensor[] = [];
   readonly outputs: Tensor[] = [];
   readonly initializers = new Map<string, Initializer>();
@@ -159,6 +173,16 @@ export class Graph {
     });
     this.nodes.push(node);
     return outs;
+  }
+
+  /** Builds `forward` on `inputs` and registers its nodes as one composite with rule `grad`. */
+  composite(name: string, inputs: readonly Tensor[], forward: (xs: readonly Tensor[]) => Tensor, grad: Composite['grad']): Tensor {
+    const first = this.nodes.length;
+    const output = forward(inputs);
+    const nodeIds = new Set(this.nodes.slice(first).map((n) => n.id));
+    if (!output.producer || !nodeIds.has(output.producer.id)) throw new Error(`composite ${name}: the output must be computed by the composite's own nodes`);
+    this.composites.push({ name, inputs, output, nodeIds, grad });
+    return output;
   }
 
   /** Total bytes of initializer data (decides inline vs external data on save). */

@@ -233,3 +233,29 @@ test('reductions over an explicit empty axis list are the identity', () => {
   assert.equal(op.reduceMean(x, [], true), x);
   assert.equal(op.reduceMax(x, []), x);
 });
+
+test('a composite (GELU) is differentiated by its own rule: the backward reads only its input', () => {
+  const g = new Graph('composite');
+  const x = g.input('x', [4, 8]);
+  const a = g.input('a', [4, 8]);
+  const y = op.gelu(op.mul(x, a));
+  const comp = g.composites.find((c) => c.output === y)!;
+  assert.ok(comp, 'gelu registers a composite');
+  const inner = new Set(g.nodes.filter((n) => comp.nodeIds.has(n.id)).flatMap((n) => n.outputs).filter((t) => t !== y));
+  const before = g.nodes.length;
+  grad(op.reduceSum(y), [a]);
+  const backward = g.nodes.slice(before + 1);
+  assert.ok(backward.length > 0);
+  for (const n of backward) for (const t of n.inputs) assert.ok(!t || !inner.has(t), `backward node ${n.op} reads the composite's intermediate ${t?.name}`);
+});
+
+test('using a composite intermediate outside it is refused by autodiff', () => {
+  const g = new Graph('composite_leak');
+  const x = g.input('x', [3]);
+  let leaked: Tensor | undefined;
+  const y = g.composite('Twice', [x], ([v]) => {
+    leaked = op.exp(v!);
+    return op.mul(leaked, 2);
+  }, ([v], _y, dy) => [op.mul(dy, op.mul(op.exp(v!), 2))]);
+  assert.throws(() => grad(op.reduceSum(op.add(y, leaked!)), [x]), /inner tensor of composite Twice is used outside it/);
+});
