@@ -90,26 +90,54 @@ function attention(p: ParamBinder, cfg: SamConfig, i: number, x: Tensor, lora?: 
   const qh = heads4(q);
   const kh = heads4(k);
   const vh = heads4(v);
-  let attn = op.matmul(op.mul(qh, hd ** -0.5), op.transpose(kh, [0, 1, 3, 2])); // [B, heads, N, N]
-  attn = addRelPos(p, pre, attn, qh, b, heads, h, w, hd);
-  attn = op.softmax(attn, -1);
-  const out = op.matmul(attn, vh); // [B, heads, N, hd]
+  const rel = relPosTables(p, pre, h, w);
+  // Large attention maps (global blocks at full resolution) are computed a few heads at a time:
+  // the same arithmetic, but the backward pass's [heads, N, N] temporaries exist for one group only.
+  const groups = headGroups(b, heads, h * w);
+  const outs = groups.map(([from, to]) => {
+    const part = (t: Tensor): Tensor => (groups.length === 1 ? t : op.slice(t, [from], [to], [1]));
+    const qg = part(qh);
+    let attn = op.matmul(op.mul(qg, hd ** -0.5), op.transpose(part(kh), [0, 1, 3, 2])); // [B, g, N, N]
+    attn = addRelPos(attn, qg, rel, b, to - from, h, w, hd);
+    return op.matmul(op.softmax(attn, -1), part(vh)); // [B, g, N, hd]
+  });
+  const out = op.concat(outs, 1);
   const merged = op.reshape(op.transpose(out, [0, 2, 1, 3]), [b, h * w, c]);
   const proj = withLora(linear(p, `${pre}.proj`, merged), lora?.(i, 'proj', merged));
   return op.reshape(proj, [b, h, w, c]);
 }
 
-/** attn += rel_h[..., :, None] + rel_w[..., None, :] with rel_h = einsum("bhwc,hkc->bhwk", q, Rh). */
-function addRelPos(p: ParamBinder, pre: string, attn: Tensor, q: Tensor, b: number, heads: number, h: number, w: number, hd: number): Tensor {
-  const g = attn.graph;
+/** Bytes of attention map above which heads are processed in groups. */
+const ATTENTION_GROUP_BYTES = 64 * 2 ** 20;
+
+/** [from, to) head ranges whose [B, group, N, N] float32 maps stay within ATTENTION_GROUP_BYTES. */
+function headGroups(b: number, heads: number, n: number): [number, number][] {
+  const perHead = b * n * n * 4;
+  const size = Math.max(1, Math.min(heads, Math.floor(ATTENTION_GROUP_BYTES / perHead)));
+  const groups: [number, number][] = [];
+  for (let from = 0; from < heads; from += size) groups.push([from, Math.min(heads, from + size)]);
+  return groups;
+}
+
+interface RelTables {
+  /** [h, hd, h] and [w, hd, w]: get_rel_pos laid out for MatMul (rel_pos.ts). */
+  h: Tensor;
+  w: Tensor;
+}
+
+function relPosTables(p: ParamBinder, pre: string, h: number, w: number): RelTables {
+  const g = p.graph;
   const rh = relPosMatrix(p.state.get(`${pre}.rel_pos_h`) ?? missing(`${pre}.rel_pos_h`), h);
   const rw = relPosMatrix(p.state.get(`${pre}.rel_pos_w`) ?? missing(`${pre}.rel_pos_w`), w);
-  const rhT = g.initializer(g.uniqueName(`${pre}.rel_h_table`), rh.shape, rh.data);
-  const rwT = g.initializer(g.uniqueName(`${pre}.rel_w_table`), rw.shape, rw.data);
+  return { h: g.initializer(g.uniqueName(`${pre}.rel_h_table`), rh.shape, rh.data), w: g.initializer(g.uniqueName(`${pre}.rel_w_table`), rw.shape, rw.data) };
+}
+
+/** attn += rel_h[..., :, None] + rel_w[..., None, :] with rel_h = einsum("bhwc,hkc->bhwk", q, Rh). */
+function addRelPos(attn: Tensor, q: Tensor, rel: RelTables, b: number, heads: number, h: number, w: number, hd: number): Tensor {
   const q5 = op.reshape(q, [b, heads, h, w, hd]);
-  const relH = op.matmul(q5, rhT); // [B, heads, h, w, kh]  (batch axis h pairs with the table's q axis)
+  const relH = op.matmul(q5, rel.h); // [B, heads, h, w, kh]  (batch axis h pairs with the table's q axis)
   const qT = op.transpose(q5, [0, 1, 3, 2, 4]); // [B, heads, w, h, hd]
-  const relW = op.transpose(op.matmul(qT, rwT), [0, 1, 3, 2, 4]); // [B, heads, h, w, kw]
+  const relW = op.transpose(op.matmul(qT, rel.w), [0, 1, 3, 2, 4]); // [B, heads, h, w, kw]
   const a6 = op.reshape(attn, [b, heads, h, w, h, w]);
   const sum = op.add(op.add(a6, op.unsqueeze(relH, [5])), op.unsqueeze(relW, [4]));
   return op.reshape(sum, [b, heads, h * w, h * w]);
