@@ -1,0 +1,39 @@
+// The result line every measurement prints and the driver re-prints, and its validation.
+
+export const BENCHES = ['train_step', 'forward'] as const;
+export type BenchKind = (typeof BENCHES)[number];
+
+export interface BenchResult {
+  bench: BenchKind;
+  /** Fixture directory name, or the generated variant's name (vit_b). */
+  variant: string;
+  batch: number;
+  threads: number;
+  /** Median wall time of the measured session.run() calls, seconds. */
+  median_s: number;
+  /** process.resourceUsage().maxRSS of the measuring process, bytes. */
+  peak_rss_bytes: number;
+}
+
+export function median(xs: readonly number[]): number {
+  if (!xs.length) throw new Error('median of no values');
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Parses and checks one result line; throws naming what is wrong. */
+export function parseResult(line: string): BenchResult {
+  const v: unknown = JSON.parse(line);
+  if (typeof v !== 'object' || v === null) throw new Error(`result is not a JSON object: ${line}`);
+  const r = v as Record<string, unknown>;
+  const problems: string[] = [];
+  if (!(BENCHES as readonly unknown[]).includes(r.bench)) problems.push(`bench ${String(r.bench)}`);
+  if (typeof r.variant !== 'string' || !r.variant) problems.push(`variant ${String(r.variant)}`);
+  for (const k of ['batch', 'threads', 'peak_rss_bytes'] as const) {
+    if (!Number.isInteger(r[k]) || (r[k] as number) <= 0) problems.push(`${k} ${String(r[k])}`);
+  }
+  if (typeof r.median_s !== 'number' || !(r.median_s > 0) || !Number.isFinite(r.median_s)) problems.push(`median_s ${String(r.median_s)}`);
+  if (problems.length) throw new Error(`invalid result (${problems.join(', ')}): ${line}`);
+  return r as unknown as BenchResult;
+}

@@ -1,0 +1,242 @@
+// One measurement in its own process, so that its peak RSS is its own: builds the training graph
+// (train_step) or the inference graph (forward) of one variant at one batch size, creates a CPU
+// session, runs warm-up steps then measured steps, and prints one JSON line on stdout:
+//   {"bench", "variant", "batch", "threads", "median_s", "peak_rss_bytes"}
+// Everything else (graph build / session creation times, per-step times, profile summary) goes to
+// stderr. Graph building and session creation are not part of the step time.
+//
+// node dist/bench/sam_step.js --variant sam-tiny|vit_b --bench train_step|forward --batch 1
+//   [--threads 2] [--steps N] [--warmup N] [--fixtures DIR] [--profile DIR] [--arena on|off]
+
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { GraphSession, type Feed } from '../shared/graph/runtime.js';
+import { modelToBytes, saveModel } from '../shared/graph/serialize.js';
+import { IO, buildInferenceGraph, buildTrainingGraph } from '../shared/sam/sam_graph.js';
+import { FIXTURES } from '../tests/helpers/fixtures.js';
+import { BOX_TOKENS, GENERATED, type BenchModel, type GeneratedName, batchSamples, benchLora, benchLoraSpec, forwardFeeds, generatedModel, loadFixtureModel, trainFeeds } from './inputs.js';
+import { formatSummary, readProfile, summarizeProfile } from './profile_summary.js';
+import { BENCHES, type BenchKind, type BenchResult, median } from './result.js';
+
+interface StepOptions {
+  variant: string;
+  bench: BenchKind;
+  batch: number;
+  threads: number;
+  /** Measured steps; default: 2 for generated (ViT-B), else 20 / 10 / 5 / 3 by the last warm-up step's time. */
+  steps?: number;
+  /** Unmeasured steps first; default 2 (ORT's second run still allocates: it sets up the memory pattern), 1 for ViT-B. */
+  warmup?: number;
+  fixtures: string;
+  profileDir?: string;
+  /** ORT's CPU memory arena; the runtime's default when undefined. */
+  memArena?: boolean;
+}
+
+/** Models above this size go through a file (saveModel, loaded by path) instead of in-memory bytes. */
+const FILE_MODEL_BYTES = 256 * 2 ** 20;
+
+const t = (): number => performance.now() / 1000;
+
+function peakRssBytes(): number {
+  return process.resourceUsage().maxRSS * 1024;
+}
+
+const gib = (b: number): string => (b >= 2 ** 30 ? `${(b / 2 ** 30).toFixed(2)} GiB` : `${(b / 2 ** 20).toFixed(1)} MiB`);
+
+async function loadModel(o: StepOptions): Promise<BenchModel> {
+  if (o.variant in GENERATED) return generatedModel(o.variant as GeneratedName);
+  const dir = path.join(o.fixtures, o.variant);
+  if (!existsSync(path.join(dir, 'meta.json'))) throw new Error(`variant ${o.variant}: no fixture directory ${dir} (and not one of ${Object.keys(GENERATED).join(', ')})`);
+  return loadFixtureModel(dir);
+}
+
+interface Prepared {
+  session: GraphSession;
+  feeds: Record<string, Feed>;
+  cleanup: () => void;
+}
+
+/** Everything before the first step. The model's weights and the graph go out of scope on return. */
+async function prepare(o: StepOptions, log: (s: string) => void): Promise<Prepared> {
+  let t0 = t();
+  const model = await loadModel(o);
+  const cfg = model.config;
+  log(`weights ready in ${(t() - t0).toFixed(2)} s (img ${cfg.img}, dim ${cfg.dim}, depth ${cfg.depth})`);
+  const spec = benchLoraSpec(cfg);
+  const lora = benchLora(cfg, spec);
+  const samples = batchSamples(model, o.batch);
+  const feeds = o.bench === 'train_step' ? trainFeeds(cfg, samples, lora) : forwardFeeds(cfg, samples, lora);
+  const real = samples.filter((s) => !s.synthetic).length;
+  log(`inputs: ${real} real + ${samples.length - real} synthetic image(s), box prompts, LoRA rank ${spec.rank} on ${spec.targets.join('/')}`);
+
+  t0 = t();
+  const opts = { config: cfg, state: model.state, lora: spec, batch: o.batch, promptTokens: BOX_TOKENS };
+  const built = o.bench === 'train_step' ? buildTrainingGraph(opts) : buildInferenceGraph(opts);
+  const weightBytes = built.graph.initializerBytes();
+  log(`graph built in ${(t() - t0).toFixed(2)} s: ${built.graph.nodes.length} nodes, ${gib(weightBytes)} of weights`);
+
+  t0 = t();
+  let modelSource: string | Uint8Array;
+  let tmp: string | undefined;
+  if (weightBytes > FILE_MODEL_BYTES) {
+    tmp = mkdtempSync(path.join(tmpdir(), 'samlora-bench-'));
+    modelSource = path.join(tmp, `${o.bench}.onnx`);
+    saveModel(built.graph, modelSource);
+  } else {
+    modelSource = modelToBytes(built.graph);
+  }
+  log(`serialised in ${(t() - t0).toFixed(2)} s${typeof modelSource === 'string' ? ` to ${modelSource}` : ` (${gib(modelSource.byteLength)} in memory)`}`);
+
+  t0 = t();
+  let profilePrefix: string | undefined;
+  if (o.profileDir) {
+    mkdirSync(o.profileDir, { recursive: true });
+    profilePrefix = path.join(path.resolve(o.profileDir), `${o.bench}_${o.variant}_b${o.batch}`);
+  }
+  const session = await GraphSession.create(modelSource, {
+    intraOpThreads: o.threads,
+    ...(profilePrefix ? { profilePrefix } : {}),
+    ...(o.memArena !== undefined ? { memArena: o.memArena } : {}),
+  });
+  log(`session created in ${(t() - t0).toFixed(2)} s; peak RSS so far ${gib(peakRssBytes())}`);
+  // Feed what the graph declares (a graph binds only the LoRA tensors it applies).
+  const declared = new Set(session.inputNames);
+  const missing = [...declared].filter((n) => !(n in feeds));
+  if (missing.length) throw new Error(`no feed for graph input(s) ${missing.join(', ')}`);
+  const used = Object.fromEntries(Object.entries(feeds).filter(([k]) => declared.has(k)));
+  return { session, feeds: used, cleanup: () => tmp && rmSync(tmp, { recursive: true, force: true }) };
+}
+
+function latestProfile(prefix: string): string | undefined {
+  const dir = path.dirname(prefix);
+  const base = path.basename(prefix);
+  const files = readdirSync(dir)
+    .filter((f) => f.startsWith(`${base}_`) && f.endsWith('.json'))
+    .map((f) => path.join(dir, f))
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+  return files[0];
+}
+
+/** Runs one measurement; returns the result (the CLI prints it). */
+async function runStep(o: StepOptions): Promise<BenchResult> {
+  const tag = `[${o.bench} ${o.variant} b${o.batch} t${o.threads}]`;
+  const log = (s: string): void => void process.stderr.write(`${tag} ${s}\n`);
+  const { session, feeds, cleanup } = await prepare(o, log);
+  (globalThis as { gc?: () => void }).gc?.();
+  try {
+    let cpuS = 0;
+    let wallS = 0;
+    const step = async (): Promise<number> => {
+      const c0 = process.cpuUsage();
+      const t0 = t();
+      const out = await session.run(feeds);
+      const dt = t() - t0;
+      const c = process.cpuUsage(c0);
+      cpuS += (c.user + c.system) / 1e6;
+      wallS += dt;
+      const key = o.bench === 'train_step' ? IO.loss : IO.iou;
+      const v = (out[key]!.data as Float32Array)[0]!;
+      if (!Number.isFinite(v)) throw new Error(`${key} is ${v}`);
+      return dt;
+    };
+    const warmup = o.warmup ?? (o.variant in GENERATED ? 1 : 2);
+    const warm: number[] = [];
+    for (let i = 0; i < warmup; i++) warm.push(await step());
+    log(`warm-up: ${warm.length ? `${warm.map((x) => x.toFixed(3)).join(', ')} s` : 'none'}`);
+    const last = warm.at(-1) ?? 0;
+    const steps = o.steps ?? (o.variant in GENERATED ? 2 : last < 0.1 ? 20 : last < 0.5 ? 10 : last < 5 ? 5 : 3);
+    const times: number[] = [];
+    cpuS = wallS = 0;
+    for (let i = 0; i < steps; i++) times.push(await step());
+    // Well below `threads` means the cores were busy with something else: the times are inflated.
+    log(`steps: ${times.map((x) => x.toFixed(3)).join(', ')} s; CPU/wall ${(cpuS / wallS).toFixed(2)} (of ${o.threads} threads)`);
+    if (o.profileDir) {
+      session.endProfiling();
+      const file = latestProfile(path.join(path.resolve(o.profileDir), `${o.bench}_${o.variant}_b${o.batch}`));
+      if (file) {
+        log(`profile: ${file} (summary leaves out the ${warmup} warm-up run(s); profiling slows the steps a little)`);
+        process.stderr.write(`${formatSummary(summarizeProfile(readProfile(file), { skipRuns: warmup }))}\n`);
+      } else {
+        log(`profile: no file found under ${o.profileDir}`);
+      }
+    }
+    const result: BenchResult = {
+      bench: o.bench,
+      variant: o.variant,
+      batch: o.batch,
+      threads: o.threads,
+      median_s: median(times),
+      peak_rss_bytes: peakRssBytes(),
+    };
+    log(`median ${result.median_s.toFixed(4)} s (min ${Math.min(...times).toFixed(4)} s), peak RSS ${gib(result.peak_rss_bytes)}`);
+    return result;
+  } finally {
+    await session.release();
+    cleanup();
+  }
+}
+
+function positiveInt(name: string, v: string | undefined, dflt?: number): number {
+  if (v === undefined) {
+    if (dflt === undefined) throw new Error(`--${name} is required`);
+    return dflt;
+  }
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer (got ${v})`);
+  return n;
+}
+
+function parseStepArgs(argv: string[]): StepOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      variant: { type: 'string' },
+      bench: { type: 'string', default: 'train_step' },
+      batch: { type: 'string', default: '1' },
+      threads: { type: 'string', default: '2' },
+      steps: { type: 'string' },
+      warmup: { type: 'string' },
+      fixtures: { type: 'string', default: FIXTURES },
+      profile: { type: 'string' },
+      arena: { type: 'string' },
+    },
+  });
+  if (!values.variant) throw new Error('--variant is required (a fixture directory name or vit_b)');
+  if (!(BENCHES as readonly string[]).includes(values.bench!)) throw new Error(`--bench must be one of ${BENCHES.join(', ')} (got ${values.bench})`);
+  const o: StepOptions = {
+    variant: values.variant,
+    bench: values.bench as BenchKind,
+    batch: positiveInt('batch', values.batch),
+    threads: positiveInt('threads', values.threads),
+    fixtures: values.fixtures!,
+  };
+  if (values.warmup !== undefined) o.warmup = values.warmup === '0' ? 0 : positiveInt('warmup', values.warmup);
+  if (values.steps !== undefined) o.steps = positiveInt('steps', values.steps);
+  if (values.profile !== undefined) o.profileDir = values.profile;
+  if (values.arena !== undefined) {
+    if (values.arena !== 'on' && values.arena !== 'off') throw new Error(`--arena must be on or off (got ${values.arena})`);
+    o.memArena = values.arena === 'on';
+  }
+  return o;
+}
+
+async function main(): Promise<void> {
+  let o: StepOptions;
+  try {
+    o = parseStepArgs(process.argv.slice(2));
+  } catch (e) {
+    process.stderr.write(`sam_step: ${(e as Error).message}\n`);
+    process.exit(2);
+  }
+  const result = await runStep(o);
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`sam_step: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exit(1);
+});

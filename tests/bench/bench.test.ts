@@ -1,0 +1,81 @@
+// Smoke test of the benchmark's measuring child: one training step of the smallest fixture variant
+// in its own process, and its JSON result line.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { statSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'node:test';
+import { summarizeProfile, type ProfileEvent } from '../../bench/profile_summary.js';
+import { fixtureDirs } from '../helpers/fixtures.js';
+
+const STEP_SCRIPT = fileURLToPath(new URL('../../bench/sam_step.js', import.meta.url));
+
+/** The fixture with the smallest checkpoint file. */
+function smallestFixture(): string | undefined {
+  const dirs = fixtureDirs().sort((a, b) => statSync(path.join(a, 'sam.pth')).size - statSync(path.join(b, 'sam.pth')).size);
+  return dirs[0] && path.basename(dirs[0]);
+}
+
+function runChild(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [STEP_SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('bench/sam_step', () => {
+  const variant = smallestFixture();
+  it('measures one training step of the smallest fixture and prints one JSON result line', { skip: variant ? false : 'no fixtures', timeout: 60_000 }, async () => {
+    const r = await runChild(['--variant', variant!, '--bench', 'train_step', '--batch', '1', '--threads', '2', '--steps', '1']);
+    assert.equal(r.code, 0, `sam_step failed:\n${r.stderr}`);
+    const lines = r.stdout.trim().split('\n');
+    assert.equal(lines.length, 1, `stdout must hold only the result line, got:\n${r.stdout}`);
+    const result = JSON.parse(lines[0]!) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(result).sort(), ['batch', 'bench', 'median_s', 'peak_rss_bytes', 'threads', 'variant']);
+    assert.equal(result.bench, 'train_step');
+    assert.equal(result.variant, variant);
+    assert.equal(result.batch, 1);
+    assert.equal(result.threads, 2);
+    assert.equal(typeof result.median_s, 'number');
+    assert.ok((result.median_s as number) > 0 && (result.median_s as number) < 60, `median_s ${String(result.median_s)}`);
+    assert.ok(Number.isInteger(result.peak_rss_bytes) && (result.peak_rss_bytes as number) > 10 * 2 ** 20, `peak_rss_bytes ${String(result.peak_rss_bytes)}`);
+  });
+
+  it('rejects an unknown bench kind with a usage error', async () => {
+    const r = await runChild(['--variant', 'x', '--bench', 'nope']);
+    assert.equal(r.code, 2);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /--bench must be one of train_step, forward/);
+  });
+});
+
+describe('bench/profile_summary', () => {
+  it('totals kernel time per op type and per node, leaving out the warm-up runs', () => {
+    const node = (name: string, op: string, ts: number, dur: number): ProfileEvent => ({ cat: 'Node', name: `${name}_kernel_time`, ts, dur, args: { op_name: op, output_type_shape: [{ float: [2, 3] }] } });
+    const events: ProfileEvent[] = [
+      { cat: 'Session', name: 'model_run', ts: 0, dur: 100 },
+      node('mm', 'MatMul', 10, 80),
+      { cat: 'Node', name: 'mm_fence_before', ts: 9, dur: 0, args: { op_name: 'MatMul' } },
+      { cat: 'Session', name: 'model_run', ts: 200, dur: 50 },
+      node('mm', 'MatMul', 210, 30),
+      node('add', 'Add', 240, 10),
+      { cat: 'Session', name: 'model_run', ts: 300, dur: 50 },
+      node('mm', 'MatMul', 310, 20),
+      node('add', 'Add', 330, 20),
+    ];
+    const s = summarizeProfile(events, { skipRuns: 1 });
+    assert.equal(s.runs, 3);
+    assert.equal(s.skippedRuns, 1);
+    assert.equal(s.runUs, 100);
+    assert.equal(s.nodeUs, 80);
+    assert.deepEqual(s.byOp.map((o) => [o.op, o.totalUs, o.count]), [['MatMul', 50, 2], ['Add', 30, 2]]);
+    assert.deepEqual(s.byNode.map((n) => [n.node, n.totalUs, n.shape]), [['mm', 50, '[2,3]'], ['add', 30, '[2,3]']]);
+  });
+});
