@@ -11,7 +11,7 @@ import { runLocal } from '../../coordinator/local_run.js';
 import type { Summary } from '../../coordinator/trainer.js';
 import { writeDemoDataset } from '../../shared/data/demo_data.js';
 import { loadLora } from '../../shared/sam/lora_io.js';
-import { repoRoot } from '../helpers/fixtures.js';
+import { fixtureDirs, readMeta, repoRoot } from '../helpers/fixtures.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'samlora-trainer-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -122,6 +122,34 @@ describe('training loop (single host)', () => {
     const s = await runLocal({ configPath: config, runDir: path.join(tmp, 'bad-skip'), overrides: { 'data.on_bad_sample': 'skip', 'train.epochs': '1' } });
     assert.equal(s.status, 'completed');
     assert.equal(s.epochs[0]!.samples_trained, 2);
+  });
+
+  it('trains from a real SAM checkpoint (.pth) named in the config, variant inferred from it', async () => {
+    const smallest = fixtureDirs()
+      .map((d) => ({ d, m: readMeta(d) }))
+      .sort((a, b) => a.m.config.img * a.m.config.dim - b.m.config.img * b.m.config.dim)[0]!;
+    const file = path.join(tmp, 'real.yaml');
+    writeFileSync(
+      file,
+      `model:\n  checkpoint: ${path.join(smallest.d, 'sam.pth')}\n  decoder_heads: ${smallest.m.config.dheads}\ndata:\n  train: ${path.join(demo, 'train')}\n  test: ${path.join(demo, 'test')}\ntrain:\n  epochs: 1\n  batch_size: 4\ncheckpoint:\n  dir: ${tmp}\n`,
+    );
+    const s = await runLocal({ configPath: file, runDir: path.join(tmp, 'real') });
+    assert.equal(s.status, 'completed');
+    assert.deepEqual(s.model.variant, smallest.m.config);
+    assert.equal(s.model.checkpoint, path.join(smallest.d, 'sam.pth'));
+    assert.ok(s.losses.every(Number.isFinite));
+  });
+
+  it('stops early when held-out Dice stops improving (patience)', async () => {
+    const s = await runLocal({
+      configPath: writeConfig('early', path.join(demo, 'train'), path.join(demo, 'test')),
+      runDir: path.join(tmp, 'early'),
+      // lr 0: nothing changes, so the second evaluation cannot improve on the first.
+      overrides: { 'train.epochs': '5', 'optimizer.lr': '1e-12', 'eval.early_stopping.patience': '1', 'eval.early_stopping.min_delta': '0.01' },
+    });
+    assert.equal(s.status, 'completed');
+    assert.ok(s.epochs_completed < 5, `ran ${s.epochs_completed} epochs`);
+    assert.ok(s.best && s.checkpoints.best);
   });
 
   it('refuses --resume without a checkpoint, naming the directory', async () => {
