@@ -12,6 +12,7 @@ import { LocalWorker } from '../worker/local_worker.js';
 import { type ModelSetup, setupModel } from './model_setup.js';
 import { RunDir } from './run_dir.js';
 import { type Summary, Trainer } from './trainer.js';
+import { WorkerPool } from './worker_pool.js';
 
 /** The demo dataset of the embedded job: enough images that held-out Dice measures learning, not memory. */
 const DEMO_TRAIN_IMAGES = 192;
@@ -87,6 +88,9 @@ export function runtimeOptions(config: TrainConfig): RuntimeOptions {
 
 export async function runLocal(o: LocalRunOptions): Promise<Summary> {
   const p = await prepareRun(o);
+  const pool = new WorkerPool(1, (e) => {
+    if (e.kind === 'evicted') o.progress?.(`worker ${e.id} left: ${e.reason}`);
+  });
   const workers = Array.from(
     { length: o.workers ?? 1 },
     (_, i) =>
@@ -98,12 +102,13 @@ export async function runLocal(o: LocalRunOptions): Promise<Summary> {
         runtime: runtimeOptions(p.config),
       }),
   );
+  for (const w of workers) pool.add(w);
   const trainer = new Trainer({
     config: p.config,
     model: p.model,
     run: p.run,
     runId: p.runId,
-    workers,
+    pool,
     trainIds: p.trainIds,
     testIds: p.testIds,
     resume: o.resume,
@@ -114,6 +119,6 @@ export async function runLocal(o: LocalRunOptions): Promise<Summary> {
   try {
     return await trainer.run();
   } finally {
-    await Promise.all(workers.map((w) => w.close()));
+    await pool.closeAll();
   }
 }

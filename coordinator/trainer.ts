@@ -14,7 +14,9 @@ import { allFinite, clipGradNorm } from './optimizer/grad_clip.js';
 import { learningRate } from './optimizer/schedule.js';
 import { reduceResults } from './reduce.js';
 import type { RunDir } from './run_dir.js';
-import type { EvalResult, StepResult, WorkerEndpoint } from './transport.js';
+import { weightsHash } from '../shared/tensor/weights_hash.js';
+import type { EvalResult, SampleTask, StepResult, WorkerEndpoint } from './transport.js';
+import { type WorkerPool, reason } from './worker_pool.js';
 
 export type RunStatus = 'running' | 'completed' | 'stopped' | 'failed';
 
@@ -23,7 +25,8 @@ export interface TrainerOptions {
   model: ModelSetup;
   run: RunDir;
   runId: string;
-  workers: WorkerEndpoint[];
+  /** The run's workers; they may join and leave during the run. */
+  pool: WorkerPool;
   trainIds: readonly string[];
   testIds: readonly string[];
   /** Continue from the run directory's latest checkpoint. */
@@ -49,6 +52,8 @@ export interface Summary {
   evals: EvalRecord[];
   wall_s: number;
   skipped_steps: number;
+  /** Workers evicted during the run (failures, deadlines, refused results). */
+  evictions: number;
   epochs: TrainerState['accounts'];
   checkpoints: { latest: string | null; best: string | null; final: string | null };
   losses: number[];
@@ -103,9 +108,48 @@ export class Trainer {
     this.o.run.log(line);
   }
 
-  private async broadcastWeights(): Promise<void> {
+  private hash?: { version: number; value: string };
+
+  /** A new weights version (after an optimizer step or a restore); workers get it before their next task. */
+  private newVersion(): void {
     this.version++;
-    await Promise.all(this.o.workers.map((w) => w.setWeights(this.version, this.params)));
+  }
+
+  private currentHash(): string {
+    if (this.hash?.version !== this.version) this.hash = { version: this.version, value: weightsHash(this.params) };
+    return this.hash.value;
+  }
+
+  /**
+   * Runs `task` for `items` spread over the live workers; a worker whose call fails (or whose
+   * result is refused by `check`) is evicted and its items go round again, so every item is done
+   * exactly once while at least min_workers remain.
+   */
+  private async distribute<R>(items: readonly string[], task: (w: WorkerEndpoint, part: SampleTask[]) => Promise<R>, check: (r: R) => string | undefined = () => undefined): Promise<R[]> {
+    const done: R[] = [];
+    let pending = [...items];
+    while (pending.length) {
+      const live = await this.o.pool.ready(this.o.signal);
+      await this.o.pool.sync(this.version, this.params);
+      const workers = this.o.pool.live();
+      if (workers.length < live.length) continue; // someone failed the sync: wait/redistribute
+      const share = Math.ceil(pending.length / workers.length);
+      const parts = workers.map((w, i) => [w, pending.slice(i * share, (i + 1) * share)] as const).filter(([, part]) => part.length > 0);
+      const settled = await Promise.allSettled(parts.map(([w, part]) => task(w, part.map((id) => ({ id })))));
+      pending = [];
+      settled.forEach((r, i) => {
+        const [w, part] = parts[i]!;
+        const refused = r.status === 'fulfilled' ? check(r.value) : reason(r.reason);
+        if (refused === undefined && r.status === 'fulfilled') {
+          done.push(r.value);
+        } else {
+          this.o.pool.evict(w.id, refused ?? 'failed');
+          this.say(`worker ${w.id} evicted: ${refused}; its ${part.length} sample(s) go to the others`);
+          pending.push(...part);
+        }
+      });
+    }
+    return done;
   }
 
   private async restore(): Promise<void> {
@@ -121,17 +165,14 @@ export class Trainer {
     this.state = c.state;
     this.wallBefore = c.state.wallSeconds;
     this.checkpoints.latest = `${this.store.dir}/${name}`;
+    this.newVersion();
     this.say(`resumed from ${name}: step ${c.state.step}, epoch ${c.state.epoch + 1}, ${c.state.epochPosition} samples into it`);
   }
 
   private async evaluate(): Promise<SegScores | null> {
     const ids = this.o.testIds;
     if (ids.length === 0) return null;
-    const n = this.o.workers.length;
-    const share = Math.ceil(ids.length / n);
-    const results: EvalResult[] = await Promise.all(
-      this.o.workers.map((w, i) => w.evaluate({ weightsVersion: this.version, samples: ids.slice(i * share, (i + 1) * share).map((id) => ({ id })) })),
-    );
+    const results: EvalResult[] = await this.distribute(ids, (w, samples) => w.evaluate({ weightsVersion: this.version, samples }));
     const scores = results.flatMap((r) => r.scores);
     for (const f of results.flatMap((r) => r.failed)) this.say(`eval: skipped ${f.id}: ${f.reason}`);
     return meanScores(scores);
@@ -167,6 +208,7 @@ export class Trainer {
       evals: s.evals,
       wall_s: this.wallBefore + (performance.now() - this.startedAt) / 1000,
       skipped_steps: s.skippedSteps,
+      evictions: this.o.pool.evictions,
       epochs: s.accounts,
       checkpoints: this.checkpoints,
       losses: s.losses,
@@ -207,7 +249,6 @@ export class Trainer {
     this.o.run.writeConfig(configToYaml(cfg));
     try {
       if (this.o.resume) await this.restore();
-      await this.broadcastWeights();
       if (!this.o.resume) {
         this.state.evalBefore = await this.evaluate();
         if (this.state.evalBefore) this.say(`eval before training: dice ${this.state.evalBefore.dice.toFixed(4)} iou ${this.state.evalBefore.iou.toFixed(4)}`);
@@ -298,13 +339,12 @@ export class Trainer {
 
   private async trainStep(ids: string[], ledger: EpochLedger): Promise<void> {
     const cfg = this.cfg;
-    const workers = this.o.workers;
-    const share = Math.ceil(ids.length / workers.length);
     const step = this.state.step;
-    const results: StepResult[] = await Promise.all(
-      workers.map((w, i) =>
-        w.trainStep({ epoch: this.state.epoch, step, weightsVersion: this.version, samples: ids.slice(i * share, (i + 1) * share).map((id) => ({ id })) }),
-      ),
+    const expected = this.currentHash();
+    const results: StepResult[] = await this.distribute(
+      ids,
+      (w, samples) => w.trainStep({ epoch: this.state.epoch, step, weightsVersion: this.version, samples }),
+      (r) => (r.step !== step ? `answered step ${r.step} for step ${step}` : r.weightsHash !== undefined && r.weightsHash !== expected ? 'holds different weights (hash mismatch)' : undefined),
     );
     for (const r of results) {
       for (const s of r.samples) ledger.record(s.id);
@@ -344,7 +384,7 @@ export class Trainer {
     );
     this.adam.step(this.params, grads, lr);
     this.accumulated = undefined;
-    await this.broadcastWeights();
+    this.newVersion();
   }
 }
 

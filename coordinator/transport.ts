@@ -35,6 +35,8 @@ export interface StepResult {
   /** Samples the worker could not load (bad files): id and reason. */
   failed: { id: string; reason: string }[];
   computeSeconds: number;
+  /** weightsHash() of the weights the worker used; the coordinator refuses a result that differs. */
+  weightsHash?: string;
 }
 
 export interface EvalWork {

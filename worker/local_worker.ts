@@ -9,6 +9,7 @@ import { prepareForInference, prepareSample, type PreparedSample } from '../shar
 import { maskBounds } from '../shared/data/prompts.js';
 import { sampleRng } from '../shared/data/sample_rng.js';
 import type { RuntimeOptions } from '../shared/graph/runtime.js';
+import { weightsHash } from '../shared/tensor/weights_hash.js';
 import { meanScores, segScores } from '../shared/metrics/segmentation.js';
 import { promptTokenCount } from '../shared/data/prompts.js';
 import type { SamConfig } from '../shared/sam/config.js';
@@ -40,6 +41,7 @@ export class LocalWorker implements WorkerEndpoint {
   private inference?: InferenceCompute;
   private params = new Map<string, Float32Array>();
   private version = -1;
+  private hash = '';
   private readonly refs = new Map<string, { ds: Dataset; ref: SampleRef }>();
 
   constructor(private readonly o: LocalWorkerOptions) {
@@ -53,6 +55,7 @@ export class LocalWorker implements WorkerEndpoint {
     // Copies: the coordinator updates its own arrays in place.
     this.params = new Map([...params].map(([k, v]) => [k, Float32Array.from(v)]));
     this.version = version;
+    this.hash = weightsHash(this.params);
   }
 
   private checkVersion(v: number): void {
@@ -107,10 +110,10 @@ export class LocalWorker implements WorkerEndpoint {
     }
     if (prepared.length === 0) {
       const grads = new Map(this.training.trainable.map((tr) => [tr.key, new Float32Array(tr.shape.reduce((a, b) => a * b, 1))]));
-      return { step: work.step, grads, weightSum: 0, lossSum: 0, samples: [], failed, computeSeconds: 0 };
+      return { step: work.step, grads, weightSum: 0, lossSum: 0, samples: [], failed, computeSeconds: 0, weightsHash: this.hash };
     }
     const r = await this.training.run(prepared, this.params);
-    return { step: work.step, grads: r.grads, weightSum: r.weightSum, lossSum: r.lossSum, samples: r.samples, failed, computeSeconds: r.computeSeconds };
+    return { step: work.step, grads: r.grads, weightSum: r.weightSum, lossSum: r.lossSum, samples: r.samples, failed, computeSeconds: r.computeSeconds, weightsHash: this.hash };
   }
 
   /** Dice/IoU per image at the original resolution, each object prompted by its tight box. */

@@ -1,0 +1,91 @@
+// Membership of the run's workers. Workers join at any time and take part from the next step;
+// a worker that fails (disconnects, crashes, misses a deadline, returns a bad result) is evicted
+// and its samples go to the others. The loop waits, saying so, while fewer than min_workers remain.
+
+import type { WorkerEndpoint } from './transport.js';
+
+export type PoolEvent =
+  | { kind: 'joined'; id: string }
+  | { kind: 'evicted'; id: string; reason: string }
+  | { kind: 'waiting'; live: number; needed: number };
+
+export class WorkerPool {
+  private readonly members = new Map<string, WorkerEndpoint>();
+  /** The weights version each member holds. */
+  private readonly versions = new Map<string, number>();
+  private waiters: (() => void)[] = [];
+  evictions = 0;
+
+  constructor(
+    readonly minWorkers: number,
+    private readonly onEvent: (e: PoolEvent) => void = () => undefined,
+  ) {
+    if (!(Number.isInteger(minWorkers) && minWorkers >= 1)) throw new Error(`min_workers must be a positive integer (got ${minWorkers})`);
+  }
+
+  add(w: WorkerEndpoint): void {
+    if (this.members.has(w.id)) throw new Error(`worker id ${w.id} is already in the pool`);
+    this.members.set(w.id, w);
+    this.versions.set(w.id, -1);
+    this.onEvent({ kind: 'joined', id: w.id });
+    const ws = this.waiters;
+    this.waiters = [];
+    for (const wake of ws) wake();
+  }
+
+  /** Removes a worker (closing it; errors from close are ignored: it is already gone). */
+  evict(id: string, reason: string): void {
+    const w = this.members.get(id);
+    if (!w) return;
+    this.members.delete(id);
+    this.versions.delete(id);
+    this.evictions++;
+    this.onEvent({ kind: 'evicted', id, reason });
+    w.close().catch(() => undefined);
+  }
+
+  get size(): number {
+    return this.members.size;
+  }
+
+  live(): WorkerEndpoint[] {
+    return [...this.members.values()];
+  }
+
+  /** Resolves with the live workers once at least min_workers are there. */
+  async ready(signal?: AbortSignal): Promise<WorkerEndpoint[]> {
+    while (this.members.size < this.minWorkers) {
+      if (signal?.aborted) throw new Error('stopped while waiting for workers');
+      this.onEvent({ kind: 'waiting', live: this.members.size, needed: this.minWorkers });
+      await new Promise<void>((resolve) => {
+        const onAbort = (): void => resolve();
+        signal?.addEventListener('abort', onAbort, { once: true });
+        this.waiters.push(() => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        });
+      });
+    }
+    return this.live();
+  }
+
+  /** Sends the weights to every live worker that does not hold this version; evicts the ones that fail. */
+  async sync(version: number, params: ReadonlyMap<string, Float32Array>): Promise<void> {
+    const behind = this.live().filter((w) => this.versions.get(w.id) !== version);
+    const settled = await Promise.allSettled(behind.map((w) => w.setWeights(version, params)));
+    settled.forEach((s, i) => {
+      const w = behind[i]!;
+      if (s.status === 'fulfilled') this.versions.set(w.id, version);
+      else this.evict(w.id, `could not take weights version ${version}: ${reason(s.reason)}`);
+    });
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.all(this.live().map((w) => w.close().catch(() => undefined)));
+    this.members.clear();
+  }
+}
+
+export function reason(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
