@@ -5,6 +5,7 @@ import { evalCommand } from './eval_command.js';
 import { predictCommand } from './predict_command.js';
 import { loraCommand } from './lora_command.js';
 import { trainCommand } from './train_command.js';
+import { workerCommand } from './worker_command.js';
 
 export interface Command {
   name: string;
@@ -18,4 +19,5 @@ export const commands: Command[] = [
   demoDataCommand,
   evalCommand,
   predictCommand,
+  workerCommand,
 ];

@@ -1,0 +1,192 @@
+// `sam-lora worker`: a GPU-pinned (or CPU) worker of a distributed run. Validates its arguments and
+// its device at once (a missing CUDA provider is a one-line message, not an ORT stack trace), then
+// joins the coordinator: serveCoordinator() is the single place the gRPC client plugs in.
+
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { assertCudaAvailable, CudaUnavailableError, type Device } from '../shared/graph/runtime.js';
+import type { Command } from './commands.js';
+
+const USAGE = `usage: sam-lora worker --coordinator HOST:PORT (--gpu N | --device cpu) [--threads N]
+                      [--token-file FILE]
+
+  Joins a training run as one worker: connects to the coordinator, receives the run's configuration
+  and samples, and computes gradients and evaluations on one device until the run ends. Steps run in
+  a compute thread, so the worker keeps answering the coordinator's heartbeats during long steps.
+
+  --coordinator HOST:PORT  the coordinator's address (an IPv6 host in brackets: [::1]:50051)
+  --gpu N                  compute on CUDA device N. N indexes the GPUs CUDA shows this process,
+                           not the physical ones: with CUDA_VISIBLE_DEVICES=2,3, --gpu 1 is physical
+                           GPU 3. Under Slurm (--gpus-per-task=1) or Kubernetes (nvidia.com/gpu: 1)
+                           the scheduler sets CUDA_VISIBLE_DEVICES to the one GPU it gave the task,
+                           and that GPU is --gpu 0. Run one worker process per GPU.
+                           Needs onnxruntime-node's CUDA execution provider
+                           (libonnxruntime_providers_cuda.so), which a plain install skips:
+                           npm ci --onnxruntime-node-install=cuda12 (CUDA 12 and cuDNN 9 on the host)
+  --device cpu             compute on the CPU instead (--device cuda is the same as giving --gpu N)
+  --threads N              ORT intra-op threads (default 0: ORT's choice, one per physical core)
+  --token-file FILE        file holding the run's shared secret (its first line), sent to the
+                           coordinator to be admitted; keep it readable by you only
+
+  Exit status: 0 the run ended, 1 failed (the message says why), 2 usage error.
+`;
+
+export class WorkerUsageError extends Error {
+  override readonly name = 'WorkerUsageError';
+}
+
+export interface WorkerCommandOptions {
+  coordinator: { host: string; port: number };
+  device: Device;
+  /** ORT intra-op threads; 0: ORT's default. */
+  threads: number;
+  tokenFile?: string;
+}
+
+/** Parses HOST:PORT ([v6]:PORT for IPv6). */
+export function parseAddress(arg: string): { host: string; port: number } {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(arg)) throw new WorkerUsageError(`--coordinator ${arg}: give HOST:PORT without a scheme (e.g. ${arg.replace(/^[^:]+:\/\//, '')})`);
+  const m = /^\[([^\]]+)\]:([^:]*)$/.exec(arg) ?? /^([^:[\]]+):([^:]*)$/.exec(arg);
+  if (!m) throw new WorkerUsageError(`--coordinator ${arg}: expected HOST:PORT, e.g. 10.0.0.5:50051 or [::1]:50051`);
+  const port = /^\d{1,5}$/.test(m[2]!) ? Number(m[2]) : NaN;
+  if (!(port >= 1 && port <= 65535)) throw new WorkerUsageError(`--coordinator ${arg}: the port must be a number from 1 to 65535`);
+  return { host: m[1]!, port };
+}
+
+function nonNegInt(flag: string, v: string): number {
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v))) throw new WorkerUsageError(`${flag} ${v}: expected a whole number >= 0`);
+  return Number(v);
+}
+
+/**
+ * The devices CUDA will show this process, per CUDA_VISIBLE_DEVICES (undefined: not set, all of them).
+ * CUDA reads the comma-separated list up to the first invalid entry; '' or '-1' hides every GPU.
+ */
+export function visibleGpuCount(cudaVisibleDevices: string | undefined): number | undefined {
+  if (cudaVisibleDevices === undefined) return undefined;
+  let n = 0;
+  for (const entry of cudaVisibleDevices.split(',').map((e) => e.trim())) {
+    if (!/^(\d+|GPU-[0-9a-f-]+|MIG-[\w/-]+)$/i.test(entry)) break;
+    n++;
+  }
+  return n;
+}
+
+/** Checks --gpu N against CUDA_VISIBLE_DEVICES, explaining the numbering when it cannot be right. */
+export function checkVisibleGpu(n: number, env: NodeJS.ProcessEnv): void {
+  const cvd = env.CUDA_VISIBLE_DEVICES;
+  const count = visibleGpuCount(cvd);
+  if (count === undefined || n < count) return;
+  if (count === 0) throw new WorkerUsageError(`--gpu ${n}: CUDA_VISIBLE_DEVICES="${cvd}" hides every GPU from this process`);
+  throw new WorkerUsageError(
+    `--gpu ${n}: CUDA_VISIBLE_DEVICES="${cvd}" shows this process ${count} GPU${count === 1 ? '' : 's'}, numbered 0${count > 1 ? `..${count - 1}` : ''} ` +
+      '(--gpu indexes the visible GPUs, not the physical ones; under Slurm --gpus-per-task=1 or Kubernetes nvidia.com/gpu: 1 use --gpu 0)',
+  );
+}
+
+/** The command line as options; 'help' for --help. Throws WorkerUsageError for anything wrong. */
+export function parseWorkerArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): WorkerCommandOptions | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: true,
+      options: {
+        coordinator: { type: 'string' },
+        gpu: { type: 'string' },
+        device: { type: 'string' },
+        threads: { type: 'string' },
+        'token-file': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    throw new WorkerUsageError(err instanceof Error ? err.message : String(err));
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return 'help';
+  if (positionals.length) throw new WorkerUsageError(`unexpected argument "${positionals[0]}"`);
+  if (values.coordinator === undefined) throw new WorkerUsageError('missing --coordinator HOST:PORT');
+  const coordinator = parseAddress(values.coordinator);
+
+  if (values.device !== undefined && values.device !== 'cpu' && values.device !== 'cuda') throw new WorkerUsageError(`--device ${values.device}: expected cpu (or cuda with --gpu N)`);
+  let device: Device;
+  if (values.gpu !== undefined) {
+    if (values.device === 'cpu') throw new WorkerUsageError('--gpu and --device cpu exclude each other: choose one');
+    const n = nonNegInt('--gpu', values.gpu);
+    checkVisibleGpu(n, env);
+    device = { kind: 'cuda', deviceId: n };
+  } else if (values.device === 'cpu') {
+    device = { kind: 'cpu' };
+  } else if (values.device === 'cuda') {
+    throw new WorkerUsageError('--device cuda needs --gpu N to say which GPU (--gpu 0 when CUDA_VISIBLE_DEVICES shows this process one GPU)');
+  } else {
+    throw new WorkerUsageError('choose the device: --gpu N (a CUDA device) or --device cpu');
+  }
+  const threads = values.threads === undefined ? 0 : nonNegInt('--threads', values.threads);
+  if (values['token-file'] === '') throw new WorkerUsageError('--token-file needs a file');
+  return { coordinator, device, threads, ...(values['token-file'] !== undefined ? { tokenFile: values['token-file'] } : {}) };
+}
+
+/** The token file's first line; a failure names the file (never the token). */
+export async function readToken(file: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    throw new Error(`--token-file ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : err instanceof Error ? err.message : String(err)}`);
+  }
+  const token = text.split(/\r?\n/, 1)[0]!.trim();
+  if (!token) throw new Error(`--token-file ${file}: the first line is empty (expected the run's token)`);
+  return token;
+}
+
+export interface WorkerSession extends WorkerCommandOptions {
+  token?: string;
+}
+
+/**
+ * Connects to the coordinator and serves it until the run ends; returns the exit status.
+ * The gRPC client replaces this body; everything before it (arguments, token, device) is checked.
+ */
+export async function serveCoordinator(o: WorkerSession): Promise<number> {
+  const where = o.device.kind === 'cuda' ? `GPU ${o.device.deviceId}` : 'the CPU';
+  process.stderr.write(
+    `sam-lora worker: arguments and device check passed (${where}), but joining a coordinator is not yet available in this build: ` +
+      `the gRPC worker client is not implemented yet, so nothing connects to ${o.coordinator.host}:${o.coordinator.port}. ` +
+      'Use sam-lora train to train on this host.\n',
+  );
+  return 1;
+}
+
+async function runWorkerCommand(argv: string[]): Promise<number> {
+  let opts: WorkerCommandOptions | 'help';
+  try {
+    opts = parseWorkerArgs(argv);
+  } catch (err) {
+    if (!(err instanceof WorkerUsageError)) throw err;
+    process.stderr.write(`sam-lora worker: ${err.message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (opts === 'help') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  try {
+    const token = opts.tokenFile !== undefined ? await readToken(opts.tokenFile) : undefined;
+    if (opts.device.kind === 'cuda') assertCudaAvailable();
+    return await serveCoordinator({ ...opts, ...(token !== undefined ? { token } : {}) });
+  } catch (err) {
+    const prefix = err instanceof CudaUnavailableError && opts.device.kind === 'cuda' ? `--gpu ${opts.device.deviceId}: ` : '';
+    process.stderr.write(`sam-lora worker: ${prefix}${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+}
+
+export const workerCommand: Command = {
+  name: 'worker',
+  summary: 'join a distributed run as a worker on one GPU (--gpu N) or the CPU',
+  run: runWorkerCommand,
+};

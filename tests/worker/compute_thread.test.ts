@@ -1,0 +1,209 @@
+// ThreadedWorker: the main thread keeps ticking while a training step runs in the compute thread
+// (and does not when the same step runs in-process), the same gradients and scores as LocalWorker,
+// errors rethrown with their class, close(), and a dying thread rejecting pending calls.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { after, before, describe, it } from 'node:test';
+import { runtimeOptions } from '../../coordinator/local_run.js';
+import { type ModelSetup, setupModel } from '../../coordinator/model_setup.js';
+import type { StepResult, StepWork } from '../../coordinator/transport.js';
+import { loadConfig, type TrainConfig } from '../../shared/config/index.js';
+import { type Dataset, openDataset } from '../../shared/data/dataset.js';
+import { writeDemoDataset } from '../../shared/data/demo_data.js';
+import { DataError } from '../../shared/data/errors.js';
+import { ComputeThreadError, ThreadedWorker } from '../../worker/compute_thread.js';
+import { LocalWorker } from '../../worker/local_worker.js';
+
+const tmp = mkdtempSync(path.join(tmpdir(), 'samlora-thread-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+const CRASHING_ENTRY = new URL('./crashing_thread_main.js', import.meta.url);
+/** The main thread's event loop may pause this long while the thread computes (timer jitter, GC, message handling). */
+const MAX_GAP_MS = 200;
+
+/** A small generated SAM at 256 px so one step (graph build, session, 4 images) takes a good fraction of a second. */
+function writeConfig(demo: string): string {
+  const file = path.join(tmp, 'thread.yaml');
+  writeFileSync(
+    file,
+    `model:
+  checkpoint: null
+  variant: { dim: 64, depth: 2, heads: 2, glob: [1], img: 256, window: 4, pdim: 32, dmlp: 64, iouh: 32 }
+  decoder_heads: 2
+data:
+  train: ${path.join(demo, 'train')}
+  test: ${path.join(demo, 'test')}
+train:
+  epochs: 1
+  batch_size: 4
+  train_decoder: true
+  seed: 3
+checkpoint:
+  dir: ${tmp}
+runtime:
+  threads: 1
+`,
+  );
+  return file;
+}
+
+interface Timed<T> {
+  value: T;
+  /** Longest interval between consecutive ticks of a 5 ms setInterval (call start and end included). */
+  maxGapMs: number;
+  ticks: number;
+  wallMs: number;
+}
+
+async function withTicks<T>(fn: () => Promise<T>): Promise<Timed<T>> {
+  const stamps = [performance.now()];
+  const timer = setInterval(() => stamps.push(performance.now()), 5);
+  let value: T;
+  try {
+    value = await fn();
+    stamps.push(performance.now());
+  } finally {
+    clearInterval(timer);
+  }
+  let maxGapMs = 0;
+  for (let i = 1; i < stamps.length; i++) maxGapMs = Math.max(maxGapMs, stamps[i]! - stamps[i - 1]!);
+  return { value, maxGapMs, ticks: stamps.length - 2, wallMs: stamps.at(-1)! - stamps[0]! };
+}
+
+function sameBits(a: Float32Array, b: Float32Array): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+}
+
+describe('ThreadedWorker (LocalWorker in a worker thread)', () => {
+  let config: TrainConfig;
+  let model: ModelSetup;
+  let train: Dataset;
+  let test: Dataset;
+  let work: StepWork;
+  let local: LocalWorker;
+  let threaded: ThreadedWorker;
+  let inProcess: Timed<StepResult>;
+
+  before(async () => {
+    const demo = path.join(tmp, 'demo');
+    await writeDemoDataset(demo, { seed: 1, train: 4, test: 2, size: 256 });
+    config = await loadConfig(writeConfig(demo));
+    model = await setupModel(config);
+    train = await openDataset({ path: config.data.train! });
+    test = await openDataset({ path: config.data.test! });
+    work = { epoch: 0, step: 0, weightsVersion: 0, samples: train.samples.map((s) => ({ id: s.id })) };
+    local = new LocalWorker({ id: 'local', config, model, datasets: { train, test }, runtime: runtimeOptions(config), microBatch: 2 });
+    threaded = await ThreadedWorker.start({ id: 'threaded', config, microBatch: 2 });
+  });
+  after(async () => {
+    await local.close();
+    await threaded.close();
+  });
+
+  it('in-process, a training step blocks the event loop for most of the step', async (t) => {
+    await local.setWeights(0, model.initial);
+    inProcess = await withTicks(() => local.trainStep(work));
+    t.diagnostic(`same thread: step ${inProcess.wallMs.toFixed(0)} ms, ${inProcess.ticks} ticks, max gap ${inProcess.maxGapMs.toFixed(0)} ms`);
+    assert.equal(inProcess.value.samples.length, 4);
+    assert.ok(inProcess.maxGapMs > 0.4 * inProcess.wallMs, 'ORT blocks the loop in-process');
+  });
+
+  it('in the thread, the same step leaves the main thread ticking and gives the same gradients', async (t) => {
+    await threaded.setWeights(0, model.initial);
+    const r = await withTicks(() => threaded.trainStep(work));
+    t.diagnostic(`compute thread: step ${r.wallMs.toFixed(0)} ms, ${r.ticks} ticks, max gap ${r.maxGapMs.toFixed(0)} ms`);
+    assert.ok(r.maxGapMs < MAX_GAP_MS, `main thread paused ${r.maxGapMs.toFixed(0)} ms`);
+    assert.ok(r.maxGapMs * 3 < inProcess.maxGapMs, `thread ${r.maxGapMs.toFixed(0)} ms vs in-process ${inProcess.maxGapMs.toFixed(0)} ms`);
+    assert.ok(r.wallMs > 2 * r.maxGapMs && r.ticks > 10, 'the step lasted many ticks');
+
+    const a = inProcess.value;
+    const b = r.value;
+    assert.equal(b.step, a.step);
+    assert.equal(b.lossSum, a.lossSum);
+    assert.equal(b.weightSum, a.weightSum);
+    assert.deepEqual(b.samples, a.samples);
+    assert.deepEqual(b.failed, []);
+    assert.deepEqual([...b.grads.keys()], [...a.grads.keys()]);
+    for (const [k, g] of a.grads) {
+      const h = b.grads.get(k)!;
+      assert.ok(h instanceof Float32Array, k);
+      assert.ok(sameBits(g, h), `${k}: gradients differ`);
+    }
+  });
+
+  it('reports samples it cannot load, and sends the caller copies of the weights (the caller keeps its arrays)', async () => {
+    const params = new Map([...model.initial].map(([k, v]) => [k, Float32Array.from(v)]));
+    await threaded.setWeights(1, params);
+    for (const [k, v] of params) assert.equal(v.length, model.initial.get(k)!.length, `${k} still usable after setWeights`);
+    const r = await threaded.trainStep({ epoch: 0, step: 1, weightsVersion: 1, samples: [{ id: train.samples[0]!.id }, { id: 'images/nope.png' }] });
+    assert.deepEqual(r.failed, [{ id: 'images/nope.png', reason: 'worker threaded: unknown train sample images/nope.png' }]);
+    assert.equal(r.samples.length, 1);
+  });
+
+  it('evaluates like LocalWorker, with sample bytes sent across', async () => {
+    await local.setWeights(1, model.initial);
+    await threaded.setWeights(1, model.initial);
+    const samples = await Promise.all(test.samples.map(async (s) => ({ id: s.id, bytes: await test.readBytes(s) })));
+    const evalWork = { weightsVersion: 1, samples };
+    const [a, b] = [await local.evaluate(evalWork), await threaded.evaluate(evalWork)];
+    assert.equal(b.scores.length, 2);
+    assert.deepEqual(b, a);
+  });
+
+  it('rethrows errors of the thread with their message, class and stack', async () => {
+    await assert.rejects(threaded.trainStep({ ...work, weightsVersion: 7 }), (e: Error) => {
+      assert.ok(e instanceof Error);
+      assert.equal(e.name, 'Error');
+      assert.equal(e.message, 'worker threaded: asked for weights version 7, holds 1');
+      assert.match(e.stack!, /local_worker\.js/);
+      return true;
+    });
+    // The worker still answers after an error.
+    const r = await threaded.evaluate({ weightsVersion: 1, samples: [] });
+    assert.deepEqual(r, { scores: [], failed: [] });
+  });
+
+  it('rejects start() with the setup error of the thread (a missing dataset: DataError)', async () => {
+    const missing = path.join(tmp, 'no-such-split');
+    await assert.rejects(ThreadedWorker.start({ id: 'bad', config, train: missing }), (e: Error) => {
+      assert.ok(e instanceof DataError, `${e.constructor.name}: ${e.message}`);
+      assert.equal(e.name, 'DataError');
+      assert.equal(e.file, missing);
+      assert.equal(e.code, 'missing');
+      assert.ok(e.message.startsWith(missing));
+      return true;
+    });
+  });
+
+  it('close() ends the thread; later calls reject; closing twice is fine', async () => {
+    const w = await ThreadedWorker.start({ id: 'closing', config, test: null });
+    assert.ok(w.threadId > 0);
+    await w.setWeights(0, model.initial);
+    const inFlight = w.evaluate({ weightsVersion: 0, samples: [] });
+    await w.close();
+    assert.deepEqual(await inFlight, { scores: [], failed: [] }, 'calls made before close() complete');
+    assert.equal(w.threadId, -1, 'the thread has exited');
+    await assert.rejects(w.setWeights(1, model.initial), (e: Error) => e instanceof ComputeThreadError && /worker closing is closed/.test(e.message));
+    await w.close();
+  });
+
+  for (const [id, expected] of [
+    ['throw', /compute thread of worker throw crashed: boom in the compute thread/],
+    ['exit', /compute thread of worker exit exited unexpectedly \(exit code 3\)/],
+  ] as const) {
+    it(`rejects every pending call when the thread dies (${id === 'throw' ? 'uncaught error' : 'process.exit'})`, async () => {
+      const w = await ThreadedWorker.start({ id, config, entry: CRASHING_ENTRY });
+      await w.setWeights(0, model.initial);
+      const hanging = w.evaluate({ weightsVersion: 0, samples: [] });
+      const dying = w.trainStep(work);
+      const isCrash = (e: Error): boolean => e instanceof ComputeThreadError && expected.test(e.message);
+      await Promise.all([assert.rejects(dying, isCrash), assert.rejects(hanging, isCrash)]);
+      await assert.rejects(w.setWeights(1, model.initial), isCrash, 'later calls reject too');
+      await w.close();
+    });
+  }
+});
