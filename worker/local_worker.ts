@@ -4,7 +4,7 @@
 
 import type { EvalResult, EvalScore, EvalWork, SampleTask, StepResult, StepWork, WorkerEndpoint } from '../coordinator/transport.js';
 import type { TrainConfig } from '../shared/config/index.js';
-import type { Dataset, LoadedSample, SampleRef } from '../shared/data/dataset.js';
+import { type Dataset, type LoadedSample, type SampleRef, loadSampleFromBytes } from '../shared/data/dataset.js';
 import { prepareForInference, prepareSample, type PreparedSample } from '../shared/data/prepare.js';
 import { maskBounds } from '../shared/data/prompts.js';
 import { sampleRng } from '../shared/data/sample_rng.js';
@@ -63,11 +63,9 @@ export class LocalWorker implements WorkerEndpoint {
   }
 
   private async load(task: SampleTask, split: 'train' | 'test'): Promise<LoadedSample> {
+    // Shipped bytes need no dataset here: a worker without a shared filesystem decodes them as is.
+    if (task.bytes) return loadSampleFromBytes(task.bytes);
     const entry = this.refs.get(`${split}:${task.id}`);
-    if (task.bytes) {
-      if (!entry) throw new Error(`worker ${this.id}: no ${split} dataset to decode sample ${task.id}`);
-      return entry.ds.loadFromBytes(task.bytes);
-    }
     if (!entry) throw new Error(`worker ${this.id}: unknown ${split} sample ${task.id}`);
     return entry.ds.load(entry.ref);
   }
