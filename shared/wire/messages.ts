@@ -106,6 +106,7 @@ export interface StepResultHeader {
   failed: FailedSample[];
   compute_seconds: number;
   grads: TensorInfo[];
+  weights_hash: string;
 }
 
 export interface EvalScore {

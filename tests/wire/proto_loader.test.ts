@@ -54,6 +54,7 @@ test('messages decode with snake_case names, numbers for int64, enum names, defa
       samples: [{ id: 'a', loss: Number.NaN, weight: 0 }],
       failed: [{ id: 'b', reason: 'bad png' }],
       compute_seconds: 0.25,
+      weights_hash: '',
       grads: [{ name: 'lora.A', shape: [4, 8] }],
     },
   };

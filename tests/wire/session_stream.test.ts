@@ -139,6 +139,7 @@ test('a 40 MB tensor streams in chunks under a 4 MiB limit and comes back bit-ex
         samples: [{ id: 'a', loss: 0.5, weight: 3 }],
         failed: [],
         compute_seconds: 0.1,
+        weights_hash: '',
         grads: tensorInfos(grads),
       },
     };
@@ -163,7 +164,7 @@ test('a hostile chunk ends the session with INVALID_ARGUMENT and the codec\'s re
   const [chunk] = iterateTensorChunks(grads, { encoding: 'fp32', maxChunkBytes: 64 });
   const out = await runSession([
     { hello: { worker_id: 'w2', loaded: null } },
-    { step_result: { step: 1, weight_sum: 1, loss_sum: 1, samples: [], failed: [], compute_seconds: 0, grads: tensorInfos(grads) } },
+    { step_result: { step: 1, weight_sum: 1, loss_sum: 1, samples: [], failed: [], compute_seconds: 0, grads: tensorInfos(grads), weights_hash: '' } },
     { tensor: { ...chunk, name: 'not_a_gradient' } },
   ]);
   assert.equal(out.status.code, grpc.status.INVALID_ARGUMENT);

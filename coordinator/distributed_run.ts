@@ -1,0 +1,80 @@
+// A distributed run: the coordinator's gRPC server, a pool of remote workers that join and leave,
+// and the same training loop as a local run. Workers receive the run's config and each sample's
+// encoded bytes, so they need no shared filesystem (only the checkpoint, when the run has one).
+
+import { configToYaml } from '../shared/config/index.js';
+import type { Dataset, SampleBytes, SampleRef } from '../shared/data/dataset.js';
+import { modelFingerprint } from '../shared/sam/fingerprint.js';
+import type { ServerSecurity, SharedToken } from '../shared/wire/security.js';
+import type { TensorEncoding } from '../shared/wire/tensor_codec.js';
+import { CoordinatorServer } from './grpc/coordinator_server.js';
+import { type LocalRunOptions, prepareRun } from './local_run.js';
+import { type Summary, Trainer } from './trainer.js';
+import { WorkerPool } from './worker_pool.js';
+
+export interface DistributedRunOptions extends LocalRunOptions {
+  /** HOST:PORT to serve on (port 0: any free port). */
+  listen: string;
+  minWorkers: number;
+  token?: SharedToken;
+  security?: ServerSecurity;
+  encoding?: TensorEncoding;
+  /** Deadline of one step on one worker. */
+  deadlineMs?: number;
+  /** Called once the server listens, with its address. */
+  onListening?: (address: string, server: CoordinatorServer) => void;
+}
+
+function byteSource(datasets: { train: Dataset; test?: Dataset }): (id: string, split: 'train' | 'test') => Promise<SampleBytes> {
+  const refs = new Map<string, { ds: Dataset; ref: SampleRef }>();
+  for (const [split, ds] of Object.entries(datasets)) for (const ref of ds?.samples ?? []) refs.set(`${split}:${ref.id}`, { ds: ds!, ref });
+  return async (id, split) => {
+    const hit = refs.get(`${split}:${id}`);
+    if (!hit) throw new Error(`no ${split} sample ${id}`);
+    return hit.ds.readBytes(hit.ref);
+  };
+}
+
+export async function runDistributed(o: DistributedRunOptions): Promise<Summary> {
+  const say = o.progress ?? (() => undefined);
+  const p = await prepareRun(o);
+  const pool = new WorkerPool(o.minWorkers, (e) => {
+    if (e.kind === 'joined') say(`worker ${e.id} joined`);
+    else if (e.kind === 'evicted') say(`worker ${e.id} left: ${e.reason}`);
+    else say(`waiting for workers: ${e.live} connected, ${e.needed} needed`);
+  });
+  const server = await CoordinatorServer.start({
+    listen: o.listen,
+    pool,
+    runId: p.runId,
+    configYaml: configToYaml(p.config),
+    fingerprint: await modelFingerprint(p.config),
+    trainable: p.model.shapes,
+    ...(o.token ? { token: o.token } : {}),
+    ...(o.security ? { security: o.security } : {}),
+    ...(o.encoding ? { encoding: o.encoding } : {}),
+    ...(o.deadlineMs ? { deadlineMs: o.deadlineMs } : {}),
+    sampleBytes: byteSource({ train: p.train, ...(p.test ? { test: p.test } : {}) }),
+    log: say,
+  });
+  say(`coordinator listening on ${server.address} (run ${p.runId})`);
+  o.onListening?.(server.address, server);
+  const trainer = new Trainer({
+    config: p.config,
+    model: p.model,
+    run: p.run,
+    runId: p.runId,
+    pool,
+    trainIds: p.trainIds,
+    testIds: p.testIds,
+    resume: o.resume,
+    progress: o.progress,
+    signal: o.signal,
+    maxSteps: o.maxSteps,
+  });
+  try {
+    return await trainer.run();
+  } finally {
+    await server.stop();
+  }
+}

@@ -1,0 +1,151 @@
+// The coordinator's gRPC server (samlora.v1.Coordinator): Join hands a worker the run (config,
+// fingerprint, transport settings); Session is the worker's stream, which becomes a RemoteWorker
+// in the pool once its hello matches the fingerprint. Every call needs the token when one is set
+// (health Check excepted, for probes); refused workers are told what differs.
+
+import * as grpc from '@grpc/grpc-js';
+import type { SampleBytes } from '../../shared/data/dataset.js';
+import { type Fingerprint, fingerprintDifferences } from '../../shared/sam/fingerprint.js';
+import { HealthService, UNAUTHENTICATED_HEALTH_METHODS } from '../../shared/wire/health.js';
+import { chunkBytesFor, DEFAULT_MAX_MESSAGE_BYTES, serverLimitOptions } from '../../shared/wire/limits.js';
+import type * as pb from '../../shared/wire/messages.js';
+import { COORDINATOR_SERVICE, PROTOCOL_VERSION, loadWireProtos } from '../../shared/wire/proto_loader.js';
+import { type ServerSecurity, type SharedToken, serverCredentials, tokenAuthInterceptor } from '../../shared/wire/security.js';
+import { type TensorEncoding, toWireEncoding } from '../../shared/wire/tensor_codec.js';
+import type { WorkerPool } from '../worker_pool.js';
+import { RemoteWorker, type SessionStream } from './remote_worker.js';
+
+export const SOFTWARE_VERSION = '0.1.0';
+
+export interface CoordinatorServerOptions {
+  /** HOST:PORT (port 0: any free port). */
+  listen: string;
+  pool: WorkerPool;
+  runId: string;
+  configYaml: string;
+  fingerprint: Fingerprint;
+  trainable: ReadonlyMap<string, readonly number[]>;
+  security?: ServerSecurity;
+  token?: SharedToken;
+  maxMessageBytes?: number;
+  encoding?: TensorEncoding;
+  /** Ship sample bytes with tasks (default); undefined: workers read their own dataset copy. */
+  sampleBytes?: (id: string, split: 'train' | 'test') => Promise<SampleBytes>;
+  /** Deadline of one step or evaluation on one worker (default 10 minutes). */
+  deadlineMs?: number;
+  heartbeatMs?: number;
+  log?: (line: string) => void;
+}
+
+export class CoordinatorServer {
+  private readonly server: grpc.Server;
+  private readonly health = new HealthService();
+  private joined = 0;
+  private readonly issued = new Set<string>();
+  /** Messages refused as malformed, hostile or unauthenticated sessions. */
+  rejectedMessages = 0;
+  address = '';
+
+  private constructor(private readonly o: CoordinatorServerOptions) {
+    const max = o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.server = new grpc.Server({
+      ...serverLimitOptions(max),
+      ...(o.token ? { interceptors: [tokenAuthInterceptor({ token: o.token, exemptMethods: UNAUTHENTICATED_HEALTH_METHODS })] } : {}),
+    });
+    const protos = loadWireProtos();
+    this.server.addService(protos.coordinator.definition, {
+      Join: (call: grpc.ServerUnaryCall<pb.JoinRequest, pb.JoinReply>, cb: grpc.sendUnaryData<pb.JoinReply>) => this.join(call.request, cb),
+      Session: (call: SessionStream) => this.session(call),
+    });
+    this.health.addTo(this.server);
+  }
+
+  static async start(o: CoordinatorServerOptions): Promise<CoordinatorServer> {
+    const s = new CoordinatorServer(o);
+    const creds = await serverCredentials(o.security ?? { mode: 'insecure' });
+    const port = await new Promise<number>((resolve, reject) => s.server.bindAsync(o.listen, creds, (err, p) => (err ? reject(err) : resolve(p))));
+    const host = o.listen.slice(0, o.listen.lastIndexOf(':'));
+    s.address = `${host}:${port}`;
+    s.health.setStatus('', 'SERVING');
+    s.health.setStatus(COORDINATOR_SERVICE, 'SERVING');
+    return s;
+  }
+
+  private join(req: pb.JoinRequest, cb: grpc.sendUnaryData<pb.JoinReply>): void {
+    if (req.protocol_version !== PROTOCOL_VERSION) {
+      this.rejectedMessages++;
+      cb({ code: grpc.status.FAILED_PRECONDITION, details: `protocol version ${req.protocol_version} is not this coordinator's ${PROTOCOL_VERSION} (worker software ${req.software_version}, coordinator ${SOFTWARE_VERSION}): run the same sam-lora version on both` });
+      return;
+    }
+    const host = (req.capabilities?.hostname || 'worker').replace(/[^\w.-]/g, '_').slice(0, 64);
+    const id = `${host}-${++this.joined}`;
+    this.issued.add(id);
+    const max = this.o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    cb(null, {
+      worker_id: id,
+      run_id: this.o.runId,
+      config_yaml: this.o.configYaml,
+      fingerprint: this.o.fingerprint,
+      samples_as_bytes: this.o.sampleBytes !== undefined,
+      max_message_bytes: max,
+      tensor_encoding: toWireEncoding(this.o.encoding ?? 'fp32'),
+      heartbeat_interval_ms: this.o.heartbeatMs ?? 2000,
+    });
+  }
+
+  private session(call: SessionStream): void {
+    let remote: RemoteWorker | undefined;
+    const refuse = (reason: string): void => {
+      this.rejectedMessages++;
+      this.o.log?.(`refused a worker: ${reason}`);
+      call.write({ refusal: { reason } });
+      call.end();
+    };
+    call.on('data', (m: pb.WorkerMessage) => {
+      if (remote) return remote.onMessage(m);
+      if (m.kind !== 'hello') return refuse('the first message of a session must be hello');
+      const { worker_id: id, loaded } = m.hello;
+      if (!this.issued.has(id)) return refuse(`unknown worker id ${JSON.stringify(id.slice(0, 80))}: call Join first`);
+      if (this.o.pool.live().some((w) => w.id === id)) return refuse(`worker ${id} already has a session`);
+      const diffs = loaded ? fingerprintDifferences(this.o.fingerprint, loaded) : ['no model fingerprint sent'];
+      if (diffs.length) return refuse(`the worker's model does not match the run: ${diffs.join('; ')}`);
+      remote = new RemoteWorker(id, call, {
+        trainable: this.o.trainable,
+        encoding: this.o.encoding ?? 'fp32',
+        chunkBytes: chunkBytesFor(this.o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES),
+        deadlineMs: this.o.deadlineMs ?? 10 * 60_000,
+        ...(this.o.sampleBytes ? { sampleBytes: this.o.sampleBytes } : {}),
+        onRejected: () => this.rejectedMessages++,
+      });
+      call.write({ welcome: { worker_id: id } });
+      this.o.pool.add(remote);
+    });
+    const gone = (why: string): void => {
+      if (!remote) return;
+      remote.markDead(why);
+      this.o.pool.evict(remote.id, why);
+    };
+    call.on('end', () => {
+      gone('the worker closed its session');
+      try {
+        call.end();
+      } catch {
+        // already ended
+      }
+    });
+    call.on('error', (err) => gone(`session broke: ${err.message}`));
+    call.on('cancelled', () => gone('session cancelled (the worker disconnected)'));
+  }
+
+  /** Stops every worker session and the server. */
+  async stop(reason = 'the run is over'): Promise<void> {
+    this.health.shutdown();
+    await Promise.all(this.o.pool.live().map((w) => (w instanceof RemoteWorker ? w.close(reason) : w.close())));
+    await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
+  }
+
+  forceStop(): void {
+    this.server.forceShutdown();
+  }
+}
+

@@ -1,0 +1,199 @@
+// The coordinator's view of one connected worker: a WorkerEndpoint over the worker's Session
+// stream. Weights go out as a header + tensor chunks, a step assignment comes back as a result
+// header + gradient chunks (checked against the trainable tensors' names and shapes), evaluations
+// as one message. A step that misses its deadline, a broken stream, a worker error or a malformed
+// reply rejects the call; the training loop then evicts the worker and gives its samples to others.
+
+import type * as grpc from '@grpc/grpc-js';
+import type { SampleBytes } from '../../shared/data/dataset.js';
+import type * as pb from '../../shared/wire/messages.js';
+import { sampleToWire } from '../../shared/wire/sample_codec.js';
+import { writeAll } from '../../shared/wire/stream_io.js';
+import { TensorAssembler, type TensorEncoding, iterateTensorChunks, tensorInfos } from '../../shared/wire/tensor_codec.js';
+import type { EvalResult, EvalWork, SampleTask, StepResult, StepWork, WorkerEndpoint } from '../transport.js';
+
+export type SessionStream = grpc.ServerDuplexStream<pb.WorkerMessage, pb.CoordinatorMessageOut>;
+
+export interface RemoteWorkerOptions {
+  /** Trainable tensors: the only gradients accepted, with their shapes. */
+  trainable: ReadonlyMap<string, readonly number[]>;
+  encoding: TensorEncoding;
+  chunkBytes: number;
+  /** A step or evaluation not answered within this is a failure. */
+  deadlineMs: number;
+  /** Ships a sample's encoded files with its task (no shared filesystem needed). */
+  sampleBytes?: (id: string, split: 'train' | 'test') => Promise<SampleBytes>;
+  /** Counts messages refused as malformed or hostile. */
+  onRejected?: (reason: string) => void;
+}
+
+interface Waiter<T> {
+  resolve: (v: T) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+export class RemoteWorker implements WorkerEndpoint {
+  private dead?: string;
+  private stepWaiter?: Waiter<StepResult> & { step: number };
+  private evalWaiter?: Waiter<EvalResult> & { requestId: number };
+  private header?: pb.StepResultHeader;
+  private assembler?: TensorAssembler;
+  private nextRequest = 1;
+  lastSeen = Date.now();
+
+  constructor(
+    readonly id: string,
+    private readonly call: SessionStream,
+    private readonly o: RemoteWorkerOptions,
+  ) {}
+
+  /** Routes one message from the worker's stream. */
+  onMessage(m: pb.WorkerMessage): void {
+    this.lastSeen = Date.now();
+    try {
+      switch (m.kind) {
+        case 'heartbeat':
+          return;
+        case 'step_result':
+          return this.onStepHeader(m.step_result);
+        case 'tensor':
+          return this.onChunk(m.tensor);
+        case 'eval_result':
+          return this.onEval(m.eval_result);
+        case 'error':
+          return this.failPending(new Error(`worker ${this.id} reported ${m.error.code}: ${m.error.message}`));
+        default:
+          throw new Error(`unexpected message ${String(m.kind)}`);
+      }
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      this.o.onRejected?.(reason);
+      this.failPending(new Error(`worker ${this.id} sent a malformed reply: ${reason}`));
+    }
+  }
+
+  private onStepHeader(h: pb.StepResultHeader): void {
+    const w = this.stepWaiter;
+    if (!w) throw new Error(`a step result for step ${h.step} that was not asked for`);
+    if (h.step !== w.step) throw new Error(`a result for step ${h.step} while step ${w.step} is running`);
+    const names = h.grads.map((g) => g.name).sort();
+    const want = [...this.o.trainable.keys()].sort();
+    if (names.length !== want.length || names.some((n, i) => n !== want[i])) throw new Error('the gradient list does not match the trainable tensors');
+    this.header = h;
+    this.assembler = new TensorAssembler({ expected: this.o.trainable });
+    if (want.length === 0) this.completeStep();
+  }
+
+  private onChunk(c: pb.TensorChunk): void {
+    if (!this.assembler) throw new Error(`tensor chunk ${c.name} outside a step result`);
+    this.assembler.push(c);
+    if (this.assembler.completed.size === this.o.trainable.size) this.completeStep();
+  }
+
+  private completeStep(): void {
+    const h = this.header!;
+    const tensors = this.assembler!.finish();
+    const w = this.stepWaiter!;
+    this.header = undefined;
+    this.assembler = undefined;
+    this.stepWaiter = undefined;
+    clearTimeout(w.timer);
+    w.resolve({
+      step: h.step,
+      grads: new Map([...tensors].map(([k, t]) => [k, t.data])),
+      weightSum: h.weight_sum,
+      lossSum: h.loss_sum,
+      samples: h.samples.map((s) => ({ id: s.id, loss: s.loss, weight: s.weight })),
+      failed: h.failed.map((f) => ({ id: f.id, reason: f.reason })),
+      computeSeconds: h.compute_seconds,
+      weightsHash: h.weights_hash,
+    });
+  }
+
+  private onEval(r: pb.EvalResult): void {
+    const w = this.evalWaiter;
+    if (!w || r.request_id !== w.requestId) throw new Error(`an evaluation result for request ${r.request_id} that was not asked for`);
+    this.evalWaiter = undefined;
+    clearTimeout(w.timer);
+    w.resolve({ scores: r.scores.map((s) => ({ id: s.id, dice: s.dice, iou: s.iou, objects: s.objects })), failed: r.failed.map((f) => ({ id: f.id, reason: f.reason })) });
+  }
+
+  /** The stream ended or broke: every pending and later call fails. */
+  markDead(reason: string): void {
+    this.dead ??= reason;
+    this.failPending(new Error(`worker ${this.id}: ${reason}`));
+  }
+
+  private failPending(err: Error): void {
+    for (const w of [this.stepWaiter, this.evalWaiter]) {
+      if (!w) continue;
+      clearTimeout(w.timer);
+      w.reject(err);
+    }
+    this.stepWaiter = undefined;
+    this.evalWaiter = undefined;
+    this.header = undefined;
+    this.assembler = undefined;
+  }
+
+  private alive(): void {
+    if (this.dead) throw new Error(`worker ${this.id}: ${this.dead}`);
+  }
+
+  private waiter<T>(what: string, onTimeout: () => void): { promise: Promise<T>; waiter: Waiter<T> } {
+    let waiter!: Waiter<T>;
+    const promise = new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        onTimeout();
+        reject(new Error(`worker ${this.id}: no answer to ${what} within ${this.o.deadlineMs} ms`));
+      }, this.o.deadlineMs);
+      waiter = { resolve, reject, timer };
+    });
+    return { promise, waiter };
+  }
+
+  private async tasks(samples: SampleTask[], split: 'train' | 'test'): Promise<pb.SampleTask[]> {
+    const ship = this.o.sampleBytes;
+    return Promise.all(samples.map(async (s) => ({ id: s.id, bytes: ship ? sampleToWire(await ship(s.id, split)) : null })));
+  }
+
+  async setWeights(version: number, params: ReadonlyMap<string, Float32Array>): Promise<void> {
+    this.alive();
+    const tensors = new Map([...params].map(([k, v]) => [k, { shape: this.o.trainable.get(k) ?? [v.length], data: v }]));
+    const out: pb.CoordinatorMessageOut[] = [{ weights: { version, tensors: tensorInfos(tensors) } }];
+    for (const chunk of iterateTensorChunks(tensors, { encoding: this.o.encoding, maxChunkBytes: this.o.chunkBytes })) out.push({ tensor: chunk });
+    await writeAll(this.call, out);
+  }
+
+  async trainStep(work: StepWork): Promise<StepResult> {
+    this.alive();
+    if (this.stepWaiter) throw new Error(`worker ${this.id} is already running step ${this.stepWaiter.step}`);
+    const samples = await this.tasks(work.samples, 'train');
+    const { promise, waiter } = this.waiter<StepResult>(`step ${work.step}`, () => (this.stepWaiter = undefined));
+    this.stepWaiter = { ...waiter, step: work.step };
+    await writeAll(this.call, [{ step: { epoch: work.epoch, step: work.step, weights_version: work.weightsVersion, samples } }]);
+    return promise;
+  }
+
+  async evaluate(work: EvalWork, split: 'train' | 'test' = 'test'): Promise<EvalResult> {
+    this.alive();
+    const samples = await this.tasks(work.samples, split);
+    const requestId = this.nextRequest++;
+    const { promise, waiter } = this.waiter<EvalResult>(`evaluation ${requestId}`, () => (this.evalWaiter = undefined));
+    this.evalWaiter = { ...waiter, requestId };
+    await writeAll(this.call, [{ eval: { request_id: requestId, weights_version: work.weightsVersion, split: split === 'train' ? 'SPLIT_TRAIN' : 'SPLIT_TEST', samples } }]);
+    return promise;
+  }
+
+  /** Tells the worker the run is over (or it is evicted) and ends the stream. */
+  async close(reason = 'closed by the coordinator'): Promise<void> {
+    this.markDead(reason);
+    try {
+      this.call.write({ stop: { reason } });
+      this.call.end();
+    } catch {
+      // The stream is already gone.
+    }
+  }
+}

@@ -1,0 +1,238 @@
+// A worker process's side of a distributed run: Join the coordinator, build the model the run's
+// config names in a compute thread, open the Session stream, and serve weights, steps and
+// evaluations until the coordinator says stop. Heartbeats keep flowing during long steps (the
+// step runs in the thread). A lost connection is retried with backoff; a refusal is final.
+
+import * as grpc from '@grpc/grpc-js';
+import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { parseConfigText } from '../shared/config/index.js';
+import type { RuntimeOptions } from '../shared/graph/runtime.js';
+import { modelFingerprint } from '../shared/sam/fingerprint.js';
+import { channelLimitOptions, chunkBytesFor, negotiateMaxMessageBytes } from '../shared/wire/limits.js';
+import type * as pb from '../shared/wire/messages.js';
+import { PROTOCOL_VERSION, loadWireProtos, type CoordinatorClient } from '../shared/wire/proto_loader.js';
+import { sampleFromWire } from '../shared/wire/sample_codec.js';
+import { type ClientSecurity, type SharedToken, clientSecurity } from '../shared/wire/security.js';
+import { writeAll } from '../shared/wire/stream_io.js';
+import { TensorAssembler, fromWireEncoding, iterateTensorChunks, tensorInfos } from '../shared/wire/tensor_codec.js';
+import { SOFTWARE_VERSION } from '../coordinator/grpc/coordinator_server.js';
+import type { SampleTask } from '../coordinator/transport.js';
+import { ThreadedWorker } from './compute_thread.js';
+
+export interface RemoteWorkerOptions {
+  /** HOST:PORT of the coordinator. */
+  address: string;
+  runtime: RuntimeOptions;
+  security?: ClientSecurity;
+  token?: SharedToken;
+  log?: (line: string) => void;
+  signal?: AbortSignal;
+  /** Give up after this many failed connection attempts in a row (default: never). */
+  maxAttempts?: number;
+}
+
+/** The coordinator refused this worker (wrong version, model, token): retrying cannot help. */
+export class WorkerRefusedError extends Error {
+  override readonly name = 'WorkerRefusedError';
+}
+
+const JOIN_TIMEOUT_MS = 15_000;
+
+function unary<T>(start: (cb: grpc.requestCallback<T>) => unknown): Promise<T> {
+  return new Promise<T>((resolve, reject) => start((err, v) => (err ? reject(err) : v === undefined ? reject(new Error('no reply')) : resolve(v))));
+}
+
+const isRefusal = (err: unknown): boolean =>
+  typeof err === 'object' && err !== null && 'code' in err && [grpc.status.UNAUTHENTICATED, grpc.status.FAILED_PRECONDITION, grpc.status.PERMISSION_DENIED].includes((err as { code: number }).code);
+
+/** Serves the run until it ends (resolves) or the worker is refused (rejects with WorkerRefusedError). */
+export async function runRemoteWorker(o: RemoteWorkerOptions): Promise<void> {
+  const log = o.log ?? (() => undefined);
+  let delay = 500;
+  let attempts = 0;
+  for (;;) {
+    if (o.signal?.aborted) return;
+    try {
+      const outcome = await oneConnection(o, log);
+      if (outcome === 'stopped') return;
+      attempts = 0;
+      delay = 500;
+    } catch (err) {
+      if (err instanceof WorkerRefusedError) throw err;
+      if (isRefusal(err)) throw new WorkerRefusedError((err as grpc.ServiceError).details || String(err));
+      attempts++;
+      if (o.maxAttempts !== undefined && attempts >= o.maxAttempts) throw err;
+      log(`connection to ${o.address} failed (${err instanceof Error ? err.message : String(err)}); retrying in ${(delay / 1000).toFixed(1)} s`);
+    }
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, delay);
+      o.signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+    });
+    delay = Math.min(delay * 2, 10_000);
+  }
+}
+
+/** One Join + Session; 'stopped' when the coordinator ended the run, 'lost' when the stream broke. */
+async function oneConnection(o: RemoteWorkerOptions, log: (l: string) => void): Promise<'stopped' | 'lost'> {
+  const protos = loadWireProtos();
+  const sec = await clientSecurity(o.security ?? { mode: 'insecure' }, o.token);
+  const client: CoordinatorClient = new protos.coordinator.Client(o.address, sec.credentials, { ...channelLimitOptions(), ...sec.options });
+  let compute: ThreadedWorker | undefined;
+  try {
+    const reply = await unary<pb.JoinReply>((cb) =>
+      client.Join(
+        {
+          protocol_version: PROTOCOL_VERSION,
+          software_version: SOFTWARE_VERSION,
+          capabilities: {
+            device: o.runtime.device?.kind ?? 'cpu',
+            gpu_index: o.runtime.device?.kind === 'cuda' ? o.runtime.device.deviceId : 0,
+            threads: o.runtime.intraOpThreads ?? 0,
+            hostname: hostname(),
+            cuda_available: false,
+          },
+        },
+        { deadline: new Date(Date.now() + JOIN_TIMEOUT_MS) },
+        cb,
+      ),
+    );
+    const id = reply.worker_id;
+    const config = parseConfigText(reply.config_yaml, `run ${reply.run_id} (from ${o.address})`, { checkPaths: false });
+    if (config.model.checkpoint && !existsSync(config.model.checkpoint)) {
+      throw new WorkerRefusedError(`the run's checkpoint ${config.model.checkpoint} does not exist on this host (${hostname()}); workers need the same file at the same path`);
+    }
+    const loaded = await modelFingerprint(config);
+    const dataDirs = reply.samples_as_bytes ? { train: null, test: null } : {};
+    compute = await ThreadedWorker.start({ id, config: { ...config, runtime: { ...config.runtime } }, runtime: o.runtime, ...dataDirs });
+    log(`joined run ${reply.run_id} as ${id}`);
+    return await serveSession(client, compute, reply, loaded, log, o.signal);
+  } finally {
+    await compute?.close().catch(() => undefined);
+    client.close();
+  }
+}
+
+async function serveSession(
+  client: CoordinatorClient,
+  compute: ThreadedWorker,
+  reply: pb.JoinReply,
+  loaded: pb.ModelFingerprint,
+  log: (l: string) => void,
+  signal?: AbortSignal,
+): Promise<'stopped' | 'lost'> {
+  const call = client.Session();
+  const encoding = fromWireEncoding(reply.tensor_encoding) ?? 'fp32';
+  const chunkBytes = chunkBytesFor(negotiateMaxMessageBytes(reply.max_message_bytes));
+  let weights: TensorAssembler | undefined;
+  let weightsVersion = -1;
+  let weightsCount = 0;
+  let welcomed = false;
+  let sequence = 0;
+  const heartbeat = setInterval(() => {
+    call.write({ heartbeat: { unix_millis: Date.now(), sequence: ++sequence } });
+  }, Math.max(100, reply.heartbeat_interval_ms || 2000));
+  // Messages are handled one at a time, in order.
+  let queue: Promise<void> = Promise.resolve();
+  const toTasks = (samples: pb.SampleTask[]): SampleTask[] => samples.map((s) => ({ id: s.id, ...(s.bytes ? { bytes: sampleFromWire(s.bytes) } : {}) }));
+  const send = (msgs: pb.WorkerMessageOut[]): Promise<void> => writeAll(call, msgs);
+  const fail = async (code: string, err: unknown, step = 0): Promise<void> => {
+    await send([{ error: { code, message: err instanceof Error ? err.message : String(err), fatal: false, step } }]);
+  };
+
+  const handle = async (m: pb.CoordinatorMessage): Promise<void> => {
+    switch (m.kind) {
+      case 'welcome':
+        welcomed = true;
+        return;
+      case 'weights':
+        weights = new TensorAssembler({ expected: new Map(m.weights.tensors.map((t) => [t.name, t.shape])) });
+        weightsVersion = m.weights.version;
+        weightsCount = m.weights.tensors.length;
+        if (m.weights.tensors.length === 0) await compute.setWeights(weightsVersion, new Map());
+        return;
+      case 'tensor': {
+        if (!weights) throw new Error(`tensor chunk ${m.tensor.name} outside a weights message`);
+        weights.push(m.tensor);
+        // The header listed every tensor: once all arrived, install them.
+        if (m.tensor.last && weights.completed.size === weightsCount) {
+          const params = new Map([...weights.finish()].map(([k, t]) => [k, t.data]));
+          weights = undefined;
+          await compute.setWeights(weightsVersion, params);
+        }
+        return;
+      }
+      case 'step': {
+        const s = m.step;
+        try {
+          const r = await compute.trainStep({ epoch: s.epoch, step: s.step, weightsVersion: s.weights_version, samples: toTasks(s.samples) });
+          // Shapes as the coordinator declared them in its weights header.
+          const grads = new Map([...r.grads].map(([k, v]) => [k, { shape: weightShapes.get(k) ?? [v.length], data: v }]));
+          const header: pb.StepResultHeader = {
+            step: r.step,
+            weight_sum: r.weightSum,
+            loss_sum: r.lossSum,
+            samples: r.samples.map((x) => ({ id: x.id, loss: x.loss, weight: x.weight })),
+            failed: r.failed,
+            compute_seconds: r.computeSeconds,
+            grads: tensorInfos(grads),
+            weights_hash: r.weightsHash ?? '',
+          };
+          await send([{ step_result: header }, ...[...iterateTensorChunks(grads, { encoding, maxChunkBytes: chunkBytes })].map((c) => ({ tensor: c }))]);
+        } catch (err) {
+          await fail('STEP_FAILED', err, s.step);
+        }
+        return;
+      }
+      case 'eval': {
+        const e = m.eval;
+        try {
+          const r = await compute.evaluate({ weightsVersion: e.weights_version, samples: toTasks(e.samples) }, e.split === 'SPLIT_TRAIN' ? 'train' : 'test');
+          await send([{ eval_result: { request_id: e.request_id, scores: r.scores, failed: r.failed } }]);
+        } catch (err) {
+          await fail('EVAL_FAILED', err);
+        }
+        return;
+      }
+      case 'stop':
+        log(`the coordinator ended the session: ${m.stop.reason}`);
+        stopped = true;
+        call.end();
+        return;
+      default:
+        return;
+    }
+  };
+  // The coordinator's trainable shapes, learnt from the weights headers.
+  const weightShapes = new Map<string, number[]>();
+  let stopped = false;
+
+  call.write({ hello: { worker_id: reply.worker_id, loaded } });
+  return new Promise<'stopped' | 'lost'>((resolve, reject) => {
+    const finish = (outcome: 'stopped' | 'lost' | Error): void => {
+      clearInterval(heartbeat);
+      if (outcome instanceof Error) reject(outcome);
+      else resolve(outcome);
+    };
+    signal?.addEventListener('abort', () => call.cancel(), { once: true });
+    call.on('data', (m: pb.CoordinatorMessage) => {
+      if (m.kind === 'refusal') {
+        finish(new WorkerRefusedError(`the coordinator refused this worker: ${m.refusal.reason}`));
+        call.cancel();
+        return;
+      }
+      if (m.kind === 'weights') for (const t of m.weights.tensors) weightShapes.set(t.name, t.shape);
+      queue = queue.then(() => handle(m)).catch((err: unknown) => {
+        log(`session error: ${err instanceof Error ? err.message : String(err)}`);
+        call.cancel();
+      });
+    });
+    call.on('end', () => void queue.then(() => finish(stopped || signal?.aborted ? 'stopped' : 'lost')));
+    call.on('error', (err: grpc.ServiceError) => {
+      if (stopped || signal?.aborted) return finish('stopped');
+      if (isRefusal(err)) return finish(new WorkerRefusedError(err.details || err.message));
+      if (!welcomed) return finish(err);
+      finish('lost');
+    });
+  });
+}
