@@ -1,12 +1,15 @@
 // `sam-lora train`: a training run on this host. Without --config, the embedded demo job.
 
 import { parseArgs } from 'node:util';
+import { launchLocal } from '../coordinator/launcher.js';
 import { runLocal } from '../coordinator/local_run.js';
+import { assertCudaAvailable } from '../shared/graph/runtime.js';
 import { parseSetArgs } from '../shared/config/index.js';
 import type { Command } from './commands.js';
 
 const USAGE = `usage: sam-lora train [--config FILE] [--run-dir DIR] [--resume] [--set KEY=VALUE ...]
                       [--epochs N] [--device cpu|cuda] [--gpu N] [--threads N]
+                      [--workers K | --gpus 0,1,...]
 
   Trains LoRA adapters on SAM. Without --config it runs the embedded demo job: a small SAM variant
   with seeded random weights, trained on a generated dataset on the CPU, printing held-out Dice
@@ -18,6 +21,9 @@ const USAGE = `usage: sam-lora train [--config FILE] [--run-dir DIR] [--resume] 
   --set KEY=VALUE  override a config key (repeatable), e.g. --set train.epochs=3
   --epochs N, --device cpu|cuda, --gpu N, --threads N
                    shorthands for --set train.epochs=N, runtime.device, runtime.gpu, runtime.threads
+  --workers K      data-parallel on this host: a coordinator and K CPU worker processes over gRPC
+                   (loopback, a fresh token); --threads is then per worker
+  --gpus 0,1,...   one worker process per listed CUDA device (needs the CUDA execution provider)
 `;
 
 async function runTrain(argv: string[]): Promise<number> {
@@ -35,6 +41,8 @@ async function runTrain(argv: string[]): Promise<number> {
         device: { type: 'string' },
         gpu: { type: 'string' },
         threads: { type: 'string' },
+        workers: { type: 'string' },
+        gpus: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -52,6 +60,24 @@ async function runTrain(argv: string[]): Promise<number> {
   if (values.gpu !== undefined) overrides['runtime.gpu'] = values.gpu;
   if (values.threads !== undefined) overrides['runtime.threads'] = values.threads;
 
+  let workers: number | undefined;
+  let gpus: number[] | undefined;
+  if (values.workers !== undefined) {
+    workers = Number(values.workers);
+    if (!Number.isInteger(workers) || workers < 1) {
+      process.stderr.write(`sam-lora train: --workers must be a positive integer (got ${values.workers})\n`);
+      return 2;
+    }
+  }
+  if (values.gpus !== undefined) {
+    gpus = values.gpus.split(',').map((g) => Number(g.trim()));
+    if (gpus.some((g) => !Number.isInteger(g) || g < 0) || (workers !== undefined && workers !== gpus.length)) {
+      process.stderr.write(`sam-lora train: --gpus takes device numbers like 0,1,2 (one worker each; got ${values.gpus})\n`);
+      return 2;
+    }
+    assertCudaAvailable();
+  }
+
   const stop = new AbortController();
   const onSignal = (): void => {
     if (stop.signal.aborted) process.exit(130);
@@ -61,14 +87,18 @@ async function runTrain(argv: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const summary = await runLocal({
+    const common = {
       configPath: values.config,
       overrides,
       runDir: values['run-dir'],
       resume: values.resume ?? false,
-      progress: (line) => process.stdout.write(`${line}\n`),
+      progress: (line: string) => process.stdout.write(`${line}\n`),
       signal: stop.signal,
-    });
+    };
+    const distributed = workers !== undefined || gpus !== undefined;
+    const summary = distributed
+      ? await launchLocal({ ...common, workers: workers ?? gpus!.length, ...(gpus ? { gpus } : {}), ...(values.threads ? { threads: Number(values.threads) } : {}) })
+      : await runLocal(common);
     const fmt = (s: { dice: number; iou: number } | null): string => (s ? `Dice ${s.dice.toFixed(4)}, IoU ${s.iou.toFixed(4)}` : 'n/a (no test split)');
     process.stdout.write(
       `\n${summary.status}: ${summary.steps} steps in ${summary.wall_s.toFixed(1)} s, final loss ${summary.final_loss?.toFixed(4) ?? 'n/a'}\n` +

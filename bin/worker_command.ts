@@ -5,6 +5,8 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { assertCudaAvailable, CudaUnavailableError, type Device } from '../shared/graph/runtime.js';
+import { SharedToken, TOKEN_ENV_VAR } from '../shared/wire/security.js';
+import { WorkerRefusedError, runRemoteWorker } from '../worker/grpc_worker.js';
 import type { Command } from './commands.js';
 
 const USAGE = `usage: sam-lora worker --coordinator HOST:PORT (--gpu N | --device cpu) [--threads N]
@@ -26,7 +28,13 @@ const USAGE = `usage: sam-lora worker --coordinator HOST:PORT (--gpu N | --devic
   --device cpu             compute on the CPU instead (--device cuda is the same as giving --gpu N)
   --threads N              ORT intra-op threads (default 0: ORT's choice, one per physical core)
   --token-file FILE        file holding the run's shared secret (its first line), sent to the
-                           coordinator to be admitted; keep it readable by you only
+                           coordinator to be admitted; keep it readable by you only.
+                           Without it, the SAMLORA_TOKEN environment variable is used when set.
+
+  A lost connection (coordinator restart, network) is retried with backoff; the worker rejoins
+  and carries on. A refusal (wrong token, version or checkpoint) ends it with the reason.
+
+  --connect-attempts N     give up after N failed connection attempts in a row (default: keep trying)
 
   Exit status: 0 the run ended, 1 failed (the message says why), 2 usage error.
 `;
@@ -41,6 +49,8 @@ export interface WorkerCommandOptions {
   /** ORT intra-op threads; 0: ORT's default. */
   threads: number;
   tokenFile?: string;
+  /** Give up after this many failed connections in a row (default: keep trying). */
+  connectAttempts?: number;
 }
 
 /** Parses HOST:PORT ([v6]:PORT for IPv6). */
@@ -98,6 +108,7 @@ export function parseWorkerArgs(argv: string[], env: NodeJS.ProcessEnv = process
         device: { type: 'string' },
         threads: { type: 'string' },
         'token-file': { type: 'string' },
+        'connect-attempts': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -126,7 +137,14 @@ export function parseWorkerArgs(argv: string[], env: NodeJS.ProcessEnv = process
   }
   const threads = values.threads === undefined ? 0 : nonNegInt('--threads', values.threads);
   if (values['token-file'] === '') throw new WorkerUsageError('--token-file needs a file');
-  return { coordinator, device, threads, ...(values['token-file'] !== undefined ? { tokenFile: values['token-file'] } : {}) };
+  const attempts = values['connect-attempts'] === undefined ? undefined : nonNegInt('--connect-attempts', values['connect-attempts']);
+  return {
+    coordinator,
+    device,
+    threads,
+    ...(values['token-file'] !== undefined ? { tokenFile: values['token-file'] } : {}),
+    ...(attempts ? { connectAttempts: attempts } : {}),
+  };
 }
 
 /** The token file's first line; a failure names the file (never the token). */
@@ -147,18 +165,34 @@ export interface WorkerSession extends WorkerCommandOptions {
   token?: string;
 }
 
-/**
- * Connects to the coordinator and serves it until the run ends; returns the exit status.
- * The gRPC client replaces this body; everything before it (arguments, token, device) is checked.
- */
+/** Connects to the coordinator and serves it until the run ends; returns the exit status. */
 export async function serveCoordinator(o: WorkerSession): Promise<number> {
-  const where = o.device.kind === 'cuda' ? `GPU ${o.device.deviceId}` : 'the CPU';
-  process.stderr.write(
-    `sam-lora worker: arguments and device check passed (${where}), but joining a coordinator is not yet available in this build: ` +
-      `the gRPC worker client is not implemented yet, so nothing connects to ${o.coordinator.host}:${o.coordinator.port}. ` +
-      'Use sam-lora train to train on this host.\n',
-  );
-  return 1;
+  const token = o.tokenFile !== undefined ? await SharedToken.fromFile(o.tokenFile) : process.env[TOKEN_ENV_VAR] ? SharedToken.fromEnv() : undefined;
+  const host = o.coordinator.host.includes(':') && !o.coordinator.host.startsWith('[') ? `[${o.coordinator.host}]` : o.coordinator.host;
+  const stop = new AbortController();
+  const onSignal = (): void => stop.abort();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    await runRemoteWorker({
+      address: `${host}:${o.coordinator.port}`,
+      runtime: { device: o.device, ...(o.threads > 0 ? { intraOpThreads: o.threads } : {}) },
+      ...(token ? { token } : {}),
+      log: (line) => process.stderr.write(`sam-lora worker: ${line}\n`),
+      signal: stop.signal,
+      ...(o.connectAttempts ? { maxAttempts: o.connectAttempts } : {}),
+    });
+    return 0;
+  } catch (err) {
+    if (err instanceof WorkerRefusedError) {
+      process.stderr.write(`sam-lora worker: refused: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
 }
 
 async function runWorkerCommand(argv: string[]): Promise<number> {
