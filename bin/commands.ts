@@ -1,5 +1,6 @@
 // The subcommand table. Each later capability adds its command here.
 
+import { coordinatorCommand } from './coordinator_command.js';
 import { demoDataCommand } from './demo_data_command.js';
 import { evalCommand } from './eval_command.js';
 import { predictCommand } from './predict_command.js';
@@ -15,6 +16,7 @@ export interface Command {
 
 export const commands: Command[] = [
   trainCommand,
+  coordinatorCommand,
   loraCommand,
   demoDataCommand,
   evalCommand,

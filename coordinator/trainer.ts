@@ -16,7 +16,7 @@ import { reduceResults } from './reduce.js';
 import type { RunDir } from './run_dir.js';
 import { weightsHash } from '../shared/tensor/weights_hash.js';
 import type { EvalResult, SampleTask, StepResult, WorkerEndpoint } from './transport.js';
-import { type WorkerPool, reason } from './worker_pool.js';
+import { StoppedWhileWaiting, type WorkerPool, reason } from './worker_pool.js';
 
 export type RunStatus = 'running' | 'completed' | 'stopped' | 'failed';
 
@@ -267,6 +267,14 @@ export class Trainer {
       }
       await this.checkpoint(stepName(this.state.step));
     } catch (err) {
+      if (err instanceof StoppedWhileWaiting) {
+        // Stopped (Ctrl-C) while no workers were there: keep what was trained.
+        this.status = 'stopped';
+        this.say(err.message);
+        if (this.state.step > 0 && this.state.step % this.cfg.train.gradAccumulation === 0) await this.checkpoint(stepName(this.state.step));
+        this.writeSummary(true);
+        return this.summary();
+      }
       this.status = 'failed';
       this.error = err instanceof Error ? err.message : String(err);
       this.writeSummary(true);

@@ -9,6 +9,11 @@ export type PoolEvent =
   | { kind: 'evicted'; id: string; reason: string }
   | { kind: 'waiting'; live: number; needed: number };
 
+/** The run was stopped while it waited for workers. */
+export class StoppedWhileWaiting extends Error {
+  override readonly name = 'StoppedWhileWaiting';
+}
+
 export class WorkerPool {
   private readonly members = new Map<string, WorkerEndpoint>();
   /** The weights version each member holds. */
@@ -55,7 +60,7 @@ export class WorkerPool {
   /** Resolves with the live workers once at least min_workers are there. */
   async ready(signal?: AbortSignal): Promise<WorkerEndpoint[]> {
     while (this.members.size < this.minWorkers) {
-      if (signal?.aborted) throw new Error('stopped while waiting for workers');
+      if (signal?.aborted) throw new StoppedWhileWaiting(`stopped while waiting for workers (${this.members.size} of ${this.minWorkers} connected)`);
       this.onEvent({ kind: 'waiting', live: this.members.size, needed: this.minWorkers });
       await new Promise<void>((resolve) => {
         const onAbort = (): void => resolve();
@@ -65,6 +70,7 @@ export class WorkerPool {
           resolve();
         });
       });
+      if (signal?.aborted) throw new StoppedWhileWaiting(`stopped while waiting for workers (${this.members.size} of ${this.minWorkers} connected)`);
     }
     return this.live();
   }

@@ -104,9 +104,13 @@ async function oneConnection(o: RemoteWorkerOptions, log: (l: string) => void): 
     }
     const loaded = await modelFingerprint(config);
     const dataDirs = reply.samples_as_bytes ? { train: null, test: null } : {};
-    compute = await ThreadedWorker.start({ id, config: { ...config, runtime: { ...config.runtime } }, runtime: o.runtime, ...dataDirs });
-    log(`joined run ${reply.run_id} as ${id}`);
-    return await serveSession(client, compute, reply, loaded, log, o.signal);
+    // The model is built only once the coordinator accepted the fingerprint (a refusal is immediate).
+    const start = async (): Promise<ThreadedWorker> => {
+      compute = await ThreadedWorker.start({ id, config, runtime: o.runtime, ...dataDirs });
+      log(`joined run ${reply.run_id} as ${id}`);
+      return compute;
+    };
+    return await serveSession(client, start, reply, loaded, log, o.signal);
   } finally {
     await compute?.close().catch(() => undefined);
     client.close();
@@ -115,7 +119,7 @@ async function oneConnection(o: RemoteWorkerOptions, log: (l: string) => void): 
 
 async function serveSession(
   client: CoordinatorClient,
-  compute: ThreadedWorker,
+  startCompute: () => Promise<ThreadedWorker>,
   reply: pb.JoinReply,
   loaded: pb.ModelFingerprint,
   log: (l: string) => void,
@@ -128,6 +132,7 @@ async function serveSession(
   let weightsVersion = -1;
   let weightsCount = 0;
   let welcomed = false;
+  let compute!: ThreadedWorker;
   let sequence = 0;
   const heartbeat = setInterval(() => {
     call.write({ heartbeat: { unix_millis: Date.now(), sequence: ++sequence } });
@@ -144,6 +149,7 @@ async function serveSession(
     switch (m.kind) {
       case 'welcome':
         welcomed = true;
+        compute = await startCompute();
         return;
       case 'weights':
         weights = new TensorAssembler({ expected: new Map(m.weights.tensors.map((t) => [t.name, t.shape])) });

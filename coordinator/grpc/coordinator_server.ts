@@ -42,6 +42,8 @@ export class CoordinatorServer {
   private readonly health = new HealthService();
   private joined = 0;
   private readonly issued = new Set<string>();
+  private sweep?: NodeJS.Timeout;
+  private stopping = false;
   /** Messages refused as malformed, hostile or unauthenticated sessions. */
   rejectedMessages = 0;
   address = '';
@@ -68,6 +70,17 @@ export class CoordinatorServer {
     s.address = `${host}:${port}`;
     s.health.setStatus('', 'SERVING');
     s.health.setStatus(COORDINATOR_SERVICE, 'SERVING');
+    // A worker whose heartbeats stop (host down, network cut) is evicted without waiting for TCP.
+    const hb = o.heartbeatMs ?? 2000;
+    s.sweep = setInterval(() => {
+      for (const w of o.pool.live()) {
+        if (w instanceof RemoteWorker && Date.now() - w.lastSeen > 5 * hb) {
+          w.markDead(`no heartbeat for ${((Date.now() - w.lastSeen) / 1000).toFixed(1)} s`);
+          o.pool.evict(w.id, 'heartbeats stopped');
+        }
+      }
+    }, hb);
+    s.sweep.unref();
     return s;
   }
 
@@ -103,6 +116,7 @@ export class CoordinatorServer {
     };
     call.on('data', (m: pb.WorkerMessage) => {
       if (remote) return remote.onMessage(m);
+      if (this.stopping) return refuse('the run is over');
       if (m.kind !== 'hello') return refuse('the first message of a session must be hello');
       const { worker_id: id, loaded } = m.hello;
       if (!this.issued.has(id)) return refuse(`unknown worker id ${JSON.stringify(id.slice(0, 80))}: call Join first`);
@@ -139,9 +153,21 @@ export class CoordinatorServer {
 
   /** Stops every worker session and the server. */
   async stop(reason = 'the run is over'): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.sweep);
     this.health.shutdown();
     await Promise.all(this.o.pool.live().map((w) => (w instanceof RemoteWorker ? w.close(reason) : w.close())));
-    await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
+    // Give sessions a moment to end cleanly, then cut whatever is left (a worker joining late).
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, 5000);
+      this.server.tryShutdown(() => {
+        clearTimeout(force);
+        resolve();
+      });
+    });
   }
 
   forceStop(): void {

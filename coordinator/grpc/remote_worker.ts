@@ -158,6 +158,18 @@ export class RemoteWorker implements WorkerEndpoint {
     return Promise.all(samples.map(async (s) => ({ id: s.id, bytes: ship ? sampleToWire(await ship(s.id, split)) : null })));
   }
 
+  /**
+   * Writes messages unless the reply promise settles first (a dead stream never drains, and a
+   * deadline must not fire on a promise nobody awaits yet).
+   */
+  private async send(messages: pb.CoordinatorMessageOut[], reply: Promise<unknown>): Promise<void> {
+    const settled = reply.then(
+      () => undefined,
+      () => undefined,
+    );
+    await Promise.race([writeAll(this.call, messages), settled]);
+  }
+
   async setWeights(version: number, params: ReadonlyMap<string, Float32Array>): Promise<void> {
     this.alive();
     const tensors = new Map([...params].map(([k, v]) => [k, { shape: this.o.trainable.get(k) ?? [v.length], data: v }]));
@@ -170,19 +182,21 @@ export class RemoteWorker implements WorkerEndpoint {
     this.alive();
     if (this.stepWaiter) throw new Error(`worker ${this.id} is already running step ${this.stepWaiter.step}`);
     const samples = await this.tasks(work.samples, 'train');
+    this.alive(); // the stream may have broken while the samples were read
     const { promise, waiter } = this.waiter<StepResult>(`step ${work.step}`, () => (this.stepWaiter = undefined));
     this.stepWaiter = { ...waiter, step: work.step };
-    await writeAll(this.call, [{ step: { epoch: work.epoch, step: work.step, weights_version: work.weightsVersion, samples } }]);
+    await this.send([{ step: { epoch: work.epoch, step: work.step, weights_version: work.weightsVersion, samples } }], promise);
     return promise;
   }
 
   async evaluate(work: EvalWork, split: 'train' | 'test' = 'test'): Promise<EvalResult> {
     this.alive();
     const samples = await this.tasks(work.samples, split);
+    this.alive();
     const requestId = this.nextRequest++;
     const { promise, waiter } = this.waiter<EvalResult>(`evaluation ${requestId}`, () => (this.evalWaiter = undefined));
     this.evalWaiter = { ...waiter, requestId };
-    await writeAll(this.call, [{ eval: { request_id: requestId, weights_version: work.weightsVersion, split: split === 'train' ? 'SPLIT_TRAIN' : 'SPLIT_TEST', samples } }]);
+    await this.send([{ eval: { request_id: requestId, weights_version: work.weightsVersion, split: split === 'train' ? 'SPLIT_TRAIN' : 'SPLIT_TEST', samples } }], promise);
     return promise;
   }
 

@@ -1,0 +1,123 @@
+// `sam-lora coordinator`: serves a training run to workers that join over gRPC. Without --config,
+// the same embedded demo job as `sam-lora train`.
+
+import { parseArgs } from 'node:util';
+import { runDistributed } from '../coordinator/distributed_run.js';
+import { parseSetArgs } from '../shared/config/index.js';
+import { type ServerSecurity, SharedToken, TOKEN_ENV_VAR } from '../shared/wire/security.js';
+import type { Command } from './commands.js';
+
+const USAGE = `usage: sam-lora coordinator --listen HOST:PORT [--config FILE] [--run-dir DIR] [--resume]
+                            [--min-workers N] [--token-file FILE] [--tls-cert F --tls-key F [--tls-client-ca F]]
+                            [--bf16] [--step-deadline SECONDS] [--set KEY=VALUE ...] [--epochs N]
+
+  Runs the training loop and waits for workers (sam-lora worker --coordinator HOST:PORT) to join.
+  Workers get the run's configuration and each sample's bytes, so they need no shared filesystem
+  (only the SAM checkpoint at the same path). Workers may join and leave at any step; a worker that
+  fails or misses the step deadline is evicted and its samples go to the others. Training waits,
+  saying so, while fewer than --min-workers are connected.
+
+  --listen HOST:PORT       address to serve on (0.0.0.0:50051 for every interface)
+  --config FILE            training configuration (default: the embedded demo job)
+  --run-dir DIR            run directory; with --resume, continue from its latest checkpoint
+  --min-workers N          train only while at least N workers are connected (default 1)
+  --token-file FILE        shared secret every call must carry (default: $${TOKEN_ENV_VAR} when set);
+                           without a token any client that reaches the port can join
+  --tls-cert F --tls-key F serve over TLS; add --tls-client-ca F to require client certificates (mutual TLS)
+  --bf16                   send weights and gradients as bfloat16 (half the bytes, ~3 significant digits)
+  --step-deadline SECONDS  a worker that does not answer a step within this is evicted (default 600)
+  --set KEY=VALUE, --epochs N   configuration overrides, as for sam-lora train
+`;
+
+async function runCoordinatorCommand(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        listen: { type: 'string' },
+        config: { type: 'string' },
+        'run-dir': { type: 'string' },
+        resume: { type: 'boolean' },
+        'min-workers': { type: 'string' },
+        'token-file': { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
+        'tls-client-ca': { type: 'string' },
+        bf16: { type: 'boolean' },
+        'step-deadline': { type: 'string' },
+        set: { type: 'string', multiple: true },
+        epochs: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    process.stderr.write(`sam-lora coordinator: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const usage = (msg: string): number => {
+    process.stderr.write(`sam-lora coordinator: ${msg}\n\n${USAGE}`);
+    return 2;
+  };
+  if (!values.listen || !/^.+:\d+$/.test(values.listen)) return usage('--listen HOST:PORT is required');
+  const minWorkers = values['min-workers'] === undefined ? 1 : Number(values['min-workers']);
+  if (!Number.isInteger(minWorkers) || minWorkers < 1) return usage(`--min-workers must be a positive integer (got ${values['min-workers']})`);
+  const deadline = values['step-deadline'] === undefined ? 600 : Number(values['step-deadline']);
+  if (!(deadline > 0)) return usage(`--step-deadline must be a positive number of seconds (got ${values['step-deadline']})`);
+  if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) return usage('--tls-cert and --tls-key go together');
+  if (values['tls-client-ca'] && !values['tls-cert']) return usage('--tls-client-ca needs --tls-cert and --tls-key');
+  const security: ServerSecurity = values['tls-cert']
+    ? values['tls-client-ca']
+      ? { mode: 'mtls', certFile: values['tls-cert'], keyFile: values['tls-key']!, clientCaFile: values['tls-client-ca'] }
+      : { mode: 'tls', certFile: values['tls-cert'], keyFile: values['tls-key']! }
+    : { mode: 'insecure' };
+  const overrides = parseSetArgs(values.set ?? []);
+  if (values.epochs !== undefined) overrides['train.epochs'] = values.epochs;
+
+  const stop = new AbortController();
+  const onSignal = (): void => {
+    if (stop.signal.aborted) process.exit(130);
+    process.stderr.write('\nstopping after this step (checkpointing); press Ctrl-C again to quit at once\n');
+    stop.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const token = values['token-file'] ? await SharedToken.fromFile(values['token-file']) : process.env[TOKEN_ENV_VAR] ? SharedToken.fromEnv() : undefined;
+    if (!token) process.stderr.write('sam-lora coordinator: no token (--token-file or SAMLORA_TOKEN): any client that reaches the port can join; use this only on a trusted network\n');
+    const summary = await runDistributed({
+      configPath: values.config,
+      overrides,
+      runDir: values['run-dir'],
+      resume: values.resume ?? false,
+      listen: values.listen,
+      minWorkers,
+      ...(token ? { token } : {}),
+      security,
+      encoding: values.bf16 ? 'bf16' : 'fp32',
+      deadlineMs: deadline * 1000,
+      progress: (line) => process.stdout.write(`${line}\n`),
+      signal: stop.signal,
+    });
+    const fmt = (s: { dice: number; iou: number } | null): string => (s ? `Dice ${s.dice.toFixed(4)}, IoU ${s.iou.toFixed(4)}` : 'n/a');
+    process.stdout.write(`\n${summary.status}: ${summary.steps} steps, held-out before ${fmt(summary.eval_before)}, after ${fmt(summary.eval_after)}\n`);
+    return summary.status === 'failed' ? 1 : 0;
+  } catch (err) {
+    process.stderr.write(`sam-lora coordinator: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+export const coordinatorCommand: Command = {
+  name: 'coordinator',
+  summary: 'serve a distributed training run to gRPC workers',
+  run: runCoordinatorCommand,
+};
