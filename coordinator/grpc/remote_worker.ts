@@ -81,7 +81,8 @@ export class RemoteWorker implements WorkerEndpoint {
     const want = [...this.o.trainable.keys()].sort();
     if (names.length !== want.length || names.some((n, i) => n !== want[i])) throw new Error('the gradient list does not match the trainable tensors');
     this.header = h;
-    this.assembler = new TensorAssembler({ expected: this.o.trainable });
+    // Non-finite gradients are refused here: one bad worker must not turn a step into a skipped one.
+    this.assembler = new TensorAssembler({ expected: this.o.trainable, rejectNonFinite: true });
     if (want.length === 0) this.completeStep();
   }
 
