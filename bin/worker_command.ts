@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { assertCudaAvailable, CudaUnavailableError, type Device } from '../shared/graph/runtime.js';
-import { SharedToken, TOKEN_ENV_VAR } from '../shared/wire/security.js';
+import { type ClientSecurity, SharedToken, TOKEN_ENV_VAR } from '../shared/wire/security.js';
 import { WorkerRefusedError, runRemoteWorker } from '../worker/grpc_worker.js';
 import type { Command } from './commands.js';
 
@@ -34,6 +34,8 @@ const USAGE = `usage: sam-lora worker --coordinator HOST:PORT (--gpu N | --devic
   A lost connection (coordinator restart, network) is retried with backoff; the worker rejoins
   and carries on. A refusal (wrong token, version or checkpoint) ends it with the reason.
 
+  --tls-ca FILE            connect over TLS, trusting this CA (default: the system's roots with --tls-cert)
+  --tls-cert F --tls-key F present this client certificate (mutual TLS)
   --connect-attempts N     give up after N failed connection attempts in a row (default: keep trying)
 
   Exit status: 0 the run ended, 1 failed (the message says why), 2 usage error.
@@ -51,6 +53,8 @@ export interface WorkerCommandOptions {
   tokenFile?: string;
   /** Give up after this many failed connections in a row (default: keep trying). */
   connectAttempts?: number;
+  /** TLS to the coordinator (default: plaintext). */
+  security?: ClientSecurity;
 }
 
 /** Parses HOST:PORT ([v6]:PORT for IPv6). */
@@ -109,6 +113,9 @@ export function parseWorkerArgs(argv: string[], env: NodeJS.ProcessEnv = process
         threads: { type: 'string' },
         'token-file': { type: 'string' },
         'connect-attempts': { type: 'string' },
+        'tls-ca': { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -138,12 +145,20 @@ export function parseWorkerArgs(argv: string[], env: NodeJS.ProcessEnv = process
   const threads = values.threads === undefined ? 0 : nonNegInt('--threads', values.threads);
   if (values['token-file'] === '') throw new WorkerUsageError('--token-file needs a file');
   const attempts = values['connect-attempts'] === undefined ? undefined : nonNegInt('--connect-attempts', values['connect-attempts']);
+  if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) throw new WorkerUsageError('--tls-cert and --tls-key go together (mutual TLS)');
+  const tls = values['tls-ca'] !== undefined || values['tls-cert'] !== undefined;
+  const security: ClientSecurity | undefined = !tls
+    ? undefined
+    : values['tls-cert']
+      ? { mode: 'mtls', ...(values['tls-ca'] ? { caFile: values['tls-ca'] } : {}), certFile: values['tls-cert'], keyFile: values['tls-key']! }
+      : { mode: 'tls', ...(values['tls-ca'] ? { caFile: values['tls-ca'] } : {}) };
   return {
     coordinator,
     device,
     threads,
     ...(values['token-file'] !== undefined ? { tokenFile: values['token-file'] } : {}),
     ...(attempts ? { connectAttempts: attempts } : {}),
+    ...(security ? { security } : {}),
   };
 }
 
@@ -181,6 +196,7 @@ export async function serveCoordinator(o: WorkerSession): Promise<number> {
       log: (line) => process.stderr.write(`sam-lora worker: ${line}\n`),
       signal: stop.signal,
       ...(o.connectAttempts ? { maxAttempts: o.connectAttempts } : {}),
+      ...(o.security ? { security: o.security } : {}),
     });
     return 0;
   } catch (err) {

@@ -7,6 +7,8 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { SampleBytes } from '../../shared/data/dataset.js';
 import type * as pb from '../../shared/wire/messages.js';
+import { bfloat16BitsToFloat32, float32ToBfloat16Bits } from '../../shared/tensor/dtype_codec.js';
+import { weightsHash } from '../../shared/tensor/weights_hash.js';
 import { sampleToWire } from '../../shared/wire/sample_codec.js';
 import { writeAll } from '../../shared/wire/stream_io.js';
 import { TensorAssembler, type TensorEncoding, iterateTensorChunks, tensorInfos } from '../../shared/wire/tensor_codec.js';
@@ -40,6 +42,8 @@ export class RemoteWorker implements WorkerEndpoint {
   private header?: pb.StepResultHeader;
   private assembler?: TensorAssembler;
   private nextRequest = 1;
+  /** Hash of the weights as the worker received them, and of the coordinator's own (they differ with bf16). */
+  private sent?: { wire: string; own: string };
   lastSeen = Date.now();
 
   constructor(
@@ -108,7 +112,9 @@ export class RemoteWorker implements WorkerEndpoint {
       samples: h.samples.map((s) => ({ id: s.id, loss: s.loss, weight: s.weight })),
       failed: h.failed.map((f) => ({ id: f.id, reason: f.reason })),
       computeSeconds: h.compute_seconds,
-      weightsHash: h.weights_hash,
+      // The worker holds what the wire delivered (bf16-rounded weights, with bf16): translate its
+      // hash to the coordinator's so the training loop compares like with like.
+      weightsHash: this.sent && h.weights_hash === this.sent.wire ? this.sent.own : h.weights_hash,
     });
   }
 
@@ -174,6 +180,8 @@ export class RemoteWorker implements WorkerEndpoint {
   async setWeights(version: number, params: ReadonlyMap<string, Float32Array>): Promise<void> {
     this.alive();
     const tensors = new Map([...params].map(([k, v]) => [k, { shape: this.o.trainable.get(k) ?? [v.length], data: v }]));
+    const own = weightsHash(params);
+    this.sent = { own, wire: this.o.encoding === 'bf16' ? weightsHash(new Map([...params].map(([k, v]) => [k, roundToBf16(v)]))) : own };
     const out: pb.CoordinatorMessageOut[] = [{ weights: { version, tensors: tensorInfos(tensors) } }];
     for (const chunk of iterateTensorChunks(tensors, { encoding: this.o.encoding, maxChunkBytes: this.o.chunkBytes })) out.push({ tensor: chunk });
     await writeAll(this.call, out);
@@ -211,4 +219,8 @@ export class RemoteWorker implements WorkerEndpoint {
       // The stream is already gone.
     }
   }
+}
+
+function roundToBf16(v: Float32Array): Float32Array {
+  return Float32Array.from(v, (x) => bfloat16BitsToFloat32(float32ToBfloat16Bits(x)));
 }

@@ -10,6 +10,8 @@ import { runDistributed } from '../../coordinator/distributed_run.js';
 import type { Summary } from '../../coordinator/trainer.js';
 import { loadLora } from '../../shared/sam/lora_io.js';
 import { runRemoteWorker } from '../../worker/grpc_worker.js';
+import { SharedToken } from '../../shared/wire/security.js';
+import { generateCerts, hasOpenssl } from '../wire/helpers.js';
 import { tinyRunConfig } from './helpers.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'samlora-dist-'));
@@ -58,5 +60,36 @@ describe('distributed training over gRPC', () => {
       assert.ok(maxDiff <= 1e-5 * Math.max(maxRef, 1e-6), `${k}: max diff ${maxDiff} (max ${maxRef})`);
     }
     assert.equal(two.evictions, 0, 'no worker was refused for a weights-hash mismatch');
+  });
+
+  it('runs over TLS with a token, and with bf16 on the wire within bf16 error of fp32', { skip: !hasOpenssl() && 'openssl is not installed' }, async () => {
+    const certs = generateCerts(mkdtempSync(path.join(tmp, 'certs-')));
+    const config = await tinyRunConfig(path.join(tmp, 'tls'), { train: 4, batch: 2, epochs: 1 });
+    const token = SharedToken.fromEnv('T', { T: 'tls-token-0123456789abcdef' });
+    const stop = new AbortController();
+    const joined: Promise<void>[] = [];
+    const run = (name: string, encoding: 'fp32' | 'bf16'): Promise<Summary> =>
+      runDistributed({
+        configPath: config,
+        runDir: path.join(tmp, 'tls', name),
+        listen: '127.0.0.1:0',
+        minWorkers: 1,
+        token,
+        encoding,
+        security: { mode: 'tls', certFile: certs.serverCert, keyFile: certs.serverKey },
+        progress: (l) => process.env.EQ_DEBUG && console.log(l),
+        onListening: (address) => joined.push(runRemoteWorker({ address, token, security: { mode: 'tls', caFile: certs.caCert }, runtime: { intraOpThreads: 1 }, signal: stop.signal, maxAttempts: 3, log: (l) => process.env.EQ_DEBUG && console.log('W', l) })),
+      });
+    try {
+      const fp32 = await run('fp32', 'fp32');
+      const bf16 = await run('bf16', 'bf16');
+      assert.equal(fp32.status, 'completed');
+      assert.equal(bf16.status, 'completed');
+      // bf16 keeps 8 bits of mantissa: weights and gradients within ~2^-8 relative per step.
+      bf16.losses.forEach((l, i) => assert.ok(Math.abs(l - fp32.losses[i]!) <= 2e-2 * Math.abs(fp32.losses[i]!), `step ${i}: ${l} vs ${fp32.losses[i]}`));
+    } finally {
+      stop.abort();
+      await Promise.allSettled(joined);
+    }
   });
 });

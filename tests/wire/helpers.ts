@@ -67,12 +67,7 @@ export function statusOf(e: unknown): number | undefined {
   return typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'number' ? e.code : undefined;
 }
 
-/** Writes all messages, waiting for 'drain' whenever the stream asks to. */
-export async function writeAll<T>(stream: { write(m: T): boolean; once(ev: 'drain', f: () => void): unknown }, messages: Iterable<T>): Promise<void> {
-  for (const m of messages) {
-    if (!stream.write(m)) await new Promise<void>((resolve) => stream.once('drain', resolve));
-  }
-}
+export { writeAll } from '../../shared/wire/stream_io.js';
 
 export function sampleJoinRequest(): JoinRequest {
   return {
