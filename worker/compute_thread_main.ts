@@ -26,6 +26,8 @@ async function setUp(init: ComputeThreadInit): Promise<LocalWorker> {
     datasets,
     runtime: init.runtime,
     ...(init.microBatch !== undefined ? { microBatch: init.microBatch } : {}),
+    // Said once, after the first step: on a GPU worker, any node ORT left on the CPU shows here.
+    logPlacement: (line) => process.stderr.write(`worker ${init.id}: ${line}\n`),
   });
 }
 

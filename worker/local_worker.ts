@@ -33,6 +33,8 @@ export interface LocalWorkerOptions {
   runtime: RuntimeOptions;
   /** Images per session run (default 1). */
   microBatch?: number;
+  /** Logs which execution provider each node runs on, after the first step. */
+  logPlacement?: (line: string) => void;
 }
 
 export class LocalWorker implements WorkerEndpoint {
@@ -83,6 +85,7 @@ export class LocalWorker implements WorkerEndpoint {
       objectsPerImage: t.objectsPerImage,
       promptTokens: promptTokenCount({ mode: t.prompt.mode, points: t.prompt.points, negativePoints: t.prompt.negativePoints }),
       runtime: this.o.runtime,
+      ...(this.o.logPlacement ? { logPlacement: this.o.logPlacement } : {}),
     });
     const prepared: PreparedSample[] = [];
     const failed: StepResult['failed'] = [];

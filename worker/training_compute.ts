@@ -3,7 +3,11 @@
 // coordinator adds up across workers and divides by the total weight. Samples run in micro-batches
 // of the graph's static batch size; a short last micro-batch is padded with zero-weight copies.
 
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { describePlacement, placementFromProfile } from '../shared/graph/placement.js';
 import { sessionForGraph } from '../shared/graph/session_factory.js';
 import { asFloat32, type Feed, type GraphSession, type RuntimeOptions } from '../shared/graph/runtime.js';
 import type { PreparedSample } from '../shared/data/prepare.js';
@@ -23,6 +27,8 @@ export interface TrainingComputeOptions {
   objectsPerImage: number;
   promptTokens: number;
   runtime: RuntimeOptions;
+  /** Reports, after the first step, which execution provider ORT put each node on. */
+  logPlacement?: (line: string) => void;
 }
 
 export interface SampleLoss {
@@ -48,6 +54,8 @@ export class TrainingCompute {
     private readonly opts: TrainingComputeOptions,
   ) {}
 
+  private profileDir?: string;
+
   static async create(opts: TrainingComputeOptions): Promise<TrainingCompute> {
     const built = buildTrainingGraph({
       config: opts.config,
@@ -58,7 +66,25 @@ export class TrainingCompute {
       promptsPerImage: opts.objectsPerImage,
       promptTokens: opts.promptTokens,
     });
-    return new TrainingCompute(await sessionForGraph(built.graph, opts.runtime), built.trainable, opts);
+    // The first step is profiled once: the profile names each node's execution provider.
+    const profileDir = opts.logPlacement ? mkdtempSync(path.join(tmpdir(), 'samlora-placement-')) : undefined;
+    const runtime = profileDir ? { ...opts.runtime, profilePrefix: path.join(profileDir, 'step') } : opts.runtime;
+    const c = new TrainingCompute(await sessionForGraph(built.graph, runtime), built.trainable, opts);
+    c.profileDir = profileDir;
+    return c;
+  }
+
+  private reportPlacement(): void {
+    const dir = this.profileDir;
+    if (!dir) return;
+    this.profileDir = undefined;
+    try {
+      this.session.endProfiling();
+      const file = readdirSync(dir).find((f) => f.endsWith('.json'));
+      this.opts.logPlacement?.(file ? describePlacement(placementFromProfile(path.join(dir, file))) : 'node placement: ORT wrote no profile');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
 
   async run(samples: readonly PreparedSample[], params: ReadonlyMap<string, Float32Array>): Promise<GradientSum> {
@@ -83,6 +109,7 @@ export class TrainingCompute {
       const w = new Float32Array(chunk.flatMap((s) => s.objects.map((o) => o.weight)));
       feeds[IO.weights] = { data: w, shape: [w.length] };
       const r = await this.session.run(feeds);
+      this.reportPlacement();
       for (const t of this.trainable) {
         const g = asFloat32(r, `${IO.gradPrefix}${t.key}`);
         const acc = grads.get(t.key)!;
