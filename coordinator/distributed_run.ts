@@ -8,8 +8,8 @@ import { modelFingerprint } from '../shared/sam/fingerprint.js';
 import type { ServerSecurity, SharedToken } from '../shared/wire/security.js';
 import type { TensorEncoding } from '../shared/wire/tensor_codec.js';
 import { CoordinatorServer } from './grpc/coordinator_server.js';
-import { type LocalRunOptions, prepareRun } from './local_run.js';
-import { type Summary, Trainer } from './trainer.js';
+import { type LocalRunOptions, prepareRun, trainerFor } from './local_run.js';
+import type { Summary } from './trainer.js';
 import { WorkerPool } from './worker_pool.js';
 
 export interface DistributedRunOptions extends LocalRunOptions {
@@ -59,21 +59,8 @@ export async function runDistributed(o: DistributedRunOptions): Promise<Summary>
   });
   say(`coordinator listening on ${server.address} (run ${p.runId})`);
   o.onListening?.(server.address, server);
-  const trainer = new Trainer({
-    config: p.config,
-    model: p.model,
-    run: p.run,
-    runId: p.runId,
-    pool,
-    trainIds: p.trainIds,
-    testIds: p.testIds,
-    resume: o.resume,
-    progress: o.progress,
-    signal: o.signal,
-    maxSteps: o.maxSteps,
-  });
   try {
-    return await trainer.run();
+    return await trainerFor(p, pool, o).run();
   } finally {
     await server.stop();
   }

@@ -103,7 +103,16 @@ export async function runLocal(o: LocalRunOptions): Promise<Summary> {
       }),
   );
   for (const w of workers) pool.add(w);
-  const trainer = new Trainer({
+  try {
+    return await trainerFor(p, pool, o).run();
+  } finally {
+    await pool.closeAll();
+  }
+}
+
+/** The training loop of a prepared run over a pool of workers (in-process or remote). */
+export function trainerFor(p: PreparedRun, pool: WorkerPool, o: LocalRunOptions): Trainer {
+  return new Trainer({
     config: p.config,
     model: p.model,
     run: p.run,
@@ -116,9 +125,4 @@ export async function runLocal(o: LocalRunOptions): Promise<Summary> {
     signal: o.signal,
     maxSteps: o.maxSteps,
   });
-  try {
-    return await trainer.run();
-  } finally {
-    await pool.closeAll();
-  }
 }

@@ -13,6 +13,7 @@ import type { EvalWork, StepWork, WorkerEndpoint } from '../../coordinator/trans
 import { WorkerPool } from '../../coordinator/worker_pool.js';
 import { writeDemoDataset } from '../../shared/data/demo_data.js';
 import { LocalWorker } from '../../worker/local_worker.js';
+import { tinyConfigYaml } from '../helpers/tiny_config.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'samlora-elastic-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -82,25 +83,7 @@ describe('elastic membership', () => {
     const demo = path.join(tmp, 'demo');
     await writeDemoDataset(demo, { seed: 4, train: 9, test: 2, size: 64 });
     config = path.join(tmp, 'config.yaml');
-    writeFileSync(
-      config,
-      `model:
-  checkpoint: null
-  variant: { dim: 32, depth: 2, heads: 2, glob: [1], img: 64, window: 2, pdim: 32, dmlp: 64, iouh: 32 }
-  decoder_heads: 2
-data:
-  train: ${path.join(demo, 'train')}
-  test: ${path.join(demo, 'test')}
-train:
-  epochs: 2
-  batch_size: 3
-  seed: 5
-optimizer:
-  lr: 0.001
-checkpoint:
-  dir: ${tmp}
-`,
-    );
+    writeFileSync(config, tinyConfigYaml({ train: path.join(demo, 'train'), test: path.join(demo, 'test'), batchSize: 3, seed: 5, checkpointDir: tmp }));
   });
 
   it('a failing worker is evicted, its samples are trained by the others, a new worker is used from the next step; losses match one worker', async () => {

@@ -12,6 +12,7 @@ import type { Summary } from '../../coordinator/trainer.js';
 import { writeDemoDataset } from '../../shared/data/demo_data.js';
 import { loadLora } from '../../shared/sam/lora_io.js';
 import { fixtureDirs, readMeta, repoRoot } from '../helpers/fixtures.js';
+import { tinyConfigYaml } from '../helpers/tiny_config.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'samlora-trainer-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -19,26 +20,7 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 /** A tiny generated SAM (64 px input) so a step takes milliseconds. */
 function writeConfig(name: string, train: string, test: string | null, extra = ''): string {
   const file = path.join(tmp, `${name}.yaml`);
-  writeFileSync(
-    file,
-    `model:
-  checkpoint: null
-  variant: { dim: 32, depth: 2, heads: 2, glob: [1], img: 64, window: 2, pdim: 32, dmlp: 64, iouh: 32 }
-  decoder_heads: 2
-data:
-  train: ${train}
-  test: ${test ?? 'null'}
-train:
-  epochs: 2
-  batch_size: 2
-  train_decoder: true
-  seed: 3
-optimizer:
-  lr: 0.001
-checkpoint:
-  dir: ${tmp}
-${extra}`,
-  );
+  writeFileSync(file, tinyConfigYaml({ train, test, trainDecoder: true, checkpointDir: tmp, extra }));
   return file;
 }
 

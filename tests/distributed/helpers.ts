@@ -3,6 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { writeDemoDataset } from '../../shared/data/demo_data.js';
+import { tinyConfigYaml } from '../helpers/tiny_config.js';
 
 export async function tinyRunConfig(dir: string, opts: { train?: number; batch?: number; epochs?: number; seed?: number } = {}): Promise<string> {
   const demo = path.join(dir, 'demo');
@@ -10,22 +11,7 @@ export async function tinyRunConfig(dir: string, opts: { train?: number; batch?:
   const file = path.join(dir, 'config.yaml');
   writeFileSync(
     file,
-    `model:
-  checkpoint: null
-  variant: { dim: 32, depth: 2, heads: 2, glob: [1], img: 64, window: 2, pdim: 32, dmlp: 64, iouh: 32 }
-  decoder_heads: 2
-data:
-  train: ${path.join(demo, 'train')}
-  test: ${path.join(demo, 'test')}
-train:
-  epochs: ${opts.epochs ?? 2}
-  batch_size: ${opts.batch ?? 4}
-  seed: 5
-optimizer:
-  lr: 0.001
-checkpoint:
-  dir: ${dir}
-`,
+    tinyConfigYaml({ train: path.join(demo, 'train'), test: path.join(demo, 'test'), epochs: opts.epochs ?? 2, batchSize: opts.batch ?? 4, seed: 5, checkpointDir: dir }),
   );
   return file;
 }

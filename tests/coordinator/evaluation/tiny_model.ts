@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { type SamConfig } from '../../../shared/sam/config.js';
 import { initLora } from '../../../shared/sam/lora.js';
 import { saveLora } from '../../../shared/sam/lora_io.js';
+import { tinyConfigYaml } from '../../helpers/tiny_config.js';
 
 export const TINY: SamConfig = { dim: 32, depth: 2, heads: 2, glob: [1], img: 64, window: 2, pdim: 32, dmlp: 64, iouh: 32, dheads: 2 };
 
@@ -14,23 +15,7 @@ export function writeTinyConfig(dir: string, name: string, data: { train?: strin
   const file = path.join(dir, `${name}.yaml`);
   writeFileSync(
     file,
-    `model:
-  checkpoint: null
-  variant: { dim: 32, depth: 2, heads: 2, glob: [1], img: 64, window: 2, pdim: 32, dmlp: 64, iouh: 32 }
-  decoder_heads: 2
-data:
-  train: ${data.train ?? 'null'}
-  test: ${data.test ?? 'null'}
-train:
-  epochs: 1
-  batch_size: 2
-  train_decoder: true
-  seed: 3
-optimizer:
-  lr: 0.003
-checkpoint:
-  dir: ${dir}
-${extra}`,
+    tinyConfigYaml({ train: data.train ?? null, test: data.test ?? null, epochs: 1, trainDecoder: true, lr: 0.003, checkpointDir: dir, extra }),
   );
   return file;
 }
