@@ -6,6 +6,7 @@ import { runDistributed } from '../coordinator/distributed_run.js';
 import { parseSetArgs } from '../shared/config/index.js';
 import { type ServerSecurity, SharedToken, TOKEN_ENV_VAR } from '../shared/wire/security.js';
 import type { Command } from './commands.js';
+import { withGracefulStop } from './graceful_stop.js';
 
 const USAGE = `usage: sam-lora coordinator --listen HOST:PORT [--config FILE] [--run-dir DIR] [--resume]
                             [--min-workers N] [--token-file FILE] [--tls-cert F --tls-key F [--tls-client-ca F]]
@@ -79,41 +80,33 @@ async function runCoordinatorCommand(argv: string[]): Promise<number> {
   const overrides = parseSetArgs(values.set ?? []);
   if (values.epochs !== undefined) overrides['train.epochs'] = values.epochs;
 
-  const stop = new AbortController();
-  const onSignal = (): void => {
-    if (stop.signal.aborted) process.exit(130);
-    process.stderr.write('\nstopping after this step (checkpointing); press Ctrl-C again to quit at once\n');
-    stop.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  try {
-    const token = values['token-file'] ? await SharedToken.fromFile(values['token-file']) : process.env[TOKEN_ENV_VAR] ? SharedToken.fromEnv() : undefined;
-    if (!token) process.stderr.write('sam-lora coordinator: no token (--token-file or SAMLORA_TOKEN): any client that reaches the port can join; use this only on a trusted network\n');
-    const summary = await runDistributed({
-      configPath: values.config,
-      overrides,
-      runDir: values['run-dir'],
-      resume: values.resume ?? false,
-      listen: values.listen,
-      minWorkers,
-      ...(token ? { token } : {}),
-      security,
-      encoding: values.bf16 ? 'bf16' : 'fp32',
-      deadlineMs: deadline * 1000,
-      progress: (line) => process.stdout.write(`${line}\n`),
-      signal: stop.signal,
-    });
-    const fmt = (s: { dice: number; iou: number } | null): string => (s ? `Dice ${s.dice.toFixed(4)}, IoU ${s.iou.toFixed(4)}` : 'n/a');
-    process.stdout.write(`\n${summary.status}: ${summary.steps} steps, held-out before ${fmt(summary.eval_before)}, after ${fmt(summary.eval_after)}\n`);
-    return summary.status === 'failed' ? 1 : 0;
-  } catch (err) {
-    process.stderr.write(`sam-lora coordinator: ${err instanceof Error ? err.message : String(err)}\n`);
-    return 1;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+  const listen = values.listen;
+  return withGracefulStop(async (signal) => {
+    try {
+      const token = values['token-file'] ? await SharedToken.fromFile(values['token-file']) : process.env[TOKEN_ENV_VAR] ? SharedToken.fromEnv() : undefined;
+      if (!token) process.stderr.write('sam-lora coordinator: no token (--token-file or SAMLORA_TOKEN): any client that reaches the port can join; use this only on a trusted network\n');
+      const summary = await runDistributed({
+        configPath: values.config,
+        overrides,
+        runDir: values['run-dir'],
+        resume: values.resume ?? false,
+        listen,
+        minWorkers,
+        ...(token ? { token } : {}),
+        security,
+        encoding: values.bf16 ? 'bf16' : 'fp32',
+        deadlineMs: deadline * 1000,
+        progress: (line) => process.stdout.write(`${line}\n`),
+        signal,
+      });
+      const fmt = (s: { dice: number; iou: number } | null): string => (s ? `Dice ${s.dice.toFixed(4)}, IoU ${s.iou.toFixed(4)}` : 'n/a');
+      process.stdout.write(`\n${summary.status}: ${summary.steps} steps, held-out before ${fmt(summary.eval_before)}, after ${fmt(summary.eval_after)}\n`);
+      return summary.status === 'failed' ? 1 : 0;
+    } catch (err) {
+      process.stderr.write(`sam-lora coordinator: ${err instanceof Error ? err.message : String(err)}\n`);
+      return 1;
+    }
+  });
 }
 
 export const coordinatorCommand: Command = {

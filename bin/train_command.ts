@@ -6,6 +6,7 @@ import { runLocal } from '../coordinator/local_run.js';
 import { assertCudaAvailable } from '../shared/graph/runtime.js';
 import { parseSetArgs } from '../shared/config/index.js';
 import type { Command } from './commands.js';
+import { withGracefulStop } from './graceful_stop.js';
 
 const USAGE = `usage: sam-lora train [--config FILE] [--run-dir DIR] [--resume] [--set KEY=VALUE ...]
                       [--epochs N] [--device cpu|cuda] [--gpu N] [--threads N]
@@ -78,22 +79,14 @@ async function runTrain(argv: string[]): Promise<number> {
     assertCudaAvailable();
   }
 
-  const stop = new AbortController();
-  const onSignal = (): void => {
-    if (stop.signal.aborted) process.exit(130);
-    process.stderr.write('\nstopping after this step (checkpointing); press Ctrl-C again to quit at once\n');
-    stop.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  try {
+  return withGracefulStop(async (signal) => {
     const common = {
       configPath: values.config,
       overrides,
       runDir: values['run-dir'],
       resume: values.resume ?? false,
       progress: (line: string) => process.stdout.write(`${line}\n`),
-      signal: stop.signal,
+      signal,
     };
     const distributed = workers !== undefined || gpus !== undefined;
     const summary = distributed
@@ -107,10 +100,7 @@ async function runTrain(argv: string[]): Promise<number> {
         `LoRA: ${summary.checkpoints.final ?? summary.checkpoints.latest}/lora.safetensors\n`,
     );
     return summary.status === 'failed' ? 1 : 0;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+  });
 }
 
 export const trainCommand: Command = {
