@@ -2,6 +2,7 @@
 
 import { parseArgs } from 'node:util';
 import { DEMO_DEFAULTS, writeDemoDataset } from '../shared/data/demo_data.js';
+import { UsageError, reportCommandError } from './cli_errors.js';
 import type { Command } from './commands.js';
 
 const USAGE = `usage: sam-lora demo-data --out DIR [--seed N] [--train N] [--test N] [--size PX] [--force]
@@ -17,8 +18,6 @@ const USAGE = `usage: sam-lora demo-data --out DIR [--seed N] [--train N] [--tes
   --size PX    image side in pixels (default ${DEMO_DEFAULTS.size})
   --force      replace DIR/train and DIR/test if they already hold files
 `;
-
-class UsageError extends Error {}
 
 function intOption(name: string, value: string | undefined, fallback: number, min: number): number {
   if (value === undefined) return fallback;
@@ -57,13 +56,7 @@ async function runDemoData(argv: string[]): Promise<number> {
     );
     return 0;
   } catch (e) {
-    const parseError = typeof (e as { code?: unknown }).code === 'string' && (e as { code: string }).code.startsWith('ERR_PARSE_ARGS');
-    if (e instanceof UsageError || parseError) {
-      process.stderr.write(`sam-lora demo-data: ${(e as Error).message}\n\n${USAGE}`);
-      return 2;
-    }
-    process.stderr.write(`sam-lora demo-data: ${e instanceof Error ? e.message : String(e)}\n`);
-    return 1;
+    return reportCommandError('demo-data', USAGE, e);
   }
 }
 

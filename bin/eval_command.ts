@@ -7,6 +7,7 @@ import { resolveLoraPath } from '../coordinator/evaluation/eval_model.js';
 import { runEval } from '../coordinator/evaluation/run_eval.js';
 import { BASE_MODEL } from '../coordinator/evaluation/names.js';
 import { parseSetArgs } from '../shared/config/index.js';
+import { UsageError, reportCommandError } from './cli_errors.js';
 import type { Command } from './commands.js';
 
 const USAGE = `usage: sam-lora eval [--config FILE | --checkpoint SAM.pth] [--lora [NAME=]FILE ...] [--data DIR]
@@ -33,8 +34,6 @@ const USAGE = `usage: sam-lora eval [--config FILE | --checkpoint SAM.pth] [--lo
   Prints the table (a row per image, Dice and IoU per model, then the mean row) on stdout, progress on
   stderr. Exit status: 0 done, 1 failed (the message says why), 2 usage error.
 `;
-
-class UsageError extends Error {}
 
 const NAME = /^[A-Za-z0-9_.+-]+$/;
 
@@ -92,13 +91,7 @@ async function runEvalCommand(argv: string[]): Promise<number> {
     if (failed) process.stderr.write(`${failed} image evaluation(s) failed; see "failed" in results.json\n`);
     return 0;
   } catch (e) {
-    const parseError = typeof (e as { code?: unknown }).code === 'string' && (e as { code: string }).code.startsWith('ERR_PARSE_ARGS');
-    if (e instanceof UsageError || parseError) {
-      process.stderr.write(`sam-lora eval: ${(e as Error).message}\n\n${USAGE}`);
-      return 2;
-    }
-    process.stderr.write(`sam-lora eval: ${e instanceof Error ? e.message : String(e)}\n`);
-    return 1;
+    return reportCommandError('eval', USAGE, e);
   }
 }
 

@@ -2,6 +2,7 @@
 
 import { parseArgs } from 'node:util';
 import { LORA_FORMATS, type LoraFormat, loadLora, loraInfo, saveLora } from '../shared/sam/lora_io.js';
+import { UsageError, reportCommandError } from './cli_errors.js';
 import type { Command } from './commands.js';
 
 const USAGE = `usage: sam-lora lora info FILE
@@ -11,8 +12,6 @@ const USAGE = `usage: sam-lora lora info FILE
   convert  rewrite a LoRA file in the other format; the reference format holds only q/v adapters on
            blocks 0..n-1 with alpha = rank
 `;
-
-class UsageError extends Error {}
 
 function usage(problem: string): never {
   throw new UsageError(problem);
@@ -53,13 +52,7 @@ async function runLora(argv: string[]): Promise<number> {
     if (sub === 'convert') return await convert(rest);
     usage(sub === undefined ? 'missing subcommand' : `unknown subcommand "${sub}"`);
   } catch (e) {
-    const parseError = typeof (e as { code?: unknown }).code === 'string' && (e as { code: string }).code.startsWith('ERR_PARSE_ARGS');
-    if (e instanceof UsageError || parseError) {
-      process.stderr.write(`sam-lora lora: ${(e as Error).message}\n\n${USAGE}`);
-      return 2;
-    }
-    process.stderr.write(`sam-lora lora: ${e instanceof Error ? e.message : String(e)}\n`);
-    return 1;
+    return reportCommandError('lora', USAGE, e);
   }
 }
 

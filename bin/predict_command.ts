@@ -5,6 +5,7 @@ import { resolveLoraPath } from '../coordinator/evaluation/eval_model.js';
 import { type PointPrompt, runPredict } from '../coordinator/evaluation/predict.js';
 import { parseSetArgs } from '../shared/config/index.js';
 import type { Box } from '../shared/data/prompts.js';
+import { UsageError, reportCommandError } from './cli_errors.js';
 import type { Command } from './commands.js';
 
 const USAGE = `usage: sam-lora predict [--config FILE | --checkpoint SAM.pth] [--lora FILE] --image IMG
@@ -33,8 +34,6 @@ const USAGE = `usage: sam-lora predict [--config FILE | --checkpoint SAM.pth] [-
   Exit status: 0 done, 1 bad input (unreadable image, prompt outside the image, no prompt) or
   failure, 2 usage error.
 `;
-
-class UsageError extends Error {}
 
 function numbers(flag: string, text: string, counts: number[]): number[] {
   const parts = text.split(',').map((s) => s.trim());
@@ -98,13 +97,7 @@ async function runPredictCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     return 0;
   } catch (e) {
-    const parseError = typeof (e as { code?: unknown }).code === 'string' && (e as { code: string }).code.startsWith('ERR_PARSE_ARGS');
-    if (e instanceof UsageError || parseError) {
-      process.stderr.write(`sam-lora predict: ${(e as Error).message}\n\n${USAGE}`);
-      return 2;
-    }
-    process.stderr.write(`sam-lora predict: ${e instanceof Error ? e.message : String(e)}\n`);
-    return 1;
+    return reportCommandError('predict', USAGE, e);
   }
 }
 
