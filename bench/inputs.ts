@@ -15,6 +15,7 @@ import { IO } from '../shared/sam/sam_graph.js';
 import type { HostTensor } from '../shared/tensor/host_tensor.js';
 import { readSafetensors } from '../shared/tensor/safetensors.js';
 import { readMeta } from '../tests/helpers/fixtures.js';
+import { promptFeeds as promptTokenFeeds } from '../tests/helpers/sam_feeds.js';
 import { generateStateDict } from '../shared/sam/generated_weights.js';
 
 export const LORA_RANK = 4;
@@ -122,18 +123,7 @@ function imageFeed(samples: Sample[], img: number): Feed {
 }
 
 function promptFeeds(samples: Sample[]): Record<string, Feed> {
-  const prompts = samples.map((s) => boxPrompt(s.box));
-  const p = prompts[0]!.count;
-  const coords = new Float32Array(prompts.length * p * 2);
-  const labels = new Float32Array(prompts.length * p * 5);
-  prompts.forEach((t, i) => {
-    coords.set(t.coords, i * p * 2);
-    labels.set(t.labelsOneHot, i * p * 5);
-  });
-  return {
-    [IO.coords]: { data: coords, shape: [prompts.length, p, 2] },
-    [IO.labels]: { data: labels, shape: [prompts.length, p, 5] },
-  };
+  return promptTokenFeeds(samples.map((s) => boxPrompt(s.box)));
 }
 
 function lossFeeds(samples: Sample[], img: number): Record<string, Feed> {
