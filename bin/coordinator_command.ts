@@ -8,7 +8,7 @@ import { type ServerSecurity, SharedToken, TOKEN_ENV_VAR } from '../shared/wire/
 import type { Command } from './commands.js';
 import { withGracefulStop } from './graceful_stop.js';
 
-const USAGE = `usage: sam-lora coordinator --listen HOST:PORT [--config FILE] [--run-dir DIR] [--resume]
+const USAGE = `usage: sam-lora coordinator --listen HOST:PORT [--config FILE] [--run-dir DIR] [--resume | --auto-resume]
                             [--min-workers N] [--token-file FILE] [--tls-cert F --tls-key F [--tls-client-ca F]]
                             [--bf16] [--step-deadline SECONDS] [--set KEY=VALUE ...] [--epochs N]
 
@@ -21,6 +21,8 @@ const USAGE = `usage: sam-lora coordinator --listen HOST:PORT [--config FILE] [-
   --listen HOST:PORT       address to serve on (0.0.0.0:50051 for every interface)
   --config FILE            training configuration (default: the embedded demo job)
   --run-dir DIR            run directory; with --resume, continue from its latest checkpoint
+  --auto-resume            resume when --run-dir holds a checkpoint, else start a new run (for pods and
+                           jobs that get restarted: Kubernetes, Slurm --requeue)
   --min-workers N          train only while at least N workers are connected (default 1)
   --token-file FILE        shared secret every call must carry (default: $${TOKEN_ENV_VAR} when set);
                            without a token any client that reaches the port can join
@@ -41,6 +43,7 @@ async function runCoordinatorCommand(argv: string[]): Promise<number> {
         config: { type: 'string' },
         'run-dir': { type: 'string' },
         resume: { type: 'boolean' },
+        'auto-resume': { type: 'boolean' },
         'min-workers': { type: 'string' },
         'token-file': { type: 'string' },
         'tls-cert': { type: 'string' },
@@ -89,7 +92,7 @@ async function runCoordinatorCommand(argv: string[]): Promise<number> {
         configPath: values.config,
         overrides,
         runDir: values['run-dir'],
-        resume: values.resume ?? false,
+        resume: values['auto-resume'] ? 'auto' : (values.resume ?? false),
         listen,
         minWorkers,
         ...(token ? { token } : {}),

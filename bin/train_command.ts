@@ -8,7 +8,7 @@ import { parseSetArgs } from '../shared/config/index.js';
 import type { Command } from './commands.js';
 import { withGracefulStop } from './graceful_stop.js';
 
-const USAGE = `usage: sam-lora train [--config FILE] [--run-dir DIR] [--resume] [--set KEY=VALUE ...]
+const USAGE = `usage: sam-lora train [--config FILE] [--run-dir DIR] [--resume | --auto-resume] [--set KEY=VALUE ...]
                       [--epochs N] [--device cpu|cuda] [--gpu N] [--threads N]
                       [--workers K | --gpus 0,1,...]
 
@@ -19,6 +19,7 @@ const USAGE = `usage: sam-lora train [--config FILE] [--run-dir DIR] [--resume] 
   --config FILE    YAML training configuration (README, "Configuration")
   --run-dir DIR    run directory (default: <checkpoint.dir>/<timestamp>)
   --resume         continue from the run directory's latest checkpoint
+  --auto-resume    resume when --run-dir holds a checkpoint, else start (restarted jobs: systemd, Slurm)
   --set KEY=VALUE  override a config key (repeatable), e.g. --set train.epochs=3
   --epochs N, --device cpu|cuda, --gpu N, --threads N
                    shorthands for --set train.epochs=N, runtime.device, runtime.gpu, runtime.threads
@@ -37,6 +38,7 @@ async function runTrain(argv: string[]): Promise<number> {
         config: { type: 'string' },
         'run-dir': { type: 'string' },
         resume: { type: 'boolean' },
+        'auto-resume': { type: 'boolean' },
         set: { type: 'string', multiple: true },
         epochs: { type: 'string' },
         device: { type: 'string' },
@@ -84,7 +86,7 @@ async function runTrain(argv: string[]): Promise<number> {
       configPath: values.config,
       overrides,
       runDir: values['run-dir'],
-      resume: values.resume ?? false,
+      resume: values['auto-resume'] ? ('auto' as const) : (values.resume ?? false),
       progress: (line: string) => process.stdout.write(`${line}\n`),
       signal,
     };

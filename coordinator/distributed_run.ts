@@ -38,7 +38,7 @@ function byteSource(datasets: { train: Dataset; test?: Dataset }): (id: string, 
 export async function runDistributed(o: DistributedRunOptions): Promise<Summary> {
   const say = o.progress ?? (() => undefined);
   const p = await prepareRun(o);
-  const pool = new WorkerPool(o.minWorkers, (e) => {
+  const pool = WorkerPool.forwarding(o.minWorkers, o.events, (e) => {
     if (e.kind === 'joined') say(`worker ${e.id} joined`);
     else if (e.kind === 'evicted') say(`worker ${e.id} left: ${e.reason}`);
     else say(`waiting for workers: ${e.live} connected, ${e.needed} needed`);
@@ -56,6 +56,7 @@ export async function runDistributed(o: DistributedRunOptions): Promise<Summary>
     ...(o.deadlineMs ? { deadlineMs: o.deadlineMs } : {}),
     sampleBytes: byteSource({ train: p.train, ...(p.test ? { test: p.test } : {}) }),
     log: say,
+    ...(o.events ? { events: o.events } : {}),
   });
   say(`coordinator listening on ${server.address} (run ${p.runId})`);
   o.onListening?.(server.address, server);

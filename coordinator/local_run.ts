@@ -12,6 +12,7 @@ import { LocalWorker } from '../worker/local_worker.js';
 import { type ModelSetup, setupModel } from './model_setup.js';
 import { RunDir } from './run_dir.js';
 import { type Summary, Trainer } from './trainer.js';
+import type { RunEvents } from './run_events.js';
 import { WorkerPool } from './worker_pool.js';
 
 /** The demo dataset of the embedded job: enough images that held-out Dice measures learning, not memory. */
@@ -23,12 +24,15 @@ export interface LocalRunOptions {
   overrides?: Record<string, string>;
   /** Default: <checkpoint.dir>/<run id>. */
   runDir?: string;
-  resume?: boolean;
+  /** true: continue from the run directory's latest checkpoint (which must exist); 'auto': when there is one (restartable jobs). */
+  resume?: boolean | 'auto';
   progress?: (line: string) => void;
   signal?: AbortSignal;
   maxSteps?: number;
   /** In-process workers (default 1). */
   workers?: number;
+  /** The run's events, for a dashboard and metrics. */
+  events?: RunEvents;
 }
 
 export interface PreparedRun {
@@ -40,6 +44,8 @@ export interface PreparedRun {
   test?: Dataset;
   trainIds: string[];
   testIds: string[];
+  /** Whether the run continues from a checkpoint (resume 'auto' resolved). */
+  resume: boolean;
 }
 
 async function scanned(dir: string, config: TrainConfig, say: (l: string) => void): Promise<{ ds: Dataset; ids: string[] }> {
@@ -58,7 +64,11 @@ export async function prepareRun(o: LocalRunOptions): Promise<PreparedRun> {
   const config = await loadConfig(o.configPath, o.overrides ?? {});
   const runId = o.runDir ? path.basename(o.runDir) : RunDir.newId();
   const run = new RunDir(o.runDir ?? path.join(config.checkpoint.dir, runId));
-  if (o.resume && !existsSync(path.join(run.checkpoints, 'latest.json'))) throw new Error(`--resume: ${run.dir} holds no checkpoint to resume from`);
+  if (o.resume === 'auto' && !o.runDir) throw new Error('--auto-resume needs --run-dir (the directory a restarted job finds its checkpoints in)');
+  const hasCheckpoint = existsSync(path.join(run.checkpoints, 'latest.json'));
+  if (o.resume === true && !hasCheckpoint) throw new Error(`--resume: ${run.dir} holds no checkpoint to resume from`);
+  const resume = o.resume === true || (o.resume === 'auto' && hasCheckpoint);
+  if (o.resume === 'auto') say(hasCheckpoint ? `--auto-resume: continuing from the checkpoint in ${run.checkpoints}` : `--auto-resume: no checkpoint in ${run.dir} yet, starting a new run`);
   const model = await setupModel(config);
   if (!config.model.checkpoint) {
     say('No SAM checkpoint configured: training a small SAM variant with seeded random weights (pretrained weights cannot ship with the package; set model.checkpoint to sam_vit_b_01ec64.pth for the real job).');
@@ -76,7 +86,7 @@ export async function prepareRun(o: LocalRunOptions): Promise<PreparedRun> {
   }
   const train = await scanned(trainDir, config, say);
   const test = testDir ? await scanned(testDir, config, say) : undefined;
-  return { config, model, run, runId, train: train.ds, test: test?.ds, trainIds: train.ids, testIds: test?.ids ?? [] };
+  return { config, model, run, runId, train: train.ds, test: test?.ds, trainIds: train.ids, testIds: test?.ids ?? [], resume };
 }
 
 export function runtimeOptions(config: TrainConfig): RuntimeOptions {
@@ -88,7 +98,7 @@ export function runtimeOptions(config: TrainConfig): RuntimeOptions {
 
 export async function runLocal(o: LocalRunOptions): Promise<Summary> {
   const p = await prepareRun(o);
-  const pool = new WorkerPool(1, (e) => {
+  const pool = WorkerPool.forwarding(1, o.events, (e) => {
     if (e.kind === 'evicted') o.progress?.(`worker ${e.id} left: ${e.reason}`);
   });
   const workers = Array.from(
@@ -120,9 +130,10 @@ export function trainerFor(p: PreparedRun, pool: WorkerPool, o: LocalRunOptions)
     pool,
     trainIds: p.trainIds,
     testIds: p.testIds,
-    resume: o.resume,
+    resume: p.resume,
     progress: o.progress,
     signal: o.signal,
     maxSteps: o.maxSteps,
+    events: o.events,
   });
 }

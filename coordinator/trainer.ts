@@ -13,6 +13,8 @@ import { Adam } from './optimizer/adam.js';
 import { allFinite, clipGradNorm } from './optimizer/grad_clip.js';
 import { learningRate } from './optimizer/schedule.js';
 import { reduceResults } from './reduce.js';
+import type { RunEvents, RunInfo, WorkerStepTiming } from './run_events.js';
+import { variantLabel } from '../shared/sam/config.js';
 import type { RunDir } from './run_dir.js';
 import { weightsHash } from '../shared/tensor/weights_hash.js';
 import type { EvalResult, SampleTask, StepResult, WorkerEndpoint } from './transport.js';
@@ -37,6 +39,8 @@ export interface TrainerOptions {
   signal?: AbortSignal;
   /** Stop (as if signalled) after this many steps in this process: tests of stop/resume. */
   maxSteps?: number;
+  /** Observers (dashboard, metrics) see the run through these events. */
+  events?: RunEvents;
 }
 
 export interface Summary {
@@ -103,9 +107,10 @@ export class Trainer {
     return Math.ceil(this.o.trainIds.length / this.cfg.train.batchSize);
   }
 
-  private say(line: string): void {
+  private say(line: string, level: 'info' | 'warn' | 'error' = 'info'): void {
     this.o.progress?.(line);
     this.o.run.log(line);
+    this.o.events?.emit({ kind: 'log', level, text: line });
   }
 
   private hash?: { version: number; value: string };
@@ -144,7 +149,7 @@ export class Trainer {
           done.push(r.value);
         } else {
           this.o.pool.evict(w.id, refused ?? 'failed');
-          this.say(`worker ${w.id} evicted: ${refused}; its ${part.length} sample(s) go to the others`);
+          this.say(`worker ${w.id} evicted: ${refused}; its ${part.length} sample(s) go to the others`, 'warn');
           pending.push(...part);
         }
       });
@@ -189,6 +194,7 @@ export class Trainer {
       this.checkpoints.latest = dir;
       this.store.prune(this.cfg.checkpoint.keep);
     }
+    this.o.events?.emit({ kind: 'checkpoint', step: this.state.step, dir, name });
     return dir;
   }
 
@@ -237,6 +243,7 @@ export class Trainer {
     } else {
       this.state.staleEvals++;
     }
+    this.o.events?.emit({ kind: 'eval', step: rec.step, epoch: rec.epoch, dice: rec.dice, iou: rec.iou, best: improved, phase: 'during' });
     this.say(`eval at step ${rec.step}: dice ${rec.dice.toFixed(4)} iou ${rec.iou.toFixed(4)}${improved ? ' (best)' : ''}`);
     this.writeSummary(true);
     const patience = this.cfg.eval.earlyStopping.patience;
@@ -249,9 +256,14 @@ export class Trainer {
     this.o.run.writeConfig(configToYaml(cfg));
     try {
       if (this.o.resume) await this.restore();
+      this.o.events?.emit({ kind: 'run_started', info: this.runInfo() });
       if (!this.o.resume) {
         this.state.evalBefore = await this.evaluate();
-        if (this.state.evalBefore) this.say(`eval before training: dice ${this.state.evalBefore.dice.toFixed(4)} iou ${this.state.evalBefore.iou.toFixed(4)}`);
+        const b = this.state.evalBefore;
+        if (b) {
+          this.o.events?.emit({ kind: 'eval', step: 0, epoch: 0, dice: b.dice, iou: b.iou, best: false, phase: 'before' });
+          this.say(`eval before training: dice ${b.dice.toFixed(4)} iou ${b.iou.toFixed(4)}`);
+        }
       }
       this.writeSummary(true);
       const stopped = await this.loop();
@@ -261,6 +273,7 @@ export class Trainer {
         if (after) {
           const last = this.state.evals[this.state.evals.length - 1];
           if (!last || last.step !== this.state.step) this.state.evals.push({ step: this.state.step, epoch: this.state.epoch, ...after });
+          this.o.events?.emit({ kind: 'eval', step: this.state.step, epoch: this.state.epoch, dice: after.dice, iou: after.iou, best: false, phase: 'after' });
           this.say(`eval after training: dice ${after.dice.toFixed(4)} iou ${after.iou.toFixed(4)}`);
         }
         this.checkpoints.final = await this.checkpoint('final', false);
@@ -270,17 +283,20 @@ export class Trainer {
       if (err instanceof StoppedWhileWaiting) {
         // Stopped (Ctrl-C) while no workers were there: keep what was trained.
         this.status = 'stopped';
-        this.say(err.message);
+        this.say(err.message, 'warn');
         if (this.state.step > 0 && this.state.step % this.cfg.train.gradAccumulation === 0) await this.checkpoint(stepName(this.state.step));
         this.writeSummary(true);
+        this.o.events?.emit({ kind: 'run_ended', status: 'stopped' });
         return this.summary();
       }
       this.status = 'failed';
       this.error = err instanceof Error ? err.message : String(err);
       this.writeSummary(true);
+      this.o.events?.emit({ kind: 'run_ended', status: 'failed', error: this.error });
       throw err;
     }
     this.writeSummary(true);
+    this.o.events?.emit({ kind: 'run_ended', status: this.status === 'stopped' ? 'stopped' : 'completed' });
     return this.summary();
   }
 
@@ -318,6 +334,7 @@ export class Trainer {
         this.writeSummary();
       }
       this.state.accounts.push(ledger.account());
+      this.o.events?.emit({ kind: 'epoch_done', epoch: this.state.epoch });
       this.state.epochPosition = 0;
       this.state.epochTrained = [];
       const lastEpoch = this.state.epoch + 1 === t.epochs;
@@ -338,6 +355,24 @@ export class Trainer {
     return 'done';
   }
 
+  private runInfo(): RunInfo {
+    const c = this.cfg;
+    const perEpoch = this.stepsPerEpoch();
+    return {
+      runId: this.o.runId,
+      variant: variantLabel(this.o.model.sam),
+      checkpoint: this.o.model.checkpoint,
+      rank: this.o.model.spec.rank,
+      device: c.runtime.device,
+      epochs: c.train.epochs,
+      stepsPerEpoch: perEpoch,
+      totalSteps: c.train.epochs * perEpoch,
+      batchSize: c.train.batchSize,
+      startStep: this.state.step,
+      lr: this.currentLr(),
+    };
+  }
+
   private currentLr(): number {
     const c = this.cfg;
     const optimizerSteps = Math.floor(this.state.step / c.train.gradAccumulation);
@@ -349,9 +384,15 @@ export class Trainer {
     const cfg = this.cfg;
     const step = this.state.step;
     const expected = this.currentHash();
+    const t0 = performance.now();
+    const answered: WorkerStepTiming[] = [];
     const results: StepResult[] = await this.distribute(
       ids,
-      (w, samples) => w.trainStep({ epoch: this.state.epoch, step, weightsVersion: this.version, samples }),
+      async (w, samples) => {
+        const r = await w.trainStep({ epoch: this.state.epoch, step, weightsVersion: this.version, samples });
+        answered.push({ workerId: w.id, samples: r.samples.length, computeSeconds: r.computeSeconds, answeredAfterSeconds: (performance.now() - t0) / 1000, loss: r.weightSum > 0 ? r.lossSum / r.weightSum : Number.NaN });
+        return r;
+      },
       (r) => (r.step !== step ? `answered step ${r.step} for step ${step}` : r.weightsHash !== undefined && r.weightsHash !== expected ? 'holds different weights (hash mismatch)' : undefined),
     );
     for (const r of results) {
@@ -361,12 +402,34 @@ export class Trainer {
         this.say(`step ${step}: skipped sample ${f.id}: ${f.reason}`);
       }
     }
+    const tReduce = performance.now();
     const reduced = reduceResults(results, this.o.model.shapes);
     this.state.step++;
     this.state.losses.push(reduced.loss);
+    const lrNow = this.currentLr();
+    const emitStep = (skipped: boolean): void => {
+      const now = performance.now();
+      const times = answered.map((a) => a.answeredAfterSeconds);
+      this.o.events?.emit({
+        kind: 'step',
+        step: this.state.step,
+        epoch: this.state.epoch,
+        images: results.reduce((a, r) => a + r.samples.length, 0),
+        loss: reduced.loss,
+        lr: lrNow,
+        skipped,
+        timing: {
+          stepSeconds: (now - t0) / 1000,
+          reduceSeconds: (now - tReduce) / 1000,
+          waitForSlowestSeconds: times.length ? Math.max(...times) - Math.min(...times) : 0,
+          workers: answered,
+        },
+      });
+    };
     if (reduced.weight === 0 || !Number.isFinite(reduced.loss) || !allFinite(reduced.grads)) {
       this.state.skippedSteps++;
-      this.say(`step ${step}: skipped (${reduced.weight === 0 ? 'no trainable sample' : 'non-finite loss or gradient'})`);
+      this.say(`step ${step}: skipped (${reduced.weight === 0 ? 'no trainable sample' : 'non-finite loss or gradient'})`, 'warn');
+      emitStep(true);
       return;
     }
     const k = cfg.train.gradAccumulation;
@@ -376,7 +439,10 @@ export class Trainer {
         const acc = this.accumulated.get(key)!;
         for (let i = 0; i < g.length; i++) acc[i] = acc[i]! + g[i]! / k;
       }
-      if (this.state.step % k !== 0) return;
+      if (this.state.step % k !== 0) {
+        emitStep(false);
+        return;
+      }
     }
     const grads = k > 1 ? this.accumulated! : reduced.grads;
     if (cfg.gradClip.maxNorm !== null) clipGradNorm(grads, cfg.gradClip.maxNorm);
@@ -393,6 +459,7 @@ export class Trainer {
     this.adam.step(this.params, grads, lr);
     this.accumulated = undefined;
     this.newVersion();
+    emitStep(false);
   }
 }
 

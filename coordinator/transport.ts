@@ -56,8 +56,16 @@ export interface EvalResult {
   failed: { id: string; reason: string }[];
 }
 
+/** Where a worker runs, for dashboards and logs. */
+export interface WorkerPlacement {
+  host: string;
+  /** "cpu", or "cuda:N". */
+  device: string;
+}
+
 export interface WorkerEndpoint {
   readonly id: string;
+  readonly placement?: WorkerPlacement;
   /** Installs a new version of the trainable weights. */
   setWeights(version: number, params: ReadonlyMap<string, Float32Array>): Promise<void>;
   trainStep(work: StepWork): Promise<StepResult>;

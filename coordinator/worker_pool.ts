@@ -2,10 +2,11 @@
 // a worker that fails (disconnects, crashes, misses a deadline, returns a bad result) is evicted
 // and its samples go to the others. The loop waits, saying so, while fewer than min_workers remain.
 
+import type { RunEvents } from './run_events.js';
 import type { WorkerEndpoint } from './transport.js';
 
 export type PoolEvent =
-  | { kind: 'joined'; id: string }
+  | { kind: 'joined'; id: string; host: string; device: string }
   | { kind: 'evicted'; id: string; reason: string }
   | { kind: 'waiting'; live: number; needed: number };
 
@@ -32,7 +33,7 @@ export class WorkerPool {
     if (this.members.has(w.id)) throw new Error(`worker id ${w.id} is already in the pool`);
     this.members.set(w.id, w);
     this.versions.set(w.id, -1);
-    this.onEvent({ kind: 'joined', id: w.id });
+    this.onEvent({ kind: 'joined', id: w.id, host: w.placement?.host ?? '?', device: w.placement?.device ?? '?' });
     const ws = this.waiters;
     this.waiters = [];
     for (const wake of ws) wake();
@@ -83,6 +84,17 @@ export class WorkerPool {
       const w = behind[i]!;
       if (s.status === 'fulfilled') this.versions.set(w.id, version);
       else this.evict(w.id, `could not take weights version ${version}: ${reason(s.reason)}`);
+    });
+  }
+
+  /** Forwards membership changes to the run's events (dashboard, metrics). */
+  static forwarding(minWorkers: number, events: RunEvents | undefined, also: (e: PoolEvent) => void = () => undefined): WorkerPool {
+    return new WorkerPool(minWorkers, (e) => {
+      also(e);
+      if (!events) return;
+      if (e.kind === 'joined') events.emit({ kind: 'worker_joined', id: e.id, host: e.host, device: e.device });
+      else if (e.kind === 'evicted') events.emit({ kind: 'worker_evicted', id: e.id, reason: e.reason });
+      else events.emit({ kind: 'waiting_for_workers', live: e.live, needed: e.needed });
     });
   }
 

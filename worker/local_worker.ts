@@ -2,7 +2,8 @@
 // datasets and ORT sessions. Sample preparation is seeded by (seed, epoch, sample id) only, so a
 // sample's prompt and augmentation are the same whichever worker trains it.
 
-import type { EvalResult, EvalScore, EvalWork, SampleTask, StepResult, StepWork, WorkerEndpoint } from '../coordinator/transport.js';
+import { hostname } from 'node:os';
+import type { EvalResult, EvalScore, EvalWork, SampleTask, StepResult, StepWork, WorkerEndpoint, WorkerPlacement } from '../coordinator/transport.js';
 import type { TrainConfig } from '../shared/config/index.js';
 import { type Dataset, type LoadedSample, type SampleRef, loadSampleFromBytes } from '../shared/data/dataset.js';
 import { prepareForInference, prepareSample, type PreparedSample } from '../shared/data/prepare.js';
@@ -39,6 +40,7 @@ export interface LocalWorkerOptions {
 
 export class LocalWorker implements WorkerEndpoint {
   readonly id: string;
+  readonly placement: WorkerPlacement;
   private training?: TrainingCompute;
   private inference?: InferenceCompute;
   private params = new Map<string, Float32Array>();
@@ -48,6 +50,8 @@ export class LocalWorker implements WorkerEndpoint {
 
   constructor(private readonly o: LocalWorkerOptions) {
     this.id = o.id;
+    const d = o.runtime.device ?? { kind: 'cpu' };
+    this.placement = { host: hostname(), device: d.kind === 'cuda' ? `cuda:${d.deviceId}` : 'cpu' };
     for (const [split, ds] of Object.entries(o.datasets)) {
       for (const ref of ds?.samples ?? []) this.refs.set(`${split}:${ref.id}`, { ds: ds!, ref });
     }

@@ -12,6 +12,8 @@ import type * as pb from '../../shared/wire/messages.js';
 import { COORDINATOR_SERVICE, PROTOCOL_VERSION, loadWireProtos } from '../../shared/wire/proto_loader.js';
 import { type ServerSecurity, type SharedToken, serverCredentials, tokenAuthInterceptor } from '../../shared/wire/security.js';
 import { type TensorEncoding, toWireEncoding } from '../../shared/wire/tensor_codec.js';
+import type { RunEvents } from '../run_events.js';
+import type { WorkerPlacement } from '../transport.js';
 import type { WorkerPool } from '../worker_pool.js';
 import { RemoteWorker, type SessionStream } from './remote_worker.js';
 
@@ -35,13 +37,16 @@ export interface CoordinatorServerOptions {
   deadlineMs?: number;
   heartbeatMs?: number;
   log?: (line: string) => void;
+  /** Rejected messages and tensor bytes are reported here (metrics). */
+  events?: RunEvents;
 }
 
 export class CoordinatorServer {
   private readonly server: grpc.Server;
   private readonly health = new HealthService();
   private joined = 0;
-  private readonly issued = new Set<string>();
+  /** Worker ids handed out by Join, with where each worker said it runs. */
+  private readonly issued = new Map<string, WorkerPlacement>();
   private sweep?: NodeJS.Timeout;
   private stopping = false;
   /** Messages refused as malformed, hostile or unauthenticated sessions. */
@@ -86,13 +91,14 @@ export class CoordinatorServer {
 
   private join(req: pb.JoinRequest, cb: grpc.sendUnaryData<pb.JoinReply>): void {
     if (req.protocol_version !== PROTOCOL_VERSION) {
-      this.rejectedMessages++;
+      this.rejected(null, `protocol version ${req.protocol_version}`);
       cb({ code: grpc.status.FAILED_PRECONDITION, details: `protocol version ${req.protocol_version} is not this coordinator's ${PROTOCOL_VERSION} (worker software ${req.software_version}, coordinator ${SOFTWARE_VERSION}): run the same sam-lora version on both` });
       return;
     }
     const host = (req.capabilities?.hostname || 'worker').replace(/[^\w.-]/g, '_').slice(0, 64);
     const id = `${host}-${++this.joined}`;
-    this.issued.add(id);
+    const caps = req.capabilities;
+    this.issued.set(id, { host, device: caps?.device === 'cuda' ? `cuda:${caps.gpu_index}` : (caps?.device || '?').slice(0, 16) });
     const max = this.o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     cb(null, {
       worker_id: id,
@@ -109,7 +115,7 @@ export class CoordinatorServer {
   private session(call: SessionStream): void {
     let remote: RemoteWorker | undefined;
     const refuse = (reason: string): void => {
-      this.rejectedMessages++;
+      this.rejected(null, reason);
       this.o.log?.(`refused a worker: ${reason}`);
       call.write({ refusal: { reason } });
       call.end();
@@ -129,7 +135,9 @@ export class CoordinatorServer {
         chunkBytes: chunkBytesFor(this.o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES),
         deadlineMs: this.o.deadlineMs ?? 10 * 60_000,
         ...(this.o.sampleBytes ? { sampleBytes: this.o.sampleBytes } : {}),
-        onRejected: () => this.rejectedMessages++,
+        onRejected: (reason) => this.rejected(id, reason),
+        ...(this.o.events ? { onBytes: (direction: 'sent' | 'received', bytes: number) => this.o.events!.emit({ kind: 'tensor_bytes', direction, workerId: id, bytes }) } : {}),
+        placement: this.issued.get(id)!,
       });
       call.write({ welcome: { worker_id: id } });
       this.o.pool.add(remote);
@@ -149,6 +157,11 @@ export class CoordinatorServer {
     });
     call.on('error', (err) => gone(`session broke: ${err.message}`));
     call.on('cancelled', () => gone('session cancelled (the worker disconnected)'));
+  }
+
+  private rejected(workerId: string | null, reason: string): void {
+    this.rejectedMessages++;
+    this.o.events?.emit({ kind: 'message_rejected', workerId, reason });
   }
 
   /** Stops every worker session and the server. */

@@ -12,7 +12,7 @@ import { weightsHash } from '../../shared/tensor/weights_hash.js';
 import { sampleToWire } from '../../shared/wire/sample_codec.js';
 import { writeAll } from '../../shared/wire/stream_io.js';
 import { TensorAssembler, type TensorEncoding, iterateTensorChunks, tensorInfos } from '../../shared/wire/tensor_codec.js';
-import type { EvalResult, EvalWork, SampleTask, StepResult, StepWork, WorkerEndpoint } from '../transport.js';
+import type { EvalResult, EvalWork, SampleTask, StepResult, StepWork, WorkerEndpoint, WorkerPlacement } from '../transport.js';
 
 export type SessionStream = grpc.ServerDuplexStream<pb.WorkerMessage, pb.CoordinatorMessageOut>;
 
@@ -27,6 +27,10 @@ export interface RemoteWorkerOptions {
   sampleBytes?: (id: string, split: 'train' | 'test') => Promise<SampleBytes>;
   /** Counts messages refused as malformed or hostile. */
   onRejected?: (reason: string) => void;
+  /** Tensor payload bytes sent to / received from the worker (metrics). */
+  onBytes?: (direction: 'sent' | 'received', bytes: number) => void;
+  /** Where the worker said it runs (its Join capabilities). */
+  placement?: WorkerPlacement;
 }
 
 interface Waiter<T> {
@@ -45,12 +49,15 @@ export class RemoteWorker implements WorkerEndpoint {
   /** Hash of the weights as the worker received them, and of the coordinator's own (they differ with bf16). */
   private sent?: { wire: string; own: string };
   lastSeen = Date.now();
+  readonly placement?: WorkerPlacement;
 
   constructor(
     readonly id: string,
     private readonly call: SessionStream,
     private readonly o: RemoteWorkerOptions,
-  ) {}
+  ) {
+    if (o.placement) this.placement = o.placement;
+  }
 
   /** Routes one message from the worker's stream. */
   onMessage(m: pb.WorkerMessage): void {
@@ -93,6 +100,7 @@ export class RemoteWorker implements WorkerEndpoint {
   private onChunk(c: pb.TensorChunk): void {
     if (!this.assembler) throw new Error(`tensor chunk ${c.name} outside a step result`);
     this.assembler.push(c);
+    this.o.onBytes?.('received', c.data.length);
     if (this.assembler.completed.size === this.o.trainable.size) this.completeStep();
   }
 
@@ -183,8 +191,13 @@ export class RemoteWorker implements WorkerEndpoint {
     const own = weightsHash(params);
     this.sent = { own, wire: this.o.encoding === 'bf16' ? weightsHash(new Map([...params].map(([k, v]) => [k, roundToBf16(v)]))) : own };
     const out: pb.CoordinatorMessageOut[] = [{ weights: { version, tensors: tensorInfos(tensors) } }];
-    for (const chunk of iterateTensorChunks(tensors, { encoding: this.o.encoding, maxChunkBytes: this.o.chunkBytes })) out.push({ tensor: chunk });
+    let bytes = 0;
+    for (const chunk of iterateTensorChunks(tensors, { encoding: this.o.encoding, maxChunkBytes: this.o.chunkBytes })) {
+      out.push({ tensor: chunk });
+      bytes += chunk.data.length;
+    }
     await writeAll(this.call, out);
+    this.o.onBytes?.('sent', bytes);
   }
 
   async trainStep(work: StepWork): Promise<StepResult> {

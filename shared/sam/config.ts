@@ -62,3 +62,9 @@ export function validateConfig(c: SamConfig, source = 'config'): void {
   for (const g of c.glob) if (!Number.isInteger(g) || g < 0 || g >= c.depth) problems.push(`global block index ${g} is outside 0..${c.depth - 1}`);
   if (problems.length) throw new Error(`${source}: invalid SAM config: ${problems.join('; ')}`);
 }
+
+/** "vit_b", "vit_l" or "vit_h" when the image encoder matches an official variant, else a short description. */
+export function variantLabel(c: SamConfig): string {
+  for (const [name, v] of Object.entries(VARIANTS)) if (v.dim === c.dim && v.depth === c.depth && v.heads === c.heads && v.img === c.img) return name;
+  return `custom (dim ${c.dim}, depth ${c.depth}, ${c.img} px)`;
+}
