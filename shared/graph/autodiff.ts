@@ -4,6 +4,7 @@
 
 import type { Composite, Node, Tensor } from './graph.js';
 import { add, expand } from './ops/index.js';
+import { isInferenceOnly } from './ops/inference.js';
 import { gradientRule } from './gradients/index.js';
 import { fmt, sameShape } from './shape.js';
 
@@ -64,6 +65,7 @@ export function vjp(outputs: readonly Tensor[], cotangents: readonly Tensor[], w
     const dOut = node.outputs.map((o) => grads.get(o));
     if (dOut.every((g) => g === undefined)) continue;
     const needs = node.inputs.map((x) => x !== null && dependsOnWrt.has(x));
+    if (isInferenceOnly(node.meta)) throw new Error(`autodiff: ${node.op} node ${node.name} is inference-only (ops/inference.ts) but lies between a trained tensor and the loss`);
     const rule = gradientRule(node.op);
     if (!rule) throw new Error(`autodiff: no gradient rule for ${node.op} (node ${node.name}), which lies between a trained tensor and the loss`);
     const dIn = rule({ node, dOut, needs });

@@ -88,6 +88,11 @@ export class Graph {
   private readonly used = new Set<string>();
   private readonly counters = new Map<string, number>();
   private readonly constCache = new Map<string, Tensor>();
+  /**
+   * Symbolic dims of graph inputs and outputs, by tensor name and axis (written as ONNX dim_param).
+   * Only exported inference graphs use them (dynamic_dim.ts); the tensors keep a static placeholder.
+   */
+  readonly dimParams = new Map<string, ReadonlyMap<number, string>>();
 
   constructor(
     readonly name = 'graph',
@@ -183,6 +188,17 @@ export class Graph {
     if (!output.producer || !nodeIds.has(output.producer.id)) throw new Error(`composite ${name}: the output must be computed by the composite's own nodes`);
     this.composites.push({ name, inputs, output, nodeIds, grad });
     return output;
+  }
+
+  /** Declares axes of an input or output symbolic: ONNX dim_param names instead of the static sizes. */
+  symbolicDims(t: Tensor, dims: Readonly<Record<number, string>>): void {
+    const m = new Map(this.dimParams.get(t.name) ?? []);
+    for (const [axis, name] of Object.entries(dims)) {
+      const a = Number(axis);
+      if (!Number.isInteger(a) || a < 0 || a >= t.rank) throw new ShapeError('symbolicDims', `${t.name}${fmt(t.shape)}: no axis ${axis}`);
+      m.set(a, name);
+    }
+    this.dimParams.set(t.name, m);
   }
 
   /** Total bytes of initializer data (decides inline vs external data on save). */

@@ -54,6 +54,7 @@ message GraphProto {
 message TensorShapeProto {
   message Dimension {
     int64 dim_value = 1;
+    string dim_param = 2;
   }
   repeated Dimension dim = 1;
 }

@@ -29,10 +29,12 @@ function attribute(name: string, v: AttrValue): Record<string, unknown> {
 }
 
 function valueInfo(t: Tensor): Record<string, unknown> {
-  return {
-    name: t.name,
-    type: { tensor_type: { elem_type: ONNX_DTYPE[t.dtype], shape: { dim: t.shape.map((d) => ({ dim_value: d })) } } },
-  };
+  const symbolic = t.graph.dimParams.get(t.name);
+  const dim = t.shape.map((d, i) => {
+    const param = symbolic?.get(i);
+    return param === undefined ? { dim_value: d } : { dim_param: param };
+  });
+  return { name: t.name, type: { tensor_type: { elem_type: ONNX_DTYPE[t.dtype], shape: { dim } } } };
 }
 
 function bytesOf(data: ArrayBufferView): Uint8Array {
