@@ -3,7 +3,9 @@
 import { coordinatorCommand } from './coordinator_command.js';
 import { demoDataCommand } from './demo_data_command.js';
 import { evalCommand } from './eval_command.js';
+import { exportCommand } from './export_command.js';
 import { predictCommand } from './predict_command.js';
+import { serveCommand } from './serve_command.js';
 import { loraCommand } from './lora_command.js';
 import { trainCommand } from './train_command.js';
 import { workerCommand } from './worker_command.js';
@@ -21,5 +23,7 @@ export const commands: Command[] = [
   demoDataCommand,
   evalCommand,
   predictCommand,
+  exportCommand,
+  serveCommand,
   workerCommand,
 ];
