@@ -20,9 +20,18 @@ export function reduceResults(results: readonly StepResult[], shapes: ReadonlyMa
       const g = r.grads.get(k);
       if (!g) throw new Error(`reduce: a worker returned no gradient for ${k}`);
       if (g.length !== acc.length) throw new Error(`reduce: gradient ${k} has ${g.length} values, expected ${acc.length}`);
-      for (let i = 0; i < g.length; i++) acc[i] = acc[i]! + g[i]!;
+      addInto(acc, g);
     }
   }
-  if (weight > 0) for (const g of grads.values()) for (let i = 0; i < g.length; i++) g[i] = g[i]! / weight;
+  if (weight > 0) for (const g of grads.values()) divideInPlace(g, weight);
   return { grads, loss: weight > 0 ? lossSum / weight : Number.NaN, weight };
+}
+
+// Kept as small monomorphic functions: V8 compiles each to a tight loop.
+function addInto(acc: Float32Array, g: Float32Array): void {
+  for (let i = 0; i < acc.length; i++) acc[i] = acc[i]! + g[i]!;
+}
+
+function divideInPlace(g: Float32Array, d: number): void {
+  for (let i = 0; i < g.length; i++) g[i] = g[i]! / d;
 }

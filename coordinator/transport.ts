@@ -28,6 +28,7 @@ export interface SampleOutcome {
 export interface StepResult {
   step: number;
   /** Gradient of sum_i w_i loss_i over the worker's samples, per trainable tensor. */
+  /** (A transport may reuse these arrays for the same worker's next step: reduce them before that.) */
   grads: Map<string, Float32Array>;
   weightSum: number;
   lossSum: number;

@@ -18,6 +18,7 @@ import type {
   WorkerMessage,
   WorkerMessageOut,
 } from './messages.js';
+import { PreEncodedMessage, passPreEncoded } from './pre_encoded.js';
 
 export type * from './messages.js';
 
@@ -72,7 +73,7 @@ export function defaultProtoDir(): string {
 /** Server-side implementation of samlora.v1.Coordinator. */
 export interface CoordinatorHandlers extends grpc.UntypedServiceImplementation {
   Join: grpc.handleUnaryCall<JoinRequest, JoinReply>;
-  Session: grpc.handleBidiStreamingCall<WorkerMessage, CoordinatorMessageOut>;
+  Session: grpc.handleBidiStreamingCall<WorkerMessage, CoordinatorMessageOut | PreEncodedMessage>;
 }
 
 /** Client of samlora.v1.Coordinator (what `new CoordinatorClient(address, credentials, options)` gives). */
@@ -121,6 +122,8 @@ export interface WireProtos {
   };
   /** The raw package definition (serializers for every message type). */
   packageDefinition: protoLoader.PackageDefinition;
+  /** Serializes a coordinator -> worker message once, to be written as is to many sessions. */
+  encodeCoordinatorMessage(m: CoordinatorMessageOut): PreEncodedMessage;
 }
 
 type GrpcNode = grpc.GrpcObject | grpc.ServiceClientConstructor | grpc.ProtobufTypeDefinition;
@@ -173,6 +176,9 @@ export function loadWireProtos(protoDir: string = defaultProtoDir()): WireProtos
   checkStreaming(coordinator.service, 'Session', true, true);
   checkStreaming(health.service, 'Check', false, false);
   checkStreaming(health.service, 'Watch', false, true);
+  // The coordinator writes the weights broadcast pre-serialized (see pre_encoded.ts).
+  const session = coordinator.service['Session']!;
+  session.responseSerialize = passPreEncoded(session.responseSerialize);
   // The one place where the untyped loader output meets the hand-written shapes: the services
   // were checked above to have exactly these methods and streaming kinds.
   const protos: WireProtos = {
@@ -186,6 +192,7 @@ export function loadWireProtos(protoDir: string = defaultProtoDir()): WireProtos
       Client: health as unknown as ClientConstructor<HealthClient>,
     },
     packageDefinition,
+    encodeCoordinatorMessage: (m) => new PreEncodedMessage(session.responseSerialize(m)),
   };
   cache.set(dir, protos);
   return protos;

@@ -225,6 +225,11 @@ export interface AssemblerOptions {
   rejectNonFinite?: boolean;
   /** Accept only this encoding (default: either). */
   encoding?: TensorEncoding;
+  /**
+   * Arrays to decode into, by name (reused from one message sequence to the next, so a worker's
+   * gradients each step allocate nothing). A tensor without a target of its size gets a new array.
+   */
+  targets?: ReadonlyMap<string, Float32Array>;
 }
 
 interface Pending {
@@ -248,6 +253,7 @@ export class TensorAssembler {
   private readonly budget: number;
   private readonly rejectNonFinite: boolean;
   private readonly onlyEncoding: TensorEncoding | undefined;
+  private readonly targets: ReadonlyMap<string, Float32Array> | undefined;
   private readonly done = new Map<string, AssembledTensor>();
   private pending: Pending | undefined;
   private used = 0;
@@ -258,6 +264,7 @@ export class TensorAssembler {
     this.requireAll = options.requireAll ?? true;
     this.rejectNonFinite = options.rejectNonFinite ?? false;
     this.onlyEncoding = options.encoding;
+    this.targets = options.targets;
     let budget = options.maxTotalBytes;
     if (budget === undefined) {
       if (this.expected !== undefined) {
@@ -373,9 +380,8 @@ export class TensorAssembler {
 
     decodeInto(p.data, offset, data, encoding);
     if (this.rejectNonFinite) {
-      for (let i = offset; i < end; i++) {
-        if (!Number.isFinite(p.data[i])) throw new TensorWireError('NON_FINITE', `element ${i} is ${p.data[i]}`, name);
-      }
+      const bad = firstNonFinite(p.data, offset, end);
+      if (bad >= 0) throw new TensorWireError('NON_FINITE', `element ${bad} is ${p.data[bad]}`, name);
     }
     p.received = end;
     if (end < p.total) return undefined;
@@ -404,10 +410,17 @@ export class TensorAssembler {
       throw new TensorWireError('BUDGET_EXCEEDED', `${bytes} bytes would bring the total to ${this.used + bytes}, over the budget of ${this.budget}`, name);
     }
     this.used += bytes;
-    const p: Pending = { name, shape: [...dims], encoding, total, received: 0, data: new Float32Array(total) };
+    const target = this.targets?.get(name);
+    const p: Pending = { name, shape: [...dims], encoding, total, received: 0, data: target?.length === total ? target : new Float32Array(total) };
     this.pending = p;
     return p;
   }
+}
+
+/** Index of the first NaN or infinite element of a[start, end), or -1. */
+function firstNonFinite(a: Float32Array, start: number, end: number): number {
+  for (let i = start; i < end; i++) if (!Number.isFinite(a[i]!)) return i;
+  return -1;
 }
 
 /** Decodes little-endian `bytes` of `encoding` into dst[offset ...]. */

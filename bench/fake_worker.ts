@@ -1,0 +1,70 @@
+// A stand-in worker process for bench/comm_overhead.ts: joins the coordinator, decodes every weights
+// version like a real worker, and answers each step after a fixed delay (SIMULATED compute) with
+// gradients of the announced shapes. Reports its own CPU time on exit, so the benchmark can say
+// where the cycles went.
+//
+// node dist/bench/fake_worker.js ADDRESS DELAY_MS
+
+import * as grpc from '@grpc/grpc-js';
+import { pathToFileURL } from 'node:url';
+import { channelLimitOptions, chunkBytesFor } from '../shared/wire/limits.js';
+import type * as pb from '../shared/wire/messages.js';
+import { PROTOCOL_VERSION, loadWireProtos } from '../shared/wire/proto_loader.js';
+import { writeAll } from '../shared/wire/stream_io.js';
+import { TensorAssembler, fromWireEncoding, iterateTensorChunks, tensorInfos } from '../shared/wire/tensor_codec.js';
+
+export const BENCH_FINGERPRINT = { variant: 'bench', checkpoint_sha256: 'bench', lora_layout_hash: 'bench' };
+
+function run(address: string, delayMs: number): void {
+  const protos = loadWireProtos();
+  const client = new protos.coordinator.Client(address, grpc.credentials.createInsecure(), channelLimitOptions());
+  const joinRequest: pb.JoinRequest = { protocol_version: PROTOCOL_VERSION, software_version: 'bench', capabilities: { device: 'cpu', gpu_index: -1, threads: 1, hostname: 'bench', cuda_available: false } };
+  client.Join(joinRequest, (err, reply) => {
+    if (err || !reply) {
+      process.stderr.write(`fake worker: join failed: ${err?.message ?? 'no reply'}\n`);
+      process.exit(1);
+    }
+    const encoding = fromWireEncoding(reply.tensor_encoding) ?? 'fp32';
+    const call = client.Session();
+    call.on('error', () => undefined);
+    call.on('end', () => {
+      const cpu = process.cpuUsage();
+      process.stdout.write(`${JSON.stringify({ cpu_s: (cpu.user + cpu.system) / 1e6 })}\n`);
+      process.exit(0);
+    });
+    let assembler: TensorAssembler | undefined;
+    let weights: Map<string, Float32Array> | undefined;
+    let grads: Map<string, { shape: number[]; data: Float32Array }> | undefined;
+    let queue = Promise.resolve();
+    call.write({ hello: { worker_id: reply.worker_id, loaded: BENCH_FINGERPRINT } });
+    let beats = 0;
+    if (reply.heartbeat_interval_ms > 0) setInterval(() => call.write({ heartbeat: { unix_millis: Date.now(), sequence: ++beats } }), reply.heartbeat_interval_ms).unref();
+    call.on('data', (m: pb.CoordinatorMessage) => {
+      queue = queue.then(async () => {
+        if (m.kind === 'weights') {
+          const shapes = m.weights.tensors;
+          weights ??= new Map(shapes.map((t) => [t.name, new Float32Array(t.shape.reduce((a, b) => a * b, 1))]));
+          assembler = new TensorAssembler({ expected: new Map(shapes.map((t) => [t.name, t.shape])), targets: weights });
+          grads ??= new Map(shapes.map((t) => [t.name, { shape: t.shape, data: Float32Array.from({ length: t.shape.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i) * 1e-3) }]));
+        } else if (m.kind === 'tensor') {
+          assembler!.push(m.tensor);
+        } else if (m.kind === 'step') {
+          await new Promise((r) => setTimeout(r, delayMs));
+          const header: pb.StepResultHeader = { step: m.step.step, weight_sum: 1, loss_sum: 1, samples: [], failed: [], compute_seconds: delayMs / 1000, grads: tensorInfos(grads!), weights_hash: '' };
+          const chunks = [...iterateTensorChunks(grads!, { encoding, maxChunkBytes: chunkBytesFor(reply.max_message_bytes) })].map((c) => ({ tensor: c }));
+          await writeAll(call, [{ step_result: header }, ...chunks]);
+        }
+      });
+    });
+  });
+}
+
+// Run only as a script: comm_overhead.ts imports BENCH_FINGERPRINT from here.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const [address, delay] = process.argv.slice(2);
+  if (!address || delay === undefined) {
+    process.stderr.write('usage: node dist/bench/fake_worker.js ADDRESS DELAY_MS\n');
+    process.exit(2);
+  }
+  run(address, Number(delay));
+}
