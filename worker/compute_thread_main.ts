@@ -9,6 +9,7 @@ import type { TrainConfig } from '../shared/config/index.js';
 import { type Dataset, openDataset } from '../shared/data/dataset.js';
 import { buffersOf, type ComputeReply, type ComputeRequest, type ComputeThreadInit, reviveSampleBytes, toWireError } from './compute_thread_protocol.js';
 import { LocalWorker } from './local_worker.js';
+import { createLogger } from '../shared/log/logger.js';
 
 function open(dir: string, config: TrainConfig): Promise<Dataset> {
   return openDataset({ path: dir, format: config.data.format === 'auto' ? undefined : config.data.format, annotations: config.data.annotations ?? undefined });
@@ -27,7 +28,8 @@ async function setUp(init: ComputeThreadInit): Promise<LocalWorker> {
     runtime: init.runtime,
     ...(init.microBatch !== undefined ? { microBatch: init.microBatch } : {}),
     // Said once, after the first step: on a GPU worker, any node ORT left on the CPU shows here.
-    logPlacement: (line) => process.stderr.write(`worker ${init.id}: ${line}\n`),
+    // A JSON record like the worker's other logs (the launcher reads them back; see shared/log).
+    logPlacement: (line) => createLogger({ level: 'info', pretty: false }, { bindings: { role: 'worker', workerId: init.id } }).info(line),
   });
 }
 

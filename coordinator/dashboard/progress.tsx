@@ -1,0 +1,44 @@
+// Progress: the current epoch and the whole run as bars, with the ETA, throughput and learning rate.
+
+import { progressBar } from './bar.js';
+import { formatDuration, formatLr, formatRate } from './format.js';
+import { type Line, Lines, seg } from './lines.js';
+import { type RunState, liveWorkers } from './run_state.js';
+
+function barLine(label: string, fraction: number, suffix: string, width: number, color: string): Line {
+  const cells = Math.max(4, width - label.length - suffix.length - 3);
+  return [seg(label, { bold: true }), seg(' '), seg(progressBar(fraction, cells), { color }), seg(' '), seg(suffix)];
+}
+
+export function progressLines(s: RunState, width: number): Line[] {
+  const i = s.info;
+  if (!i) return [[seg('waiting for the run to start…', { dim: true })]];
+  const total = i.totalSteps;
+  const perEpoch = Math.max(1, i.stepsPerEpoch);
+  const epoch = Math.min(s.epoch, Math.max(0, i.epochs - 1));
+  const inEpoch = Math.min(perEpoch, Math.max(0, s.step - epoch * perEpoch));
+  const epochDigits = String(i.epochs).length;
+  const stepDigits = String(total).length;
+  const epochLabel = `epoch ${String(epoch + 1).padStart(epochDigits)}/${i.epochs}`;
+  const stepLabel = `step ${String(s.step).padStart(stepDigits)}/${total}`;
+  const label = (x: string): string => x.padEnd(Math.max(epochLabel.length, stepLabel.length));
+  const pct = total > 0 ? Math.floor((100 * s.step) / total) : 100;
+  // Fixed-width suffixes keep the bars the same length from one frame to the next.
+  const eta = (s.status === 'running' ? `eta ${formatDuration(s.etaSeconds)}` : s.status).padEnd(10);
+  const workers = liveWorkers(s);
+  const stats: Line = [
+    seg(`${formatRate(s.imagesPerSecond)} img/s`, { bold: true }),
+    seg(` · lr ${formatLr(s.lr)} · workers ${workers}/${Math.max(workers, s.peakWorkers)}`),
+    ...(s.skippedSteps ? [seg(` · ${s.skippedSteps} skipped`, { color: 'yellow' })] : []),
+    ...(s.lastCheckpoint ? [seg(` · ckpt ${s.lastCheckpoint.name}`, { dim: true })] : []),
+  ];
+  return [
+    barLine(label(epochLabel), inEpoch / perEpoch, `${String(inEpoch).padStart(String(perEpoch).length)}/${perEpoch}`, width, 'blue'),
+    barLine(label(stepLabel), total > 0 ? s.step / total : 1, `${String(pct).padStart(3)}% ${eta}`, width, 'green'),
+    stats,
+  ];
+}
+
+export function Progress({ state, width, height }: { state: RunState; width: number; height: number }) {
+  return <Lines lines={progressLines(state, width)} width={width} height={height} />;
+}
