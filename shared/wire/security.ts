@@ -127,6 +127,8 @@ export interface TokenAuthOptions {
    * Everything else, including unknown methods, requires the token.
    */
   exemptMethods?: Iterable<string>;
+  /** Told of every call refused (metrics, logs); never given what was presented. */
+  onRefused?: (method: string, problem: string) => void;
 }
 
 /**
@@ -143,7 +145,10 @@ export function tokenAuthInterceptor(options: TokenAuthOptions): grpc.ServerInte
       .withOnReceiveMetadata((metadata, next) => {
         const problem = checkAuthorization(metadata, token);
         if (problem === undefined) next(metadata);
-        else call.sendStatus({ code: grpc.status.UNAUTHENTICATED, details: problem });
+        else {
+          options.onRefused?.(methodDescriptor.path, problem);
+          call.sendStatus({ code: grpc.status.UNAUTHENTICATED, details: problem });
+        }
       })
       .build();
     const responder = new grpc.ResponderBuilder().withStart((next) => next(listener)).build();

@@ -1,0 +1,23 @@
+// Where a step's time goes, as histograms (quantiles in PromQL): the whole step, each worker's
+// reported compute, the reduction + optimizer, and the wait for the slowest worker.
+
+import { Histogram, type Registry } from 'prom-client';
+import { TRAINING_SECONDS_BUCKETS } from '../../shared/prometheus/buckets.js';
+import type { RunEventSink } from './event_sink.js';
+import type { WorkerLabels } from './worker_label.js';
+
+export function timingMetrics(registry: Registry, workers: WorkerLabels): RunEventSink {
+  const common = { registers: [registry], buckets: [...TRAINING_SECONDS_BUCKETS] };
+  const step = new Histogram({ name: 'samlora_step_duration_seconds', help: 'Wall time of a whole training step: assignment, compute, gather, reduction and optimizer.', ...common });
+  const compute = new Histogram({ name: 'samlora_worker_compute_seconds', help: 'Compute time each worker reports for its share of a step.', labelNames: ['worker'] as const, ...common });
+  const reduce = new Histogram({ name: 'samlora_reduce_duration_seconds', help: 'Time adding up the gradients plus the optimizer step.', ...common });
+  const wait = new Histogram({ name: 'samlora_wait_for_slowest_seconds', help: "Time from a step's first worker answer to its last: waiting for the slowest worker.", ...common });
+  return (e) => {
+    if (e.kind !== 'step') return;
+    const t = e.timing;
+    step.observe(t.stepSeconds);
+    reduce.observe(t.reduceSeconds);
+    wait.observe(t.waitForSlowestSeconds);
+    for (const w of t.workers) compute.observe({ worker: workers.of(w.workerId) }, w.computeSeconds);
+  };
+}
