@@ -7,10 +7,17 @@ import { parseSetArgs } from '../shared/config/index.js';
 import { type ServerSecurity, SharedToken, TOKEN_ENV_VAR } from '../shared/wire/security.js';
 import type { Command } from './commands.js';
 import { withGracefulStop } from './graceful_stop.js';
+import { RunEvents } from '../coordinator/run_events.js';
+import { serveRunMetrics } from '../coordinator/metrics/serve_run_metrics.js';
+import { type ListenAddress, parseMetricsOption } from '../shared/prometheus/listen_address.js';
+import { LOG_ARG_OPTIONS, LOG_USAGE } from '../shared/log/log_settings.js';
+import { OUTPUT_ARG_OPTIONS, OUTPUT_USAGE, type OutputSettings, outputSettingsFromArgs, startRunOutput } from './run_output.js';
 
 const USAGE = `usage: sam-lora coordinator --listen HOST:PORT [--config FILE] [--run-dir DIR] [--resume | --auto-resume]
                             [--min-workers N] [--token-file FILE] [--tls-cert F --tls-key F [--tls-client-ca F]]
                             [--bf16] [--step-deadline SECONDS] [--set KEY=VALUE ...] [--epochs N]
+                            [--no-dashboard] [--log-level LEVEL] [--log-file FILE] [--log-pretty]
+                            [--metrics HOST:PORT]
 
   Runs the training loop and waits for workers (sam-lora worker --coordinator HOST:PORT) to join.
   Workers get the run's configuration and each sample's bytes, so they need no shared filesystem
@@ -30,6 +37,14 @@ const USAGE = `usage: sam-lora coordinator --listen HOST:PORT [--config FILE] [-
   --bf16                   send weights and gradients as bfloat16 (half the bytes, ~3 significant digits)
   --step-deadline SECONDS  a worker that does not answer a step within this is evicted (default 600)
   --set KEY=VALUE, --epochs N   configuration overrides, as for sam-lora train
+  --metrics HOST:PORT      serve Prometheus metrics at http://HOST:PORT/metrics (a port of its own, not
+                           --listen's), e.g. 0.0.0.0:9464; README "Metrics" lists them
+
+  On a terminal the run shows a live dashboard (q stops after this step, with a checkpoint) and its
+  logs go to --log-file or <run dir>/coordinator.log; otherwise one-line progress records go to
+  stdout and the logs (JSON) to stderr.
+${OUTPUT_USAGE}
+${LOG_USAGE}
 `;
 
 async function runCoordinatorCommand(argv: string[]): Promise<number> {
@@ -53,6 +68,9 @@ async function runCoordinatorCommand(argv: string[]): Promise<number> {
         'step-deadline': { type: 'string' },
         set: { type: 'string', multiple: true },
         epochs: { type: 'string' },
+        metrics: { type: 'string' },
+        ...OUTPUT_ARG_OPTIONS,
+        ...LOG_ARG_OPTIONS,
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -80,14 +98,26 @@ async function runCoordinatorCommand(argv: string[]): Promise<number> {
       ? { mode: 'mtls', certFile: values['tls-cert'], keyFile: values['tls-key']!, clientCaFile: values['tls-client-ca'] }
       : { mode: 'tls', certFile: values['tls-cert'], keyFile: values['tls-key']! }
     : { mode: 'insecure' };
+  let output: OutputSettings;
+  let metricsAt: ListenAddress | undefined;
+  try {
+    output = outputSettingsFromArgs(values);
+    metricsAt = parseMetricsOption(values.metrics);
+  } catch (err) {
+    return usage(err instanceof Error ? err.message : String(err));
+  }
   const overrides = parseSetArgs(values.set ?? []);
   if (values.epochs !== undefined) overrides['train.epochs'] = values.epochs;
 
   const listen = values.listen;
-  return withGracefulStop(async (signal) => {
+  return withGracefulStop(async (signal, stop) => {
+    const events = new RunEvents();
+    const display = startRunOutput({ ...output, events, signal, stop, bindings: { role: 'coordinator' } });
     try {
       const token = values['token-file'] ? await SharedToken.fromFile(values['token-file']) : process.env[TOKEN_ENV_VAR] ? SharedToken.fromEnv() : undefined;
-      if (!token) process.stderr.write('sam-lora coordinator: no token (--token-file or SAMLORA_TOKEN): any client that reaches the port can join; use this only on a trusted network\n');
+      if (!token) events.emit({ kind: 'log', level: 'warn', text: 'no token (--token-file or SAMLORA_TOKEN): any client that reaches the port can join; use this only on a trusted network' });
+      const metrics = metricsAt ? await serveRunMetrics({ listen: metricsAt, events, requiredWorkers: minWorkers }) : undefined;
+      if (metrics) events.emit({ kind: 'log', level: 'info', text: `serving metrics at ${metrics.url}` });
       const summary = await runDistributed({
         configPath: values.config,
         overrides,
@@ -99,13 +129,14 @@ async function runCoordinatorCommand(argv: string[]): Promise<number> {
         security,
         encoding: values.bf16 ? 'bf16' : 'fp32',
         deadlineMs: deadline * 1000,
-        progress: (line) => process.stdout.write(`${line}\n`),
         signal,
-      });
+        events,
+      }).finally(() => Promise.all([display.close(), metrics?.close()]));
       const fmt = (s: { dice: number; iou: number } | null): string => (s ? `Dice ${s.dice.toFixed(4)}, IoU ${s.iou.toFixed(4)}` : 'n/a');
       process.stdout.write(`\n${summary.status}: ${summary.steps} steps, held-out before ${fmt(summary.eval_before)}, after ${fmt(summary.eval_after)}\n`);
       return summary.status === 'failed' ? 1 : 0;
     } catch (err) {
+      await display.close();
       process.stderr.write(`sam-lora coordinator: ${err instanceof Error ? err.message : String(err)}\n`);
       return 1;
     }

@@ -7,10 +7,16 @@ import { assertCudaAvailable } from '../shared/graph/runtime.js';
 import { parseSetArgs } from '../shared/config/index.js';
 import type { Command } from './commands.js';
 import { withGracefulStop } from './graceful_stop.js';
+import { RunEvents } from '../coordinator/run_events.js';
+import { serveRunMetrics } from '../coordinator/metrics/serve_run_metrics.js';
+import { type ListenAddress, parseMetricsOption } from '../shared/prometheus/listen_address.js';
+import { LOG_ARG_OPTIONS, LOG_USAGE } from '../shared/log/log_settings.js';
+import { OUTPUT_ARG_OPTIONS, OUTPUT_USAGE, type OutputSettings, outputSettingsFromArgs, startRunOutput } from './run_output.js';
 
 const USAGE = `usage: sam-lora train [--config FILE] [--run-dir DIR] [--resume | --auto-resume] [--set KEY=VALUE ...]
                       [--epochs N] [--device cpu|cuda] [--gpu N] [--threads N]
-                      [--workers K | --gpus 0,1,...]
+                      [--workers K | --gpus 0,1,...] [--no-dashboard] [--log-level LEVEL] [--log-file FILE] [--log-pretty]
+                      [--metrics HOST:PORT]
 
   Trains LoRA adapters on SAM. Without --config it runs the embedded demo job: a small SAM variant
   with seeded random weights, trained on a generated dataset on the CPU, printing held-out Dice
@@ -26,6 +32,15 @@ const USAGE = `usage: sam-lora train [--config FILE] [--run-dir DIR] [--resume |
   --workers K      data-parallel on this host: a coordinator and K CPU worker processes over gRPC
                    (loopback, a fresh token); --threads is then per worker
   --gpus 0,1,...   one worker process per listed CUDA device (needs the CUDA execution provider)
+  --metrics HOST:PORT
+                   serve Prometheus metrics at http://HOST:PORT/metrics during the run, e.g.
+                   127.0.0.1:9464 (port 0: any free port); README "Metrics" lists them
+
+  On a terminal the run shows a live dashboard (q stops after this step, with a checkpoint) and its
+  logs go to --log-file or <run dir>/coordinator.log; otherwise one-line progress records go to
+  stdout and the logs (JSON) to stderr.
+${OUTPUT_USAGE}
+${LOG_USAGE}
 `;
 
 async function runTrain(argv: string[]): Promise<number> {
@@ -46,6 +61,9 @@ async function runTrain(argv: string[]): Promise<number> {
         threads: { type: 'string' },
         workers: { type: 'string' },
         gpus: { type: 'string' },
+        metrics: { type: 'string' },
+        ...OUTPUT_ARG_OPTIONS,
+        ...LOG_ARG_OPTIONS,
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -56,6 +74,15 @@ async function runTrain(argv: string[]): Promise<number> {
   if (values.help) {
     process.stdout.write(USAGE);
     return 0;
+  }
+  let output: OutputSettings;
+  let metricsAt: ListenAddress | undefined;
+  try {
+    output = outputSettingsFromArgs(values);
+    metricsAt = parseMetricsOption(values.metrics);
+  } catch (err) {
+    process.stderr.write(`sam-lora train: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`);
+    return 2;
   }
   const overrides = parseSetArgs(values.set ?? []);
   if (values.epochs !== undefined) overrides['train.epochs'] = values.epochs;
@@ -81,19 +108,24 @@ async function runTrain(argv: string[]): Promise<number> {
     assertCudaAvailable();
   }
 
-  return withGracefulStop(async (signal) => {
+  return withGracefulStop(async (signal, stop) => {
+    const events = new RunEvents();
+    const metrics = metricsAt ? await serveRunMetrics({ listen: metricsAt, events, requiredWorkers: workers ?? gpus?.length ?? 1 }) : undefined;
+    const display = startRunOutput({ ...output, events, signal, stop, bindings: { role: 'coordinator' } });
+    if (metrics) events.emit({ kind: 'log', level: 'info', text: `serving metrics at ${metrics.url}` });
     const common = {
       configPath: values.config,
       overrides,
       runDir: values['run-dir'],
       resume: values['auto-resume'] ? ('auto' as const) : (values.resume ?? false),
-      progress: (line: string) => process.stdout.write(`${line}\n`),
       signal,
+      events,
     };
     const distributed = workers !== undefined || gpus !== undefined;
-    const summary = distributed
-      ? await launchLocal({ ...common, workers: workers ?? gpus!.length, ...(gpus ? { gpus } : {}), ...(values.threads ? { threads: Number(values.threads) } : {}) })
-      : await runLocal(common);
+    const summary = await (distributed
+      ? launchLocal({ ...common, workers: workers ?? gpus!.length, ...(gpus ? { gpus } : {}), ...(values.threads ? { threads: Number(values.threads) } : {}), workerLogLevel: output.log.level })
+      : runLocal(common)
+    ).finally(() => Promise.all([display.close(), metrics?.close()]));
     const fmt = (s: { dice: number; iou: number } | null): string => (s ? `Dice ${s.dice.toFixed(4)}, IoU ${s.iou.toFixed(4)}` : 'n/a (no test split)');
     process.stdout.write(
       `\n${summary.status}: ${summary.steps} steps in ${summary.wall_s.toFixed(1)} s, final loss ${summary.final_loss?.toFixed(4) ?? 'n/a'}\n` +

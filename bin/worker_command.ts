@@ -7,10 +7,14 @@ import { parseArgs } from 'node:util';
 import { assertCudaAvailable, CudaUnavailableError, type Device } from '../shared/graph/runtime.js';
 import { type ClientSecurity, SharedToken, TOKEN_ENV_VAR } from '../shared/wire/security.js';
 import { WorkerRefusedError, runRemoteWorker } from '../worker/grpc_worker.js';
+import { serveWorkerMetrics } from '../worker/metrics/serve_worker_metrics.js';
+import { type ListenAddress, parseMetricsOption } from '../shared/prometheus/listen_address.js';
+import { LOG_ARG_OPTIONS, LOG_USAGE, type LogSettings, logSettingsFromArgs } from '../shared/log/log_settings.js';
 import type { Command } from './commands.js';
+import { workerLogging } from './worker_logging.js';
 
 const USAGE = `usage: sam-lora worker --coordinator HOST:PORT (--gpu N | --device cpu) [--threads N]
-                      [--token-file FILE]
+                      [--token-file FILE] [--metrics HOST:PORT] [--log-level LEVEL] [--log-file FILE] [--log-pretty]
 
   Joins a training run as one worker: connects to the coordinator, receives the run's configuration
   and samples, and computes gradients and evaluations on one device until the run ends. Steps run in
@@ -37,6 +41,12 @@ const USAGE = `usage: sam-lora worker --coordinator HOST:PORT (--gpu N | --devic
   --tls-ca FILE            connect over TLS, trusting this CA (default: the system's roots with --tls-cert)
   --tls-cert F --tls-key F present this client certificate (mutual TLS)
   --connect-attempts N     give up after N failed connection attempts in a row (default: keep trying)
+  --metrics HOST:PORT      serve this worker's Prometheus metrics at http://HOST:PORT/metrics (steps,
+                           compute time, bytes, process; GPU memory and utilisation via nvidia-smi on
+                           CUDA workers); port 0: any free port, printed at start
+
+  Logs are JSON lines on stderr (with the run and worker ids once joined):
+${LOG_USAGE}
 
   Exit status: 0 the run ended, 1 failed (the message says why), 2 usage error.
 `;
@@ -55,6 +65,10 @@ export interface WorkerCommandOptions {
   connectAttempts?: number;
   /** TLS to the coordinator (default: plaintext). */
   security?: ClientSecurity;
+  /** Serve the worker's Prometheus metrics here (--metrics). */
+  metrics?: ListenAddress;
+  /** --log-level/--log-file/--log-pretty (default: info, JSON, stderr). */
+  log?: LogSettings;
 }
 
 /** Parses HOST:PORT ([v6]:PORT for IPv6). */
@@ -116,6 +130,8 @@ export function parseWorkerArgs(argv: string[], env: NodeJS.ProcessEnv = process
         'tls-ca': { type: 'string' },
         'tls-cert': { type: 'string' },
         'tls-key': { type: 'string' },
+        metrics: { type: 'string' },
+        ...LOG_ARG_OPTIONS,
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -152,10 +168,24 @@ export function parseWorkerArgs(argv: string[], env: NodeJS.ProcessEnv = process
     : values['tls-cert']
       ? { mode: 'mtls', ...(values['tls-ca'] ? { caFile: values['tls-ca'] } : {}), certFile: values['tls-cert'], keyFile: values['tls-key']! }
       : { mode: 'tls', ...(values['tls-ca'] ? { caFile: values['tls-ca'] } : {}) };
+  let metrics: ListenAddress | undefined;
+  try {
+    metrics = parseMetricsOption(values.metrics);
+  } catch (err) {
+    throw new WorkerUsageError((err as Error).message);
+  }
+  let log: LogSettings | undefined;
+  try {
+    if (Object.keys(LOG_ARG_OPTIONS).some((k) => values[k as keyof typeof LOG_ARG_OPTIONS] !== undefined)) log = logSettingsFromArgs(values);
+  } catch (err) {
+    throw new WorkerUsageError((err as Error).message);
+  }
   return {
     coordinator,
     device,
     threads,
+    ...(log ? { log } : {}),
+    ...(metrics ? { metrics } : {}),
     ...(values['token-file'] !== undefined ? { tokenFile: values['token-file'] } : {}),
     ...(attempts ? { connectAttempts: attempts } : {}),
     ...(security ? { security } : {}),
@@ -186,6 +216,8 @@ export async function serveCoordinator(o: WorkerSession): Promise<number> {
   const host = o.coordinator.host.includes(':') && !o.coordinator.host.startsWith('[') ? `[${o.coordinator.host}]` : o.coordinator.host;
   const stop = new AbortController();
   const onSignal = (): void => stop.abort();
+  const metrics = o.metrics ? await serveWorkerMetrics({ listen: o.metrics, device: o.device }) : undefined;
+  if (metrics) process.stderr.write(`sam-lora worker: serving metrics at ${metrics.url}\n`);
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
@@ -193,10 +225,11 @@ export async function serveCoordinator(o: WorkerSession): Promise<number> {
       address: `${host}:${o.coordinator.port}`,
       runtime: { device: o.device, ...(o.threads > 0 ? { intraOpThreads: o.threads } : {}) },
       ...(token ? { token } : {}),
-      log: (line) => process.stderr.write(`sam-lora worker: ${line}\n`),
+      ...workerLogging(o.log),
       signal: stop.signal,
       ...(o.connectAttempts ? { maxAttempts: o.connectAttempts } : {}),
       ...(o.security ? { security: o.security } : {}),
+      ...(metrics ? { observer: metrics.observer } : {}),
     });
     return 0;
   } catch (err) {
@@ -208,6 +241,7 @@ export async function serveCoordinator(o: WorkerSession): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    await metrics?.close();
   }
 }
 

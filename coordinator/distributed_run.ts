@@ -9,6 +9,7 @@ import type { ServerSecurity, SharedToken } from '../shared/wire/security.js';
 import type { TensorEncoding } from '../shared/wire/tensor_codec.js';
 import { CoordinatorServer } from './grpc/coordinator_server.js';
 import { type LocalRunOptions, prepareRun, trainerFor } from './local_run.js';
+import { runNotes } from './run_notes.js';
 import type { Summary } from './trainer.js';
 import { WorkerPool } from './worker_pool.js';
 
@@ -58,7 +59,7 @@ export async function runDistributed(o: DistributedRunOptions): Promise<Summary>
     log: say,
     ...(o.events ? { events: o.events } : {}),
   });
-  say(`coordinator listening on ${server.address} (run ${p.runId})`);
+  runNotes(o)(`coordinator listening on ${server.address} (run ${p.runId})`);
   o.onListening?.(server.address, server);
   try {
     return await trainerFor(p, pool, o).run();

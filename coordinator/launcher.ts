@@ -6,9 +6,12 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { LogLevel } from '../shared/log/log_settings.js';
 import { SharedToken, TOKEN_ENV_VAR } from '../shared/wire/security.js';
 import { type DistributedRunOptions, runDistributed } from './distributed_run.js';
+import { runNotes } from './run_notes.js';
 import type { Summary } from './trainer.js';
+import { forwardWorkerStderr } from './worker_stderr.js';
 
 export interface LaunchOptions extends Omit<DistributedRunOptions, 'listen' | 'minWorkers' | 'token' | 'onListening'> {
   workers: number;
@@ -16,6 +19,8 @@ export interface LaunchOptions extends Omit<DistributedRunOptions, 'listen' | 'm
   gpus?: number[];
   /** ORT threads per worker (default: the cores shared out). */
   threads?: number;
+  /** The workers' --log-level (default: theirs, info). */
+  workerLogLevel?: LogLevel;
 }
 
 const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'sam-lora.js');
@@ -25,7 +30,7 @@ export async function launchLocal(o: LaunchOptions): Promise<Summary> {
   const secret = randomBytes(24).toString('hex');
   const env = { ...process.env, [TOKEN_ENV_VAR]: secret };
   const children: ChildProcess[] = [];
-  const say = o.progress ?? (() => undefined);
+  const say = runNotes(o);
   try {
     return await runDistributed({
       ...o,
@@ -36,10 +41,10 @@ export async function launchLocal(o: LaunchOptions): Promise<Summary> {
         for (let i = 0; i < count; i++) {
           const device = o.gpus ? ['--gpu', String(o.gpus[i])] : ['--device', 'cpu'];
           const threads = o.threads ? ['--threads', String(o.threads)] : [];
-          const child = spawn(process.execPath, [CLI, 'worker', '--coordinator', address, ...device, ...threads, '--connect-attempts', '5'], { env, stdio: ['ignore', 'inherit', 'pipe'] });
-          child.stderr?.on('data', (d: Buffer) => {
-            for (const line of d.toString().split('\n').filter(Boolean)) say(`[worker ${i}] ${line.replace(/^sam-lora worker: /, '')}`);
-          });
+          const logLevel = o.workerLogLevel ? ['--log-level', o.workerLogLevel] : [];
+          const child = spawn(process.execPath, [CLI, 'worker', '--coordinator', address, ...device, ...threads, ...logLevel, '--connect-attempts', '5'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+          // Both streams are read, never inherited: nothing a worker prints may land on the dashboard.
+          for (const stream of [child.stdout, child.stderr]) if (stream) forwardWorkerStderr(stream, i, say);
           children.push(child);
         }
       },

@@ -13,6 +13,7 @@ import { type ModelSetup, setupModel } from './model_setup.js';
 import { RunDir } from './run_dir.js';
 import { type Summary, Trainer } from './trainer.js';
 import type { RunEvents } from './run_events.js';
+import { type NoteLevel, runNotes } from './run_notes.js';
 import { WorkerPool } from './worker_pool.js';
 
 /** The demo dataset of the embedded job: enough images that held-out Dice measures learning, not memory. */
@@ -48,19 +49,19 @@ export interface PreparedRun {
   resume: boolean;
 }
 
-async function scanned(dir: string, config: TrainConfig, say: (l: string) => void): Promise<{ ds: Dataset; ids: string[] }> {
+async function scanned(dir: string, config: TrainConfig, say: (l: string, level?: NoteLevel) => void): Promise<{ ds: Dataset; ids: string[] }> {
   const ds = await openDataset({ path: dir, format: config.data.format === 'auto' ? undefined : config.data.format, annotations: config.data.annotations ?? undefined });
   const scan = await scanDataset(ds, config.data.onBadSample);
   if (scan.skippedIds.length) {
-    say(`${dir}: skipping ${scan.skippedIds.length} bad sample(s):`);
-    for (const p of scan.skipped) say(`  ${p.file}: ${p.reason}`);
+    say(`${dir}: skipping ${scan.skippedIds.length} bad sample(s):`, 'warn');
+    for (const p of scan.skipped) say(`  ${p.file}: ${p.reason}`, 'warn');
   }
   return { ds, ids: scan.samples.map((s) => s.id) };
 }
 
 /** Everything before the first step: fails early, naming the file at fault. */
 export async function prepareRun(o: LocalRunOptions): Promise<PreparedRun> {
-  const say = o.progress ?? (() => undefined);
+  const say = runNotes(o);
   const config = await loadConfig(o.configPath, o.overrides ?? {});
   const runId = o.runDir ? path.basename(o.runDir) : RunDir.newId();
   const run = new RunDir(o.runDir ?? path.join(config.checkpoint.dir, runId));

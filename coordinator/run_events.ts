@@ -21,6 +21,8 @@ export interface RunInfo {
   startStep: number;
   /** Learning rate at the start step. */
   lr: number;
+  /** The run directory (where the dashboard's log file goes). */
+  runDir?: string;
 }
 
 /** Where one worker's part of a step went. */
@@ -65,10 +67,18 @@ export type RunEvent =
   | { kind: 'worker_joined'; id: string; host: string; device: string }
   | { kind: 'worker_evicted'; id: string; reason: string }
   | { kind: 'waiting_for_workers'; live: number; needed: number }
-  | { kind: 'message_rejected'; workerId: string | null; reason: string }
+  | {
+      kind: 'message_rejected';
+      workerId: string | null;
+      reason: string;
+      /** unauthenticated: no or wrong token; refused: a worker turned away (version, model); invalid: a malformed or hostile message. */
+      cause?: RejectionCause;
+    }
   | { kind: 'tensor_bytes'; direction: 'sent' | 'received'; workerId: string; bytes: number }
   | { kind: 'log'; level: 'info' | 'warn' | 'error'; text: string }
   | { kind: 'run_ended'; status: 'completed' | 'stopped' | 'failed'; error?: string };
+
+export type RejectionCause = 'unauthenticated' | 'refused' | 'invalid';
 
 export type RunEventKind = RunEvent['kind'];
 export type RunListener = (e: RunEvent) => void;

@@ -370,6 +370,7 @@ export class Trainer {
       batchSize: c.train.batchSize,
       startStep: this.state.step,
       lr: this.currentLr(),
+      runDir: this.o.run.dir,
     };
   }
 

@@ -6,6 +6,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { parseConfigText } from '../shared/config/index.js';
 import type { RuntimeOptions } from '../shared/graph/runtime.js';
 import { modelFingerprint } from '../shared/sam/fingerprint.js';
@@ -19,6 +20,7 @@ import { TensorAssembler, fromWireEncoding, iterateTensorChunks, tensorInfos } f
 import { SOFTWARE_VERSION } from '../coordinator/grpc/coordinator_server.js';
 import type { SampleTask } from '../coordinator/transport.js';
 import { ThreadedWorker } from './compute_thread.js';
+import type { WorkerObserver } from './worker_observer.js';
 
 export interface RemoteWorkerOptions {
   /** HOST:PORT of the coordinator. */
@@ -26,11 +28,17 @@ export interface RemoteWorkerOptions {
   runtime: RuntimeOptions;
   security?: ClientSecurity;
   token?: SharedToken;
-  log?: (line: string) => void;
+  log?: (line: string, level?: WorkerLogLevel) => void;
+  /** Told the run and the worker id once the coordinator admitted this worker (the logs' bindings). */
+  onJoined?: (joined: { runId: string; workerId: string }) => void;
   signal?: AbortSignal;
   /** Give up after this many failed connection attempts in a row (default: never). */
   maxAttempts?: number;
+  /** Told of sessions, tasks and bytes (the worker's /metrics). */
+  observer?: WorkerObserver;
 }
+
+export type WorkerLogLevel = 'info' | 'warn' | 'error';
 
 /** The coordinator refused this worker (wrong version, model, token): retrying cannot help. */
 export class WorkerRefusedError extends Error {
@@ -63,7 +71,7 @@ export async function runRemoteWorker(o: RemoteWorkerOptions): Promise<void> {
       if (isRefusal(err)) throw new WorkerRefusedError((err as grpc.ServiceError).details || String(err));
       attempts++;
       if (o.maxAttempts !== undefined && attempts >= o.maxAttempts) throw err;
-      log(`connection to ${o.address} failed (${err instanceof Error ? err.message : String(err)}); retrying in ${(delay / 1000).toFixed(1)} s`);
+      log(`connection to ${o.address} failed (${err instanceof Error ? err.message : String(err)}); retrying in ${(delay / 1000).toFixed(1)} s`, 'warn');
     }
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, delay);
@@ -74,7 +82,7 @@ export async function runRemoteWorker(o: RemoteWorkerOptions): Promise<void> {
 }
 
 /** One Join + Session; 'stopped' when the coordinator ended the run, 'lost' when the stream broke. */
-async function oneConnection(o: RemoteWorkerOptions, log: (l: string) => void): Promise<'stopped' | 'lost'> {
+async function oneConnection(o: RemoteWorkerOptions, log: (l: string, level?: WorkerLogLevel) => void): Promise<'stopped' | 'lost'> {
   const protos = loadWireProtos();
   const sec = await clientSecurity(o.security ?? { mode: 'insecure' }, o.token);
   const client: CoordinatorClient = new protos.coordinator.Client(o.address, sec.credentials, { ...channelLimitOptions(), ...sec.options });
@@ -98,6 +106,7 @@ async function oneConnection(o: RemoteWorkerOptions, log: (l: string) => void): 
       ),
     );
     const id = reply.worker_id;
+    o.onJoined?.({ runId: reply.run_id, workerId: id });
     const config = parseConfigText(reply.config_yaml, `run ${reply.run_id} (from ${o.address})`, { checkPaths: false });
     if (config.model.checkpoint && !existsSync(config.model.checkpoint)) {
       throw new WorkerRefusedError(`the run's checkpoint ${config.model.checkpoint} does not exist on this host (${hostname()}); workers need the same file at the same path`);
@@ -110,7 +119,7 @@ async function oneConnection(o: RemoteWorkerOptions, log: (l: string) => void): 
       log(`joined run ${reply.run_id} as ${id}`);
       return compute;
     };
-    return await serveSession(client, start, reply, loaded, log, o.signal);
+    return await serveSession(client, start, reply, loaded, log, o.signal, o.observer);
   } finally {
     await compute?.close().catch(() => undefined);
     client.close();
@@ -122,8 +131,9 @@ async function serveSession(
   startCompute: () => Promise<ThreadedWorker>,
   reply: pb.JoinReply,
   loaded: pb.ModelFingerprint,
-  log: (l: string) => void,
+  log: (l: string, level?: WorkerLogLevel) => void,
   signal?: AbortSignal,
+  observer?: WorkerObserver,
 ): Promise<'stopped' | 'lost'> {
   const call = client.Session();
   const encoding = fromWireEncoding(reply.tensor_encoding) ?? 'fp32';
@@ -150,6 +160,7 @@ async function serveSession(
       case 'welcome':
         welcomed = true;
         compute = await startCompute();
+        observer?.connected?.(reply.worker_id);
         return;
       case 'weights':
         weights = new TensorAssembler({ expected: new Map(m.weights.tensors.map((t) => [t.name, t.shape])) });
@@ -160,6 +171,7 @@ async function serveSession(
       case 'tensor': {
         if (!weights) throw new Error(`tensor chunk ${m.tensor.name} outside a weights message`);
         weights.push(m.tensor);
+        observer?.bytes?.('received', m.tensor.data.length);
         // The header listed every tensor: once all arrived, install them.
         if (m.tensor.last && weights.completed.size === weightsCount) {
           const params = new Map([...weights.finish()].map(([k, t]) => [k, t.data]));
@@ -184,7 +196,10 @@ async function serveSession(
             grads: tensorInfos(grads),
             weights_hash: r.weightsHash ?? '',
           };
-          await send([{ step_result: header }, ...[...iterateTensorChunks(grads, { encoding, maxChunkBytes: chunkBytes })].map((c) => ({ tensor: c }))]);
+          const chunks = [...iterateTensorChunks(grads, { encoding, maxChunkBytes: chunkBytes })];
+          await send([{ step_result: header }, ...chunks.map((c) => ({ tensor: c }))]);
+          observer?.trainStep?.({ samples: r.samples.length, computeSeconds: r.computeSeconds });
+          observer?.bytes?.('sent', chunks.reduce((a, c) => a + c.data.length, 0));
         } catch (err) {
           await fail('STEP_FAILED', err, s.step);
         }
@@ -193,7 +208,9 @@ async function serveSession(
       case 'eval': {
         const e = m.eval;
         try {
+          const t0 = performance.now();
           const r = await compute.evaluate({ weightsVersion: e.weights_version, samples: toTasks(e.samples) }, e.split === 'SPLIT_TRAIN' ? 'train' : 'test');
+          observer?.evaluated?.({ samples: r.scores.length, seconds: (performance.now() - t0) / 1000 });
           await send([{ eval_result: { request_id: e.request_id, scores: r.scores, failed: r.failed } }]);
         } catch (err) {
           await fail('EVAL_FAILED', err);
@@ -217,6 +234,7 @@ async function serveSession(
   return new Promise<'stopped' | 'lost'>((resolve, reject) => {
     const finish = (outcome: 'stopped' | 'lost' | Error): void => {
       clearInterval(heartbeat);
+      observer?.disconnected?.();
       if (outcome instanceof Error) reject(outcome);
       else resolve(outcome);
     };
@@ -229,7 +247,7 @@ async function serveSession(
       }
       if (m.kind === 'weights') for (const t of m.weights.tensors) weightShapes.set(t.name, t.shape);
       queue = queue.then(() => handle(m)).catch((err: unknown) => {
-        log(`session error: ${err instanceof Error ? err.message : String(err)}`);
+        log(`session error: ${err instanceof Error ? err.message : String(err)}`, 'error');
         call.cancel();
       });
     });

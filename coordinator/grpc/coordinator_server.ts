@@ -12,10 +12,11 @@ import type * as pb from '../../shared/wire/messages.js';
 import { COORDINATOR_SERVICE, PROTOCOL_VERSION, loadWireProtos } from '../../shared/wire/proto_loader.js';
 import { type ServerSecurity, type SharedToken, serverCredentials, tokenAuthInterceptor } from '../../shared/wire/security.js';
 import { type TensorEncoding, toWireEncoding } from '../../shared/wire/tensor_codec.js';
-import type { RunEvents } from '../run_events.js';
+import type { RejectionCause, RunEvents } from '../run_events.js';
 import type { WorkerPlacement } from '../transport.js';
 import type { WorkerPool } from '../worker_pool.js';
 import { RemoteWorker, type SessionStream } from './remote_worker.js';
+import { WeightsBroadcast } from './weights_broadcast.js';
 
 export const SOFTWARE_VERSION = '0.1.0';
 
@@ -49,6 +50,7 @@ export class CoordinatorServer {
   private readonly issued = new Map<string, WorkerPlacement>();
   private sweep?: NodeJS.Timeout;
   private stopping = false;
+  private readonly broadcast: WeightsBroadcast;
   /** Messages refused as malformed, hostile or unauthenticated sessions. */
   rejectedMessages = 0;
   address = '';
@@ -57,9 +59,25 @@ export class CoordinatorServer {
     const max = o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.server = new grpc.Server({
       ...serverLimitOptions(max),
-      ...(o.token ? { interceptors: [tokenAuthInterceptor({ token: o.token, exemptMethods: UNAUTHENTICATED_HEALTH_METHODS })] } : {}),
+      ...(o.token
+        ? {
+            interceptors: [
+              tokenAuthInterceptor({
+                token: o.token,
+                exemptMethods: UNAUTHENTICATED_HEALTH_METHODS,
+                onRefused: (method, problem) => this.rejected(null, `unauthenticated call to ${method}: ${problem}`, 'unauthenticated'),
+              }),
+            ],
+          }
+        : {}),
     });
     const protos = loadWireProtos();
+    this.broadcast = new WeightsBroadcast({
+      trainable: o.trainable,
+      encoding: o.encoding ?? 'fp32',
+      chunkBytes: chunkBytesFor(max),
+      encode: (m) => protos.encodeCoordinatorMessage(m),
+    });
     this.server.addService(protos.coordinator.definition, {
       Join: (call: grpc.ServerUnaryCall<pb.JoinRequest, pb.JoinReply>, cb: grpc.sendUnaryData<pb.JoinReply>) => this.join(call.request, cb),
       Session: (call: SessionStream) => this.session(call),
@@ -91,7 +109,7 @@ export class CoordinatorServer {
 
   private join(req: pb.JoinRequest, cb: grpc.sendUnaryData<pb.JoinReply>): void {
     if (req.protocol_version !== PROTOCOL_VERSION) {
-      this.rejected(null, `protocol version ${req.protocol_version}`);
+      this.rejected(null, `protocol version ${req.protocol_version}`, 'refused');
       cb({ code: grpc.status.FAILED_PRECONDITION, details: `protocol version ${req.protocol_version} is not this coordinator's ${PROTOCOL_VERSION} (worker software ${req.software_version}, coordinator ${SOFTWARE_VERSION}): run the same sam-lora version on both` });
       return;
     }
@@ -115,7 +133,7 @@ export class CoordinatorServer {
   private session(call: SessionStream): void {
     let remote: RemoteWorker | undefined;
     const refuse = (reason: string): void => {
-      this.rejected(null, reason);
+      this.rejected(null, reason, 'refused');
       this.o.log?.(`refused a worker: ${reason}`);
       call.write({ refusal: { reason } });
       call.end();
@@ -131,11 +149,10 @@ export class CoordinatorServer {
       if (diffs.length) return refuse(`the worker's model does not match the run: ${diffs.join('; ')}`);
       remote = new RemoteWorker(id, call, {
         trainable: this.o.trainable,
-        encoding: this.o.encoding ?? 'fp32',
-        chunkBytes: chunkBytesFor(this.o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES),
+        broadcast: this.broadcast,
         deadlineMs: this.o.deadlineMs ?? 10 * 60_000,
         ...(this.o.sampleBytes ? { sampleBytes: this.o.sampleBytes } : {}),
-        onRejected: (reason) => this.rejected(id, reason),
+        onRejected: (reason) => this.rejected(id, reason, 'invalid'),
         ...(this.o.events ? { onBytes: (direction: 'sent' | 'received', bytes: number) => this.o.events!.emit({ kind: 'tensor_bytes', direction, workerId: id, bytes }) } : {}),
         placement: this.issued.get(id)!,
       });
@@ -159,9 +176,9 @@ export class CoordinatorServer {
     call.on('cancelled', () => gone('session cancelled (the worker disconnected)'));
   }
 
-  private rejected(workerId: string | null, reason: string): void {
+  private rejected(workerId: string | null, reason: string, cause: RejectionCause): void {
     this.rejectedMessages++;
-    this.o.events?.emit({ kind: 'message_rejected', workerId, reason });
+    this.o.events?.emit({ kind: 'message_rejected', workerId, reason, cause });
   }
 
   /** Stops every worker session and the server. */

@@ -7,20 +7,20 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { SampleBytes } from '../../shared/data/dataset.js';
 import type * as pb from '../../shared/wire/messages.js';
-import { bfloat16BitsToFloat32, float32ToBfloat16Bits } from '../../shared/tensor/dtype_codec.js';
-import { weightsHash } from '../../shared/tensor/weights_hash.js';
 import { sampleToWire } from '../../shared/wire/sample_codec.js';
 import { writeAll } from '../../shared/wire/stream_io.js';
-import { TensorAssembler, type TensorEncoding, iterateTensorChunks, tensorInfos } from '../../shared/wire/tensor_codec.js';
+import type { PreEncodedMessage } from '../../shared/wire/pre_encoded.js';
+import { TensorAssembler } from '../../shared/wire/tensor_codec.js';
 import type { EvalResult, EvalWork, SampleTask, StepResult, StepWork, WorkerEndpoint, WorkerPlacement } from '../transport.js';
+import type { WeightsBroadcast } from './weights_broadcast.js';
 
-export type SessionStream = grpc.ServerDuplexStream<pb.WorkerMessage, pb.CoordinatorMessageOut>;
+export type SessionStream = grpc.ServerDuplexStream<pb.WorkerMessage, pb.CoordinatorMessageOut | PreEncodedMessage>;
 
 export interface RemoteWorkerOptions {
   /** Trainable tensors: the only gradients accepted, with their shapes. */
   trainable: ReadonlyMap<string, readonly number[]>;
-  encoding: TensorEncoding;
-  chunkBytes: number;
+  /** The weights messages, encoded once per version for every worker of the run. */
+  broadcast: WeightsBroadcast;
   /** A step or evaluation not answered within this is a failure. */
   deadlineMs: number;
   /** Ships a sample's encoded files with its task (no shared filesystem needed). */
@@ -46,6 +46,12 @@ export class RemoteWorker implements WorkerEndpoint {
   private header?: pb.StepResultHeader;
   private assembler?: TensorAssembler;
   private nextRequest = 1;
+  /**
+   * Where this worker's gradients are decoded, reused from one step to the next: the training loop
+   * reduces a step's results before it starts the next step. A second task in the same step (work
+   * redistributed after an eviction) gets fresh arrays, since the first result is still unreduced.
+   */
+  private gradBuffers?: { step: number; arrays: Map<string, Float32Array> };
   /** Hash of the weights as the worker received them, and of the coordinator's own (they differ with bf16). */
   private sent?: { wire: string; own: string };
   lastSeen = Date.now();
@@ -93,7 +99,11 @@ export class RemoteWorker implements WorkerEndpoint {
     if (names.length !== want.length || names.some((n, i) => n !== want[i])) throw new Error('the gradient list does not match the trainable tensors');
     this.header = h;
     // Non-finite gradients are refused here: one bad worker must not turn a step into a skipped one.
-    this.assembler = new TensorAssembler({ expected: this.o.trainable, rejectNonFinite: true });
+    if (!this.gradBuffers || this.gradBuffers.step === h.step) {
+      this.gradBuffers = { step: h.step, arrays: new Map([...this.o.trainable].map(([k, s]) => [k, new Float32Array(s.reduce((a, b) => a * b, 1))])) };
+    }
+    this.gradBuffers.step = h.step;
+    this.assembler = new TensorAssembler({ expected: this.o.trainable, rejectNonFinite: true, targets: this.gradBuffers.arrays });
     if (want.length === 0) this.completeStep();
   }
 
@@ -187,17 +197,10 @@ export class RemoteWorker implements WorkerEndpoint {
 
   async setWeights(version: number, params: ReadonlyMap<string, Float32Array>): Promise<void> {
     this.alive();
-    const tensors = new Map([...params].map(([k, v]) => [k, { shape: this.o.trainable.get(k) ?? [v.length], data: v }]));
-    const own = weightsHash(params);
-    this.sent = { own, wire: this.o.encoding === 'bf16' ? weightsHash(new Map([...params].map(([k, v]) => [k, roundToBf16(v)]))) : own };
-    const out: pb.CoordinatorMessageOut[] = [{ weights: { version, tensors: tensorInfos(tensors) } }];
-    let bytes = 0;
-    for (const chunk of iterateTensorChunks(tensors, { encoding: this.o.encoding, maxChunkBytes: this.o.chunkBytes })) {
-      out.push({ tensor: chunk });
-      bytes += chunk.data.length;
-    }
-    await writeAll(this.call, out);
-    this.o.onBytes?.('sent', bytes);
+    const encoded = this.o.broadcast.encoded(version, params);
+    this.sent = { own: encoded.ownHash, wire: encoded.wireHash };
+    await writeAll<pb.CoordinatorMessageOut | PreEncodedMessage>(this.call, encoded.messages);
+    this.o.onBytes?.('sent', encoded.payloadBytes);
   }
 
   async trainStep(work: StepWork): Promise<StepResult> {
@@ -232,8 +235,4 @@ export class RemoteWorker implements WorkerEndpoint {
       // The stream is already gone.
     }
   }
-}
-
-function roundToBf16(v: Float32Array): Float32Array {
-  return Float32Array.from(v, (x) => bfloat16BitsToFloat32(float32ToBfloat16Bits(x)));
 }

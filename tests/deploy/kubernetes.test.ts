@@ -1,0 +1,346 @@
+// The Kubernetes manifests (deploy/k8s), checked structurally: every document parses and names its
+// apiVersion, kind and name; the Services' ports are the containers' ports and the ports the
+// sam-lora flags use; the coordinator has grpc.health.v1 probes (TCP checks under TLS, which the
+// kubelet's grpc probes cannot speak); each worker asks for one GPU and runs --gpu 0; every volume,
+// ConfigMap and PVC referenced exists, every Secret is documented as user-provided; the training
+// config loads; the worker count is set in one place. Where kubectl is installed, its kustomize
+// renders the base, the storage and every component, and the rendered output is checked too.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { parseAllDocuments } from 'yaml';
+import { parseConfigText } from '../../shared/config/index.js';
+import { COORDINATOR_SERVICE } from '../../shared/wire/proto_loader.js';
+import {
+  componentDirs,
+  type Container,
+  deployFiles,
+  find,
+  flagValue,
+  invocationIn,
+  K8S,
+  kustomization,
+  kustomizationResources,
+  type Obj,
+  podMeta,
+  podSpec,
+  read,
+  ROOT,
+  withComponent,
+  yamlDocs,
+} from './deploy_files.js';
+
+const KINDS: Record<string, string> = {
+  Job: 'batch/v1',
+  Service: 'v1',
+  PersistentVolumeClaim: 'v1',
+  Pod: 'v1',
+  ConfigMap: 'v1',
+  ServiceMonitor: 'monitoring.coreos.com/v1',
+  Kustomization: 'kustomize.config.k8s.io/v1beta1',
+  Component: 'kustomize.config.k8s.io/v1alpha1',
+};
+
+const base = kustomizationResources(K8S).map((r) => r.doc);
+const storage = kustomizationResources(`${K8S}/storage`).map((r) => r.doc);
+const run = kustomization(K8S);
+const COORD = 'sam-lora-coordinator';
+const WORKER = 'sam-lora-worker';
+
+function container(docs: Obj[], job: string): Container {
+  const c = podSpec(find(docs, 'Job', job))!.containers;
+  assert.equal(c.length, 1, `${job}: one container`);
+  return c[0]!;
+}
+
+function argv(c: Container): string[] {
+  const a = invocationIn([...(c.command ?? []), ...(c.args ?? [])].map(String));
+  assert.ok(a, `${c.name} runs sam-lora`);
+  return a;
+}
+
+function port(c: Container, name: string): number {
+  const p = c.ports?.find((x) => x.name === name);
+  assert.ok(p, `${c.name} has a port named ${name}`);
+  return p.containerPort;
+}
+
+function hostPort(v: string | undefined, what: string): { host: string; port: number } {
+  const m = /^(.+):(\d+)$/.exec(v ?? '');
+  assert.ok(m, `${what}: HOST:PORT, got ${v}`);
+  return { host: m[1]!, port: Number(m[2]) };
+}
+
+/** The literals of a configMapGenerator entry as a record. */
+function literals(name: string): Record<string, string> {
+  const g = run.configMapGenerator?.find((x) => x.name === name);
+  assert.ok(g, `configMapGenerator ${name}`);
+  return Object.fromEntries((g.literals ?? []).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+}
+
+/** Every Secret name a set of documents references (env secretKeyRef, envFrom, volumes). */
+function secretNames(docs: Obj[]): string[] {
+  const names = new Set<string>();
+  const walk = (v: unknown, key = ''): void => {
+    if (Array.isArray(v)) v.forEach((x) => walk(x));
+    else if (v && typeof v === 'object') {
+      const o = v as Obj;
+      if ((key === 'secretKeyRef' || key === 'secretRef') && typeof o.name === 'string') names.add(o.name);
+      if (key === 'secret' && typeof o.secretName === 'string') names.add(o.secretName);
+      for (const [k, x] of Object.entries(o)) walk(x, k);
+    }
+  };
+  docs.forEach((d) => walk(d));
+  return [...names].sort();
+}
+
+function checkPodReferences(docs: Obj[], what: string): void {
+  const generated = new Set((run.configMapGenerator ?? []).map((g) => g.name));
+  const claims = new Set(storage.filter((d) => d.kind === 'PersistentVolumeClaim').map((d) => (d.metadata as Obj).name as string));
+  for (const d of docs) {
+    const spec = podSpec(d);
+    if (!spec) continue;
+    const name = `${what}: ${String(d.kind)} ${String((d.metadata as Obj).name)}`;
+    const volumes = new Map((spec.volumes ?? []).map((v) => [v.name, v]));
+    for (const c of spec.containers) {
+      for (const m of c.volumeMounts ?? []) assert.ok(volumes.has(m.name), `${name}: volumeMount ${m.name} has a volume`);
+      for (const e of c.env ?? []) {
+        const ref = (e.valueFrom?.configMapKeyRef as Obj | undefined)?.name;
+        if (ref !== undefined) assert.ok(generated.has(ref as string), `${name}: env ${e.name} reads ConfigMap ${String(ref)}, which kustomization.yaml generates`);
+      }
+    }
+    for (const v of volumes.values()) {
+      const cm = (v.configMap as Obj | undefined)?.name;
+      if (cm !== undefined) assert.ok(generated.has(cm as string), `${name}: volume ${v.name}: ConfigMap ${String(cm)} is generated`);
+      const claim = (v.persistentVolumeClaim as Obj | undefined)?.claimName;
+      if (claim !== undefined) assert.ok(claims.has(claim as string), `${name}: volume ${v.name}: PVC ${String(claim)} is in ${K8S}/storage`);
+    }
+  }
+}
+
+describe('Kubernetes manifests', () => {
+  it('every YAML file parses; every document names apiVersion, kind and name', () => {
+    const configs = new Set((run.configMapGenerator ?? []).flatMap((g) => (g.files ?? []).map((f) => path.join(K8S, f))));
+    const files = deployFiles().filter((f) => f.startsWith(`${K8S}/`) && /\.ya?ml$/.test(f) && !configs.has(f));
+    assert.ok(files.length >= 8, files.join(', '));
+    for (const f of files) {
+      for (const d of yamlDocs(f)) {
+        if (f.endsWith('kustomization.yaml')) {
+          assert.ok(d.kind === 'Kustomization' || d.kind === 'Component', `${f}: kind`);
+        } else {
+          assert.ok(typeof (d.metadata as Obj | undefined)?.name === 'string', `${f}: metadata.name`);
+        }
+        assert.equal(d.apiVersion, KINDS[d.kind as string], `${f}: ${String(d.kind)} is ${KINDS[d.kind as string]}`);
+      }
+    }
+  });
+
+  it('the kustomizations name files that exist; the training config loads', () => {
+    for (const dir of [K8S, `${K8S}/storage`, ...componentDirs()]) {
+      const k = kustomization(dir);
+      for (const r of k.resources ?? []) assert.ok(deployFiles().includes(path.join(dir, r)), `${dir}: resource ${r}`);
+    }
+    for (const g of run.configMapGenerator ?? []) for (const f of g.files ?? []) assert.ok(deployFiles().includes(path.join(K8S, f)), `configMapGenerator ${g.name}: ${f}`);
+    for (const c of componentDirs()) assert.ok(read(`${K8S}/kustomization.yaml`).includes(path.relative(K8S, c)), `kustomization.yaml mentions ${c}`);
+    const cfg = parseConfigText(read(`${K8S}/config.yaml`), `${K8S}/config.yaml`, { checkPaths: false, baseDir: '/etc/sam-lora' });
+    assert.ok(cfg.model.checkpoint, 'the config names a SAM checkpoint');
+  });
+
+  it('coordinator: one pod of a Job, gRPC and metrics ports on the flags, the Service and the annotations', () => {
+    const job = find(base, 'Job', COORD);
+    const spec = job.spec as Obj;
+    assert.equal(spec.parallelism, 1);
+    assert.equal(spec.completions, 1);
+    assert.equal(podSpec(job)!.restartPolicy, 'OnFailure');
+    const c = container(base, COORD);
+    assert.deepEqual(c.command, ['sam-lora-supervise'], 'restarts resume (sam-lora-supervise)');
+    const a = argv(c);
+    assert.equal(a[0], 'coordinator');
+    const grpc = port(c, 'grpc');
+    const metrics = port(c, 'metrics');
+    assert.equal(hostPort(flagValue(a, '--listen'), '--listen').port, grpc);
+    assert.equal(hostPort(flagValue(a, '--metrics'), '--metrics').port, metrics);
+    assert.match(flagValue(a, '--run-dir') ?? '', /^\/runs\//);
+    const svc = find(base, 'Service', COORD);
+    const sspec = svc.spec as { selector: Record<string, string>; ports: { name: string; port: number; targetPort: string | number }[] };
+    assert.deepEqual(sspec.ports.map((p) => [p.name, p.port, p.targetPort]).sort(), [
+      ['grpc', grpc, 'grpc'],
+      ['metrics', metrics, 'metrics'],
+    ]);
+    const labels = podMeta(job).labels ?? {};
+    for (const [k, v] of Object.entries(sspec.selector)) assert.equal(labels[k], v, `Service selector ${k}`);
+    const ann = podMeta(job).annotations ?? {};
+    assert.equal(ann['prometheus.io/scrape'], 'true');
+    assert.equal(Number(ann['prometheus.io/port']), metrics);
+  });
+
+  it('coordinator: grpc.health.v1 startup, readiness (samlora.v1.Coordinator) and liveness probes on the gRPC port', () => {
+    const c = container(base, COORD);
+    const grpc = port(c, 'grpc');
+    for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe'] as const) {
+      const g = (c[probe]?.grpc ?? undefined) as { port: number; service?: string } | undefined;
+      assert.ok(g, `${probe} is a grpc probe`);
+      assert.equal(g.port, grpc, `${probe} port`);
+    }
+    assert.equal((c.readinessProbe!.grpc as Obj).service, COORDINATOR_SERVICE);
+  });
+
+  it('workers: an Indexed Job, one GPU each, --gpu 0, dialling the coordinator Service; their metrics Service', () => {
+    const job = find(base, 'Job', WORKER);
+    assert.equal((job.spec as Obj).completionMode, 'Indexed');
+    const c = container(base, WORKER);
+    assert.deepEqual(c.command, ['sam-lora-supervise']);
+    const a = argv(c);
+    assert.equal(a[0], 'worker');
+    assert.equal(flagValue(a, '--gpu'), '0', 'the one GPU the device plugin gives a pod is CUDA device 0');
+    assert.equal(String(c.resources?.limits?.['nvidia.com/gpu']), '1');
+    const dial = hostPort(flagValue(a, '--coordinator'), '--coordinator');
+    const coordSvc = find(base, 'Service', COORD);
+    assert.equal(dial.host, (coordSvc.metadata as Obj).name);
+    assert.equal(dial.port, (coordSvc.spec as { ports: { name: string; port: number }[] }).ports.find((p) => p.name === 'grpc')!.port);
+    const metrics = port(c, 'metrics');
+    assert.equal(hostPort(flagValue(a, '--metrics'), '--metrics').port, metrics);
+    assert.equal(Number(podMeta(job).annotations?.['prometheus.io/port']), metrics);
+    const svc = find(base, 'Service', WORKER).spec as { selector: Record<string, string>; ports: { name: string; targetPort: string }[] };
+    for (const [k, v] of Object.entries(svc.selector)) assert.equal(podMeta(job).labels?.[k], v);
+    assert.deepEqual(svc.ports.map((p) => p.targetPort), ['metrics']);
+  });
+
+  it('the number of workers is set once: the worker Job and the coordinator\'s --min-workers follow it', () => {
+    const workers = Number(literals('sam-lora-run').workers);
+    assert.ok(Number.isInteger(workers) && workers >= 1, `workers=${workers}`);
+    const rep = run.replacements?.find((r) => r.source.name === 'sam-lora-run' && r.source.fieldPath === 'data.workers');
+    assert.ok(rep, 'a replacement from sam-lora-run data.workers');
+    assert.deepEqual(rep.targets.map((t) => [t.select.kind, t.select.name, [...t.fieldPaths].sort()]), [['Job', WORKER, ['spec.completions', 'spec.parallelism']]]);
+    const c = container(base, COORD);
+    const minWorkers = /^\$\((\w+)\)$/.exec(flagValue(c.args ?? [], '--min-workers') ?? '');
+    assert.ok(minWorkers, '--min-workers comes from the environment');
+    const env = c.env?.find((e) => e.name === minWorkers[1]);
+    assert.deepEqual(env?.valueFrom?.configMapKeyRef, { name: 'sam-lora-run', key: 'workers' });
+  });
+
+  it('every referenced volume, ConfigMap and PVC exists; every Secret is documented as user-provided', () => {
+    const docs = deployFiles().includes(`${K8S}/storage/assets-loader.yaml`) ? yamlDocs(`${K8S}/storage/assets-loader.yaml`) : [];
+    checkPodReferences(base, K8S);
+    for (const comp of componentDirs()) checkPodReferences(withComponent(base, comp), comp);
+    checkPodReferences(docs, 'assets-loader');
+    const readme = read('deploy/README.md');
+    const secrets = new Set([...secretNames(base), ...componentDirs().flatMap((c) => secretNames(withComponent(base, c)))]);
+    assert.ok(secrets.has('sam-lora-token'));
+    for (const s of secrets) assert.match(readme, new RegExp(`create secret [a-z]+ ${s}\\b`), `deploy/README.md shows how to create the Secret ${s}`);
+  });
+
+  it('the SAM checkpoint is at the same path in the coordinator and in every worker', () => {
+    const mount = (job: string): string => {
+      const m = (container(base, job).volumeMounts ?? []).find((x) => x.name === 'assets');
+      const v = (podSpec(find(base, 'Job', job))!.volumes ?? []).find((x) => x.name === 'assets');
+      assert.ok(m && v, `${job} mounts the assets volume`);
+      assert.equal((v.persistentVolumeClaim as Obj).claimName, 'sam-lora-assets');
+      return m.mountPath;
+    };
+    assert.equal(mount(COORD), mount(WORKER));
+    const cfg = parseConfigText(read(`${K8S}/config.yaml`), 'config.yaml', { checkPaths: false, baseDir: '/etc/sam-lora' });
+    assert.ok(cfg.model.checkpoint!.startsWith(`${mount(WORKER)}/`), `${cfg.model.checkpoint} lies on the shared assets volume`);
+    const c = container(base, COORD);
+    const configMount = (c.volumeMounts ?? []).find((m) => m.name === 'config')!;
+    assert.equal(path.dirname(flagValue(argv(c), '--config')!), configMount.mountPath, '--config is the mounted config.yaml');
+  });
+
+  it('the token reaches both roles as SAMLORA_TOKEN from the Secret', () => {
+    for (const job of [COORD, WORKER]) {
+      const env = container(base, job).env?.find((e) => e.name === 'SAMLORA_TOKEN');
+      assert.deepEqual(env?.valueFrom?.secretKeyRef, { name: 'sam-lora-token', key: 'token' }, job);
+    }
+  });
+
+  it('TLS component: certificate flags point into the mounted Secret; probes become TCP checks', () => {
+    const docs = withComponent(base, `${K8S}/components/tls`);
+    const c = container(docs, COORD);
+    const a = argv(c);
+    const mountOf = (ct: Container, file: string | undefined): void => {
+      assert.ok(file, 'flag present');
+      assert.ok(
+        (ct.volumeMounts ?? []).some((m) => m.name === 'tls' && file.startsWith(`${m.mountPath}/`)),
+        `${file} is in the tls mount`,
+      );
+    };
+    mountOf(c, flagValue(a, '--tls-cert'));
+    mountOf(c, flagValue(a, '--tls-key'));
+    for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe'] as const) {
+      assert.equal(c[probe]?.grpc, undefined, `${probe}: the kubelet's grpc probe cannot speak TLS`);
+      assert.equal((c[probe]?.tcpSocket as Obj | undefined)?.port, port(c, 'grpc'));
+    }
+    const w = container(docs, WORKER);
+    mountOf(w, flagValue(argv(w), '--tls-ca'));
+  });
+
+  it('ServiceMonitor component: selects both Services and scrapes their metrics port', () => {
+    const docs = withComponent(base, `${K8S}/components/servicemonitor`);
+    const sm = docs.find((d) => d.kind === 'ServiceMonitor')!;
+    const sel = ((sm.spec as Obj).selector as { matchLabels: Record<string, string> }).matchLabels;
+    const endpoints = (sm.spec as { endpoints: { port: string; path: string }[] }).endpoints;
+    for (const name of [COORD, WORKER]) {
+      const svc = find(docs, 'Service', name);
+      const labels = (svc.metadata as { labels: Record<string, string> }).labels;
+      for (const [k, v] of Object.entries(sel)) assert.equal(labels[k], v, `${name} label ${k}`);
+      assert.ok((svc.spec as { ports: { name: string }[] }).ports.some((p) => p.name === endpoints[0]!.port));
+    }
+    assert.equal(endpoints[0]!.path, '/metrics');
+  });
+});
+
+const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0;
+
+describe('Kubernetes manifests rendered by kustomize', { skip: !kubectl && 'kubectl is not installed' }, () => {
+  const tmp = mkdtempSync(path.join(tmpdir(), 'samlora-kustomize-'));
+  after(() => rmSync(tmp, { recursive: true, force: true }));
+
+  function render(dir: string): Obj[] {
+    const r = spawnSync('kubectl', ['kustomize', dir], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, `kubectl kustomize ${dir}: ${r.stderr}`);
+    return parseAllDocuments(r.stdout).map((d) => (Array.isArray(d) ? {} : (d.toJS() as Obj)));
+  }
+
+  it('the run: namespace, image, generated ConfigMaps referenced by their hashed names, the worker count applied', () => {
+    const docs = render(path.join(ROOT, K8S));
+    for (const d of docs) assert.equal((d.metadata as Obj).namespace, run.namespace, `${String(d.kind)} ${String((d.metadata as Obj).name)}`);
+    const workers = Number(literals('sam-lora-run').workers);
+    const spec = find(docs, 'Job', WORKER).spec as Obj;
+    assert.equal(spec.parallelism, workers);
+    assert.equal(spec.completions, workers);
+    const image = `${run.images![0]!.newName}:${run.images![0]!.newTag}`;
+    for (const job of [COORD, WORKER]) assert.equal(container(docs, job).image, image);
+    const cms = new Set(docs.filter((d) => d.kind === 'ConfigMap').map((d) => (d.metadata as Obj).name as string));
+    const c = container(docs, COORD);
+    for (const e of c.env ?? []) {
+      const ref = (e.valueFrom?.configMapKeyRef as Obj | undefined)?.name as string | undefined;
+      if (ref) assert.ok(cms.has(ref), `${e.name}: ${ref} is rendered`);
+    }
+    const config = podSpec(find(docs, 'Job', COORD))!.volumes!.find((v) => v.name === 'config')!.configMap as Obj;
+    assert.ok(cms.has(config.name as string));
+  });
+
+  it('the storage and every component render; components patch what the test applies by hand', () => {
+    const st = render(path.join(ROOT, K8S, 'storage'));
+    assert.deepEqual(st.map((d) => (d.metadata as Obj).name).sort(), ['sam-lora-assets', 'sam-lora-runs']);
+    // A copy, so that an overlay beside the base can name both (kustomize refuses roots that contain each other).
+    cpSync(path.join(ROOT, K8S), path.join(tmp, 'base'), { recursive: true });
+    for (const comp of componentDirs()) {
+      const overlay = path.join(tmp, `with-${path.basename(comp)}`);
+      mkdirSync(overlay);
+      writeFileSync(path.join(overlay, 'kustomization.yaml'), `resources: [../base]\ncomponents: [../base/${path.relative(K8S, comp)}]\n`);
+      const docs = render(overlay);
+      const byHand = withComponent(base, comp);
+      for (const job of [COORD, WORKER]) assert.deepEqual(container(docs, job).args, container(byHand, job).args, `${comp}: ${job} args`);
+      assert.deepEqual(
+        docs.map((d) => d.kind).sort(),
+        [...byHand.map((d) => d.kind as string), 'ConfigMap', 'ConfigMap'].sort(),
+        `${comp}: the same objects`,
+      );
+    }
+  });
+});
