@@ -30,7 +30,7 @@ function median(xs: number[]): number {
 
 /** Starts a fake worker process; resolves with its CPU seconds when it exits. */
 function fakeWorker(address: string, delayMs: number): { child: ChildProcess; cpu: Promise<number> } {
-  const child = spawn(process.execPath, [FAKE_WORKER, address, String(delayMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...(process.env.FAKE_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean), FAKE_WORKER, address, String(delayMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   const cpu = new Promise<number>((resolve) => child.once('exit', () => resolve((JSON.parse(out.trim() || '{"cpu_s":0}') as { cpu_s: number }).cpu_s)));

@@ -7,6 +7,7 @@
 
 import * as grpc from '@grpc/grpc-js';
 import { pathToFileURL } from 'node:url';
+import { clientFlowControlOptions } from '../shared/wire/flow_control.js';
 import { channelLimitOptions, chunkBytesFor } from '../shared/wire/limits.js';
 import type * as pb from '../shared/wire/messages.js';
 import { PROTOCOL_VERSION, loadWireProtos } from '../shared/wire/proto_loader.js';
@@ -17,7 +18,7 @@ export const BENCH_FINGERPRINT = { variant: 'bench', checkpoint_sha256: 'bench',
 
 function run(address: string, delayMs: number): void {
   const protos = loadWireProtos();
-  const client = new protos.coordinator.Client(address, grpc.credentials.createInsecure(), channelLimitOptions());
+  const client = new protos.coordinator.Client(address, grpc.credentials.createInsecure(), { ...channelLimitOptions(), ...clientFlowControlOptions() });
   const joinRequest: pb.JoinRequest = { protocol_version: PROTOCOL_VERSION, software_version: 'bench', capabilities: { device: 'cpu', gpu_index: -1, threads: 1, hostname: 'bench', cuda_available: false } };
   client.Join(joinRequest, (err, reply) => {
     if (err || !reply) {

@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { parseConfigText } from '../shared/config/index.js';
 import type { RuntimeOptions } from '../shared/graph/runtime.js';
 import { modelFingerprint } from '../shared/sam/fingerprint.js';
+import { clientFlowControlOptions } from '../shared/wire/flow_control.js';
 import { channelLimitOptions, chunkBytesFor, negotiateMaxMessageBytes } from '../shared/wire/limits.js';
 import type * as pb from '../shared/wire/messages.js';
 import { PROTOCOL_VERSION, loadWireProtos, type CoordinatorClient } from '../shared/wire/proto_loader.js';
@@ -85,7 +86,7 @@ export async function runRemoteWorker(o: RemoteWorkerOptions): Promise<void> {
 async function oneConnection(o: RemoteWorkerOptions, log: (l: string, level?: WorkerLogLevel) => void): Promise<'stopped' | 'lost'> {
   const protos = loadWireProtos();
   const sec = await clientSecurity(o.security ?? { mode: 'insecure' }, o.token);
-  const client: CoordinatorClient = new protos.coordinator.Client(o.address, sec.credentials, { ...channelLimitOptions(), ...sec.options });
+  const client: CoordinatorClient = new protos.coordinator.Client(o.address, sec.credentials, { ...channelLimitOptions(), ...clientFlowControlOptions(), ...sec.options });
   let compute: ThreadedWorker | undefined;
   try {
     const reply = await unary<pb.JoinReply>((cb) =>

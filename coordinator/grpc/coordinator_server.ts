@@ -12,6 +12,7 @@ import type * as pb from '../../shared/wire/messages.js';
 import { COORDINATOR_SERVICE, PROTOCOL_VERSION, loadWireProtos } from '../../shared/wire/proto_loader.js';
 import { type ServerSecurity, type SharedToken, serverCredentials, tokenAuthInterceptor } from '../../shared/wire/security.js';
 import { type TensorEncoding, toWireEncoding } from '../../shared/wire/tensor_codec.js';
+import { widenServerWindows } from '../../shared/wire/flow_control.js';
 import type { RejectionCause, RunEvents } from '../run_events.js';
 import type { WorkerPlacement } from '../transport.js';
 import type { WorkerPool } from '../worker_pool.js';
@@ -89,6 +90,7 @@ export class CoordinatorServer {
     const s = new CoordinatorServer(o);
     const creds = await serverCredentials(o.security ?? { mode: 'insecure' });
     const port = await new Promise<number>((resolve, reject) => s.server.bindAsync(o.listen, creds, (err, p) => (err ? reject(err) : resolve(p))));
+    if (!widenServerWindows(s.server)) o.log?.('HTTP/2 flow-control windows could not be widened (grpc-js internals changed): gradient uploads will be slower');
     const host = o.listen.slice(0, o.listen.lastIndexOf(':'));
     s.address = `${host}:${port}`;
     s.health.setStatus('', 'SERVING');
