@@ -145,3 +145,22 @@ export function float32ToLittleEndianBytes(data: Float32Array): Uint8Array {
   byteSwapInPlace(copy, 4);
   return copy;
 }
+
+/**
+ * Bulk float32 -> bfloat16 (round to nearest even, NaN kept quiet) into `out` (little-endian bit
+ * patterns in host order). Works on the bits through integer views: several times faster than the
+ * per-value float32ToBfloat16Bits, which matters for the weights and gradients on the wire.
+ */
+export function float32ArrayToBfloat16(src: Float32Array, out: Uint16Array): void {
+  const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
+  for (let i = 0; i < bits.length; i++) {
+    const b = bits[i]!;
+    out[i] = (b & 0x7fffffff) > 0x7f800000 ? (b >>> 16) | 0x40 : (b + 0x7fff + ((b >>> 16) & 1)) >>> 16;
+  }
+}
+
+/** Bulk bfloat16 bit patterns -> float32 into dst[offset ...]. */
+export function bfloat16ArrayToFloat32(src: Uint16Array, dst: Float32Array, offset = 0): void {
+  const bits = new Uint32Array(dst.buffer, dst.byteOffset + offset * 4, src.length);
+  for (let i = 0; i < src.length; i++) bits[i] = src[i]! << 16;
+}

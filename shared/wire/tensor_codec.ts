@@ -3,7 +3,7 @@
 // received from a peer that must be assumed hostile: every field is checked before it is used and
 // no memory is allocated beyond the declared (and budgeted) tensor sizes.
 
-import { bfloat16BitsToFloat32, float32ToBfloat16Bits, HOST_LITTLE_ENDIAN } from '../tensor/dtype_codec.js';
+import { bfloat16ArrayToFloat32, bfloat16BitsToFloat32, float32ArrayToBfloat16, float32ToBfloat16Bits, HOST_LITTLE_ENDIAN } from '../tensor/dtype_codec.js';
 import { MAX_TENSOR_NAME_BYTES, MAX_TENSOR_RANK, MiB } from './limits.js';
 import type { Encoding, TensorChunk, TensorInfo } from './messages.js';
 
@@ -132,7 +132,13 @@ function encodeRange(data: Float32Array, start: number, count: number, encoding:
     return out;
   }
   const out = Buffer.allocUnsafe(count * 2);
-  for (let i = 0; i < count; i++) out.writeUInt16LE(float32ToBfloat16Bits(data[start + i]), i * 2);
+  // allocUnsafe buffers of this size are their own, 8-byte aligned ArrayBuffers (not the shared pool
+  // for small ones), so a Uint16Array view over them is safe; small ones fall back to the per-value path.
+  if (out.byteOffset % 2 === 0 && HOST_LITTLE_ENDIAN) {
+    float32ArrayToBfloat16(data.subarray(start, start + count), new Uint16Array(out.buffer, out.byteOffset, count));
+  } else {
+    for (let i = 0; i < count; i++) out.writeUInt16LE(float32ToBfloat16Bits(data[start + i]!), i * 2);
+  }
   return out;
 }
 
@@ -432,7 +438,12 @@ function decodeInto(dst: Float32Array, offset: number, bytes: Uint8Array, encodi
     if (!HOST_LITTLE_ENDIAN) Buffer.from(target.buffer, target.byteOffset, target.length).swap32();
     return;
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   const n = bytes.length / 2;
+  if (bytes.byteOffset % 2 === 0 && HOST_LITTLE_ENDIAN) {
+    bfloat16ArrayToFloat32(new Uint16Array(bytes.buffer, bytes.byteOffset, n), dst, offset);
+    return;
+  }
+  // Received bytes can sit at an odd offset inside the message buffer: read them one by one.
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   for (let i = 0; i < n; i++) dst[offset + i] = bfloat16BitsToFloat32(view.getUint16(i * 2, true));
 }

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  bfloat16ArrayToFloat32,
   bfloat16BitsToFloat32,
+  float32ArrayToBfloat16,
   decodeToFloat32,
   float16BitsToFloat32,
   float32ToBfloat16Bits,
@@ -84,6 +86,22 @@ describe('bfloat16', () => {
     // A NaN whose payload lives only in the low half must not turn into inf.
     const bits = new Uint32Array([0x7f800001]);
     assert.ok(Number.isNaN(bfloat16BitsToFloat32(float32ToBfloat16Bits(new Float32Array(bits.buffer)[0]))));
+  });
+});
+
+describe('bulk bfloat16', () => {
+  it('agrees bit for bit with the per-value codec, specials and ties included', () => {
+    const bits = new Uint32Array([0x7f800001, 0xff800001, 0x7fc00000, 0x7f800000, 0xff800000, 0x7f7fffff, 0xff7fffff, 0x00000001, 0x80000000, 0, 0x3f808000, 0x3f818000, 0x3f808001]);
+    const special = new Float32Array(bits.buffer);
+    const random = Float32Array.from({ length: 4096 }, (_, i) => Math.sin(i * 12.9898) * 10 ** ((i % 40) - 20));
+    for (const src of [special, random]) {
+      const bulk = new Uint16Array(src.length);
+      float32ArrayToBfloat16(src, bulk);
+      assert.deepEqual([...bulk], [...src].map((x) => float32ToBfloat16Bits(x)));
+      const back = new Float32Array(src.length + 3);
+      bfloat16ArrayToFloat32(bulk, back, 3);
+      [...bulk].forEach((h, i) => assert.ok(Object.is(back[i + 3], bfloat16BitsToFloat32(h)) || (Number.isNaN(back[i + 3]) && Number.isNaN(bfloat16BitsToFloat32(h)))));
+    }
   });
 });
 
