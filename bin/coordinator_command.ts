@@ -3,15 +3,17 @@
 
 import { parseArgs } from 'node:util';
 import { runDistributed } from '../coordinator/distributed_run.js';
+import { completedRun } from '../coordinator/local_run.js';
+import type { Summary } from '../coordinator/trainer.js';
 import { parseSetArgs } from '../shared/config/index.js';
 import { type ServerSecurity, SharedToken, TOKEN_ENV_VAR } from '../shared/wire/security.js';
 import type { Command } from './commands.js';
-import { withGracefulStop } from './graceful_stop.js';
+import { RUN_EXIT_STATUS, runExitStatus, withGracefulStop } from './graceful_stop.js';
 import { RunEvents } from '../coordinator/run_events.js';
 import { serveRunMetrics } from '../coordinator/metrics/serve_run_metrics.js';
 import { type ListenAddress, parseMetricsOption } from '../shared/prometheus/listen_address.js';
 import { LOG_ARG_OPTIONS, LOG_USAGE } from '../shared/log/log_settings.js';
-import { OUTPUT_ARG_OPTIONS, OUTPUT_USAGE, type OutputSettings, outputSettingsFromArgs, startRunOutput } from './run_output.js';
+import { OUTPUT_ARG_OPTIONS, OUTPUT_USAGE, type OutputSettings, notEvaluatedAfter, outputSettingsFromArgs, startRunOutput } from './run_output.js';
 
 const USAGE = `usage: sam-lora coordinator --listen HOST:PORT [--config FILE] [--run-dir DIR] [--resume | --auto-resume]
                             [--min-workers N] [--token-file FILE] [--tls-cert F --tls-key F [--tls-client-ca F]]
@@ -29,7 +31,9 @@ const USAGE = `usage: sam-lora coordinator --listen HOST:PORT [--config FILE] [-
   --config FILE            training configuration (default: the embedded demo job)
   --run-dir DIR            run directory; with --resume, continue from its latest checkpoint
   --auto-resume            resume when --run-dir holds a checkpoint, else start a new run (for pods and
-                           jobs that get restarted: Kubernetes, Slurm --requeue)
+                           jobs that get restarted: Kubernetes, Slurm --requeue). With either, a run
+                           whose summary.json says it completed is not trained again: its results
+                           are printed and the command exits 0.
   --min-workers N          train only while at least N workers are connected (default 1)
   --token-file FILE        shared secret every call must carry (default: $${TOKEN_ENV_VAR} when set);
                            without a token any client that reaches the port can join
@@ -45,6 +49,7 @@ const USAGE = `usage: sam-lora coordinator --listen HOST:PORT [--config FILE] [-
   stdout and the logs (JSON) to stderr.
 ${OUTPUT_USAGE}
 ${LOG_USAGE}
+${RUN_EXIT_STATUS}
 `;
 
 async function runCoordinatorCommand(argv: string[]): Promise<number> {
@@ -109,6 +114,15 @@ async function runCoordinatorCommand(argv: string[]): Promise<number> {
   const overrides = parseSetArgs(values.set ?? []);
   if (values.epochs !== undefined) overrides['train.epochs'] = values.epochs;
 
+  if (values['auto-resume'] && !values['run-dir']) return usage('--auto-resume needs --run-dir (the directory a restarted job finds its checkpoints in)');
+  const resume = values['auto-resume'] ? ('auto' as const) : (values.resume ?? false);
+  // A restart after the end (a replaced pod, a requeued job) reports the run and trains nothing.
+  const completed = completedRun({ runDir: values['run-dir'], resume });
+  if (completed) {
+    process.stdout.write(`${completed.message}\n${summaryLine(completed.summary)}`);
+    return 0;
+  }
+
   const listen = values.listen;
   return withGracefulStop(async (signal, stop) => {
     const events = new RunEvents();
@@ -122,7 +136,7 @@ async function runCoordinatorCommand(argv: string[]): Promise<number> {
         configPath: values.config,
         overrides,
         runDir: values['run-dir'],
-        resume: values['auto-resume'] ? 'auto' : (values.resume ?? false),
+        resume,
         listen,
         minWorkers,
         ...(token ? { token } : {}),
@@ -132,15 +146,20 @@ async function runCoordinatorCommand(argv: string[]): Promise<number> {
         signal,
         events,
       }).finally(() => Promise.all([display.close(), metrics?.close()]));
-      const fmt = (s: { dice: number; iou: number } | null): string => (s ? `Dice ${s.dice.toFixed(4)}, IoU ${s.iou.toFixed(4)}` : 'n/a');
-      process.stdout.write(`\n${summary.status}: ${summary.steps} steps, held-out before ${fmt(summary.eval_before)}, after ${fmt(summary.eval_after)}\n`);
-      return summary.status === 'failed' ? 1 : 0;
+      process.stdout.write(`\n${summaryLine(summary)}`);
+      return runExitStatus(summary.status, stop.stoppedBy());
     } catch (err) {
       await display.close();
       process.stderr.write(`sam-lora coordinator: ${err instanceof Error ? err.message : String(err)}\n`);
       return 1;
     }
   });
+}
+
+/** The summary printed after a run (and for a run found completed). */
+function summaryLine(s: Summary): string {
+  const fmt = (e: { dice: number; iou: number } | null): string => (e ? `Dice ${e.dice.toFixed(4)}, IoU ${e.iou.toFixed(4)}` : 'n/a');
+  return `${s.status}: ${s.steps} steps, held-out before ${fmt(s.eval_before)}, after ${s.status === 'completed' ? fmt(s.eval_after) : notEvaluatedAfter(s)}\n`;
 }
 
 export const coordinatorCommand: Command = {

@@ -5,14 +5,21 @@
 
 import * as path from 'node:path';
 import type { Writable } from 'node:stream';
+import type { StopKey } from '../coordinator/dashboard/app.js';
 import { startDashboard, type DashboardHandle } from '../coordinator/dashboard/start_dashboard.js';
 import { progressRecords } from '../coordinator/dashboard/progress_records.js';
 import { logRunEvents } from '../coordinator/run_log.js';
 import type { RunEvents } from '../coordinator/run_events.js';
+import type { Summary } from '../coordinator/trainer.js';
 import { DeferredFileDestination } from '../shared/log/deferred_destination.js';
 import { type Logger, createLogger } from '../shared/log/logger.js';
 import { type LogSettings, LogSettingsError, logSettingsFromArgs } from '../shared/log/log_settings.js';
 import type { GracefulStop } from './graceful_stop.js';
+
+/** Why a run that did not complete has no held-out score after training (not: no test split). */
+export function notEvaluatedAfter(s: Pick<Summary, 'status' | 'steps'>): string {
+  return s.status === 'failed' ? 'not evaluated (the run failed)' : `not evaluated (run stopped at step ${s.steps}; resume with --auto-resume or --resume)`;
+}
 
 /** The dashboard's log file in the run directory (without --log-file). */
 export const DASHBOARD_LOG = 'coordinator.log';
@@ -91,7 +98,9 @@ export function startRunOutput(o: RunOutputOptions, io: RunOutputIo = { stdout: 
   o.events.on(logRunEvents(logger));
   const notice = o.stop.notice;
   o.stop.notice = () => undefined; // the dashboard's footer says it
-  const dashboard: DashboardHandle = startDashboard({ events: o.events, onStop: o.stop.request, signal: o.signal, stdout, stdin: io.stdin, ...(isTty(io.stderr) ? { stderr: io.stderr } : {}) });
+  // Ctrl-C on the dashboard (raw mode: a key, not SIGINT) ends the process as SIGINT would; q exits 0.
+  const onStop = (key: StopKey): void => o.stop.request(key === 'ctrl-c' ? 'SIGINT' : undefined);
+  const dashboard: DashboardHandle = startDashboard({ events: o.events, onStop, signal: o.signal, stdout, stdin: io.stdin, ...(isTty(io.stderr) ? { stderr: io.stderr } : {}) });
   let closing: Promise<void> | null = null;
   const close = async (): Promise<void> => {
     await dashboard.close();

@@ -2,16 +2,17 @@
 
 import { parseArgs } from 'node:util';
 import { launchLocal } from '../coordinator/launcher.js';
-import { runLocal } from '../coordinator/local_run.js';
+import { completedRun, runLocal } from '../coordinator/local_run.js';
+import type { Summary } from '../coordinator/trainer.js';
 import { assertCudaAvailable } from '../shared/graph/runtime.js';
 import { parseSetArgs } from '../shared/config/index.js';
 import type { Command } from './commands.js';
-import { withGracefulStop } from './graceful_stop.js';
+import { RUN_EXIT_STATUS, runExitStatus, withGracefulStop } from './graceful_stop.js';
 import { RunEvents } from '../coordinator/run_events.js';
 import { serveRunMetrics } from '../coordinator/metrics/serve_run_metrics.js';
 import { type ListenAddress, parseMetricsOption } from '../shared/prometheus/listen_address.js';
 import { LOG_ARG_OPTIONS, LOG_USAGE } from '../shared/log/log_settings.js';
-import { OUTPUT_ARG_OPTIONS, OUTPUT_USAGE, type OutputSettings, outputSettingsFromArgs, startRunOutput } from './run_output.js';
+import { OUTPUT_ARG_OPTIONS, OUTPUT_USAGE, type OutputSettings, notEvaluatedAfter, outputSettingsFromArgs, startRunOutput } from './run_output.js';
 
 const USAGE = `usage: sam-lora train [--config FILE] [--run-dir DIR] [--resume | --auto-resume] [--set KEY=VALUE ...]
                       [--epochs N] [--device cpu|cuda] [--gpu N] [--threads N]
@@ -26,6 +27,8 @@ const USAGE = `usage: sam-lora train [--config FILE] [--run-dir DIR] [--resume |
   --run-dir DIR    run directory (default: <checkpoint.dir>/<timestamp>)
   --resume         continue from the run directory's latest checkpoint
   --auto-resume    resume when --run-dir holds a checkpoint, else start (restarted jobs: systemd, Slurm)
+                   With either, a run whose summary.json says it completed is not trained again:
+                   its results are printed and the command exits 0.
   --set KEY=VALUE  override a config key (repeatable), e.g. --set train.epochs=3
   --epochs N, --device cpu|cuda, --gpu N, --threads N
                    shorthands for --set train.epochs=N, runtime.device, runtime.gpu, runtime.threads
@@ -41,6 +44,7 @@ const USAGE = `usage: sam-lora train [--config FILE] [--run-dir DIR] [--resume |
   stdout and the logs (JSON) to stderr.
 ${OUTPUT_USAGE}
 ${LOG_USAGE}
+${RUN_EXIT_STATUS}
 `;
 
 async function runTrain(argv: string[]): Promise<number> {
@@ -108,6 +112,18 @@ async function runTrain(argv: string[]): Promise<number> {
     assertCudaAvailable();
   }
 
+  if (values['auto-resume'] && !values['run-dir']) {
+    process.stderr.write(`sam-lora train: --auto-resume needs --run-dir (the directory a restarted job finds its checkpoints in)\n\n${USAGE}`);
+    return 2;
+  }
+  const resume = values['auto-resume'] ? ('auto' as const) : (values.resume ?? false);
+  // A restart after the end (a reboot, a requeued job) reports the run and trains nothing.
+  const completed = completedRun({ runDir: values['run-dir'], resume });
+  if (completed) {
+    process.stdout.write(`${completed.message}\n${summaryText(completed.summary)}`);
+    return 0;
+  }
+
   return withGracefulStop(async (signal, stop) => {
     const events = new RunEvents();
     const metrics = metricsAt ? await serveRunMetrics({ listen: metricsAt, events, requiredWorkers: workers ?? gpus?.length ?? 1 }) : undefined;
@@ -117,7 +133,7 @@ async function runTrain(argv: string[]): Promise<number> {
       configPath: values.config,
       overrides,
       runDir: values['run-dir'],
-      resume: values['auto-resume'] ? ('auto' as const) : (values.resume ?? false),
+      resume,
       signal,
       events,
     };
@@ -126,15 +142,21 @@ async function runTrain(argv: string[]): Promise<number> {
       ? launchLocal({ ...common, workers: workers ?? gpus!.length, ...(gpus ? { gpus } : {}), ...(values.threads ? { threads: Number(values.threads) } : {}), workerLogLevel: output.log.level })
       : runLocal(common)
     ).finally(() => Promise.all([display.close(), metrics?.close()]));
-    const fmt = (s: { dice: number; iou: number } | null): string => (s ? `Dice ${s.dice.toFixed(4)}, IoU ${s.iou.toFixed(4)}` : 'n/a (no test split)');
-    process.stdout.write(
-      `\n${summary.status}: ${summary.steps} steps in ${summary.wall_s.toFixed(1)} s, final loss ${summary.final_loss?.toFixed(4) ?? 'n/a'}\n` +
-        `held-out before training: ${fmt(summary.eval_before)}\n` +
-        `held-out after training:  ${fmt(summary.eval_after)}\n` +
-        `LoRA: ${summary.checkpoints.final ?? summary.checkpoints.latest}/lora.safetensors\n`,
-    );
-    return summary.status === 'failed' ? 1 : 0;
+    process.stdout.write(`\n${summaryText(summary)}`);
+    return runExitStatus(summary.status, stop.stoppedBy());
   });
+}
+
+/** The summary printed after a run (and for a run found completed). */
+function summaryText(s: Summary): string {
+  const fmt = (e: { dice: number; iou: number } | null): string => (e ? `Dice ${e.dice.toFixed(4)}, IoU ${e.iou.toFixed(4)}` : 'n/a (no test split)');
+  const lora = s.checkpoints.final ?? s.checkpoints.latest;
+  return (
+    `${s.status}: ${s.steps} steps in ${s.wall_s.toFixed(1)} s, final loss ${s.final_loss?.toFixed(4) ?? 'n/a'}\n` +
+    `held-out before training: ${fmt(s.eval_before)}\n` +
+    `held-out after training:  ${s.status === 'completed' ? fmt(s.eval_after) : notEvaluatedAfter(s)}\n` +
+    `LoRA: ${lora ? `${lora}/lora.safetensors` : 'none (no checkpoint written)'}\n`
+  );
 }
 
 export const trainCommand: Command = {

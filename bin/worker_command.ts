@@ -11,6 +11,7 @@ import { serveWorkerMetrics } from '../worker/metrics/serve_worker_metrics.js';
 import { type ListenAddress, parseMetricsOption } from '../shared/prometheus/listen_address.js';
 import { LOG_ARG_OPTIONS, LOG_USAGE, type LogSettings, logSettingsFromArgs } from '../shared/log/log_settings.js';
 import type { Command } from './commands.js';
+import { signalExitStatus } from './graceful_stop.js';
 import { workerLogging } from './worker_logging.js';
 
 const USAGE = `usage: sam-lora worker --coordinator HOST:PORT (--gpu N | --device cpu) [--threads N]
@@ -48,7 +49,8 @@ const USAGE = `usage: sam-lora worker --coordinator HOST:PORT (--gpu N | --devic
   Logs are JSON lines on stderr (with the run and worker ids once joined):
 ${LOG_USAGE}
 
-  Exit status: 0 the run ended, 1 failed (the message says why), 2 usage error.
+  Exit status: 0 the run ended, 1 failed (the message says why), 2 usage error, 143 (SIGTERM) or
+  130 (SIGINT) when a signal made it leave the run (128 + the signal: an orchestrator replaces it).
 `;
 
 export class WorkerUsageError extends Error {
@@ -215,7 +217,11 @@ export async function serveCoordinator(o: WorkerSession): Promise<number> {
   const token = o.tokenFile !== undefined ? await SharedToken.fromFile(o.tokenFile) : process.env[TOKEN_ENV_VAR] ? SharedToken.fromEnv() : undefined;
   const host = o.coordinator.host.includes(':') && !o.coordinator.host.startsWith('[') ? `[${o.coordinator.host}]` : o.coordinator.host;
   const stop = new AbortController();
-  const onSignal = (): void => stop.abort();
+  let stoppedBy: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    stoppedBy ??= signal;
+    stop.abort();
+  };
   const metrics = o.metrics ? await serveWorkerMetrics({ listen: o.metrics, device: o.device }) : undefined;
   if (metrics) process.stderr.write(`sam-lora worker: serving metrics at ${metrics.url}\n`);
   process.on('SIGINT', onSignal);
@@ -231,7 +237,8 @@ export async function serveCoordinator(o: WorkerSession): Promise<number> {
       ...(o.security ? { security: o.security } : {}),
       ...(metrics ? { observer: metrics.observer } : {}),
     });
-    return 0;
+    // Left because of a signal (a drained node, a deleted pod): not the end of the run.
+    return stoppedBy ? signalExitStatus(stoppedBy) : 0;
   } catch (err) {
     if (err instanceof WorkerRefusedError) {
       process.stderr.write(`sam-lora worker: refused: ${err.message}\n`);

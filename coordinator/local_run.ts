@@ -59,13 +59,50 @@ async function scanned(dir: string, config: TrainConfig, say: (l: string, level?
   return { ds, ids: scan.samples.map((s) => s.id) };
 }
 
+/**
+ * Resuming (--resume, --auto-resume) a run whose summary.json says it completed: there is nothing to
+ * train, and an early-stopped run would otherwise train on. The commands report it and exit 0, so a
+ * restart after the end (a reboot, a replaced pod, a resubmitted job) leaves the run as it is.
+ */
+export class RunCompletedError extends Error {
+  override readonly name = 'RunCompletedError';
+  constructor(
+    readonly dir: string,
+    readonly summary: Summary,
+  ) {
+    super(`${dir}: the run has already completed (${summary.steps} steps); nothing to train (another --run-dir starts a new run)`);
+  }
+}
+
+/** The run directory's summary when it says the run completed. */
+function completedSummary(dir: string): Summary | undefined {
+  const s = RunDir.readSummary(dir);
+  if (typeof s !== 'object' || s === null) return undefined;
+  const { status, steps } = s as { status?: unknown; steps?: unknown };
+  // Written by Trainer.summary(): the status and step count say enough to trust the rest.
+  return status === 'completed' && typeof steps === 'number' ? (s as Summary) : undefined;
+}
+
+/**
+ * What resuming this run directory meets when its summary.json says the run completed (undefined:
+ * not a resume, or not completed). The commands ask before they start a dashboard or a server.
+ */
+export function completedRun(o: Pick<LocalRunOptions, 'runDir' | 'resume'>): RunCompletedError | undefined {
+  if (!o.resume || !o.runDir) return undefined;
+  const done = completedSummary(o.runDir);
+  return done ? new RunCompletedError(o.runDir, done) : undefined;
+}
+
 /** Everything before the first step: fails early, naming the file at fault. */
 export async function prepareRun(o: LocalRunOptions): Promise<PreparedRun> {
   const say = runNotes(o);
+  if (o.resume === 'auto' && !o.runDir) throw new Error('--auto-resume needs --run-dir (the directory a restarted job finds its checkpoints in)');
+  // Before the config and the model: a finished run needs neither (its files may even be gone).
+  const completed = completedRun(o);
+  if (completed) throw completed;
   const config = await loadConfig(o.configPath, o.overrides ?? {});
   const runId = o.runDir ? path.basename(o.runDir) : RunDir.newId();
   const run = new RunDir(o.runDir ?? path.join(config.checkpoint.dir, runId));
-  if (o.resume === 'auto' && !o.runDir) throw new Error('--auto-resume needs --run-dir (the directory a restarted job finds its checkpoints in)');
   const hasCheckpoint = existsSync(path.join(run.checkpoints, 'latest.json'));
   if (o.resume === true && !hasCheckpoint) throw new Error(`--resume: ${run.dir} holds no checkpoint to resume from`);
   const resume = o.resume === true || (o.resume === 'auto' && hasCheckpoint);

@@ -1,7 +1,8 @@
 // The dashboard: header, progress, loss chart, evaluation, workers and event log stacked in fixed
 // regions that fill the terminal's height less one line, redrawn when the store publishes (at most 4
 // times a second). `q` (or Ctrl-C: the terminal is in raw mode, so it arrives as a key) asks the run
-// to stop after the current step with a checkpoint, exactly as Ctrl-C does without the dashboard.
+// to stop after the current step with a checkpoint, exactly as Ctrl-C does without the dashboard
+// (the process then exits 0 after q, the operator's choice, and 130 after Ctrl-C, as after SIGINT).
 
 import { Box, useInput, useStdin, useStdout } from 'ink';
 import { useEffect, useState, useSyncExternalStore } from 'react';
@@ -16,10 +17,12 @@ import type { RunState } from './run_state.js';
 import type { RunStore } from './run_store.js';
 import { WorkersTable } from './workers_table.js';
 
+export type StopKey = 'q' | 'ctrl-c';
+
 export interface DashboardProps {
   store: RunStore;
-  /** Asks the run to stop gracefully (the same path as Ctrl-C). */
-  onStop: () => void;
+  /** Asks the run to stop gracefully (the same path as Ctrl-C); says which key, since Ctrl-C exits as SIGINT would and q with 0. */
+  onStop: (key: StopKey) => void;
   /** The run's stop signal: once aborted (by q, Ctrl-C or SIGTERM) the footer says the run is stopping. */
   signal?: AbortSignal;
   /** Fixed size (tests); default: the terminal's, following resizes. */
@@ -64,7 +67,7 @@ export function Dashboard({ store, onStop, signal, columns, rows, onReady }: Das
     (input, key) => {
       if (input === 'q' || (key.ctrl && input === 'c')) {
         setStopping(true);
-        onStop();
+        onStop(input === 'q' ? 'q' : 'ctrl-c');
       }
     },
     { isActive: isRawModeSupported === true },

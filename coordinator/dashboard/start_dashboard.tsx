@@ -4,12 +4,12 @@
 
 import { render } from 'ink';
 import type { RunEvents } from '../run_events.js';
-import { Dashboard } from './app.js';
+import { Dashboard, type StopKey } from './app.js';
 import { RunStore } from './run_store.js';
 
 export interface DashboardOptions {
   events: RunEvents;
-  onStop: () => void;
+  onStop: (key: StopKey) => void;
   signal?: AbortSignal;
   stdout?: NodeJS.WriteStream;
   stdin?: NodeJS.ReadStream;

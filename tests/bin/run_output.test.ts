@@ -40,7 +40,7 @@ describe('run output', () => {
       const events = new RunEvents();
       const signal = new AbortController().signal;
       const output = startRunOutput(
-        { ...outputSettingsFromArgs({ 'progress-interval': '0' }), events, signal, stop: { request: () => undefined, notice: () => undefined }, bindings: { role: 'coordinator' } },
+        { ...outputSettingsFromArgs({ 'progress-interval': '0' }), events, signal, stop: { request: () => undefined, notice: () => undefined, stoppedBy: () => undefined }, bindings: { role: 'coordinator' } },
         { stdout, stderr, stdin: process.stdin, env: {} },
       );
       assert.equal(output.mode, 'lines');

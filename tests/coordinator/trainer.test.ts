@@ -7,7 +7,7 @@ import sharp from 'sharp';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { runLocal } from '../../coordinator/local_run.js';
+import { RunCompletedError, runLocal } from '../../coordinator/local_run.js';
 import type { Summary } from '../../coordinator/trainer.js';
 import { writeDemoDataset } from '../../shared/data/demo_data.js';
 import { loadLora } from '../../shared/sam/lora_io.js';
@@ -132,6 +132,38 @@ describe('training loop (single host)', () => {
     assert.equal(s.status, 'completed');
     assert.ok(s.epochs_completed < 5, `ran ${s.epochs_completed} epochs`);
     assert.ok(s.best && s.checkpoints.best);
+  });
+
+  it("resume 'auto' (--auto-resume) starts a new run without a checkpoint and resumes one that has one", async () => {
+    const runDir = path.join(tmp, 'auto');
+    const config = writeConfig('auto', path.join(demo, 'train'), null);
+    const first = await runLocal({ configPath: config, runDir, resume: 'auto', maxSteps: 2 });
+    assert.deepEqual([first.status, first.steps], ['stopped', 2]);
+    const second = await runLocal({ configPath: config, runDir, resume: 'auto' });
+    assert.deepEqual([second.status, second.steps], ['completed', 8]);
+    assert.deepEqual(second.losses.slice(0, 2), first.losses, 'continued, not restarted');
+    await assert.rejects(runLocal({ configPath: config, resume: 'auto' }), /--auto-resume needs --run-dir/);
+  });
+
+  it('resuming a completed run trains nothing: RunCompletedError with its summary, the run directory untouched', async () => {
+    // "early" stopped early (epochs left in its config): resuming it would train on.
+    for (const name of ['full', 'early']) {
+      const runDir = path.join(tmp, name);
+      const summaryFile = path.join(runDir, 'summary.json');
+      const before = readFileSync(summaryFile, 'utf8');
+      const checkpoints = readdirSync(path.join(runDir, 'checkpoints')).sort();
+      const config = writeConfig(name, path.join(demo, 'train'), path.join(demo, 'test'));
+      for (const resume of [true, 'auto'] as const) {
+        await assert.rejects(runLocal({ configPath: config, runDir, resume, overrides: { 'train.epochs': '5' } }), (err: unknown) => {
+          assert.ok(err instanceof RunCompletedError, String(err));
+          assert.match(err.message, new RegExp(`${name}: the run has already completed \\(\\d+ steps\\); nothing to train`));
+          assert.deepEqual(err.summary, JSON.parse(before));
+          return true;
+        });
+      }
+      assert.equal(readFileSync(summaryFile, 'utf8'), before);
+      assert.deepEqual(readdirSync(path.join(runDir, 'checkpoints')).sort(), checkpoints);
+    }
   });
 
   it('refuses --resume without a checkpoint, naming the directory', async () => {

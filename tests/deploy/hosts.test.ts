@@ -1,11 +1,11 @@
 // The container image and the host-level deployments: the Dockerfile (pinned CUDA 12 + cuDNN 9 and
 // Node 20 bases, the CUDA provider install, a non-root user, every COPY source present and not
-// excluded by .dockerignore), the Compose file (GPU reservations matching --gpus), the systemd unit
-// (variables defined by its environment file; systemd-analyze verify where installed), the Slurm
-// script (bash -n, shellcheck where installed, and a run against stand-ins for srun, scontrol and
-// sam-lora: first start, resume, completed run, requeue near the time limit), and sam-lora-supervise,
-// with stand-ins and end to end with the real `sam-lora train`: a stop exits 143 and the restart
-// resumes to the same end as a run without a stop.
+// excluded by .dockerignore), the Compose file (GPU reservations matching --gpus, --auto-resume), the
+// systemd unit (--auto-resume, 143 a clean stop, variables defined by its environment file;
+// systemd-analyze verify where installed), and the Slurm script (bash -n, shellcheck where installed,
+// and a run against stand-ins for srun, scontrol and sam-lora whose exit status is the real one's:
+// 0 completed, 143 stopped by SIGTERM, 1 failed). What sam-lora itself does on a restart or a signal
+// (--auto-resume, a completed run, exit 143) is tested in tests/bin/run_exit_status.test.ts.
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -15,14 +15,11 @@ import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseConfigText } from '../../shared/config/index.js';
-import { writeDemoDataset } from '../../shared/data/demo_data.js';
-import { tinyConfigYaml } from '../helpers/tiny_config.js';
 import { dockerignorePatterns, dockerIgnored, flagValue, invocationIn, list, obj, parseDockerfile, parseUnit, read, ROOT, scriptInvocations, shellWords, substitute, yamlDocs } from './deploy_files.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'samlora-deploy-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-const SUPERVISE = path.join(ROOT, 'deploy', 'bin', 'sam-lora-supervise');
 const SBATCH = path.join(ROOT, 'deploy', 'slurm', 'sam-lora.sbatch');
 const has = (cmd: string, ...args: string[]): boolean => spawnSync(cmd, args, { encoding: 'utf8' }).status === 0;
 
@@ -53,12 +50,11 @@ describe('Dockerfile', () => {
     assert.equal(read('.npmrc').match(/^onnxruntime-node-install=skip$/m)?.[0], 'onnxruntime-node-install=skip', 'the flag overrides .npmrc');
   });
 
-  it('runs as a non-root user; ENTRYPOINT sam-lora, CMD --help; sam-lora-supervise on the PATH', () => {
+  it('runs as a non-root user; ENTRYPOINT sam-lora, CMD --help', () => {
     const user = ins.filter((i) => i.keyword === 'USER').pop();
     assert.ok(user && !/^(root|0)(:|$)/.test(user.args), `USER ${user?.args}`);
     assert.deepEqual(JSON.parse(ins.filter((i) => i.keyword === 'ENTRYPOINT').pop()!.args), ['sam-lora']);
     assert.deepEqual(JSON.parse(ins.filter((i) => i.keyword === 'CMD').pop()!.args), ['--help']);
-    assert.ok(ins.some((i) => i.keyword === 'COPY' && i.args.includes('deploy/bin/sam-lora-supervise /usr/local/bin/')));
     assert.ok(runs.some((r) => r.includes('/usr/local/bin/sam-lora')), 'sam-lora linked onto the PATH');
   });
 
@@ -87,13 +83,14 @@ describe('Docker Compose', () => {
   const [doc] = yamlDocs(rel);
   const services = obj(obj(doc, rel).services, 'services');
 
-  it('one service: sam-lora train --gpus with as many reserved GPUs, the config and the assets mounted', () => {
+  it('one service: sam-lora train --gpus --auto-resume with as many reserved GPUs, the config and the assets mounted', () => {
     const [name, raw] = Object.entries(services)[0]!;
     const s = obj(raw, name);
     const words = [...list(s.entrypoint, 'entrypoint'), ...list(s.command, 'command')].map(String);
-    assert.equal(words[0], 'sam-lora-supervise', 'restarts resume');
+    assert.equal(words[0], 'sam-lora');
     const argv = invocationIn(words)!;
     assert.equal(argv[0], 'train');
+    assert.ok(argv.includes('--auto-resume'), 'restarts resume');
     const gpus = flagValue(argv, '--gpus')!.split(',');
     const devices = list(obj(obj(obj(s.deploy, 'deploy').resources, 'resources').reservations, 'reservations').devices, 'devices').map((d) => obj(d, 'device'));
     assert.equal(devices.length, 1);
@@ -128,16 +125,18 @@ describe('systemd unit', () => {
   const unit = parseUnit(read(rel));
   const exec = unit.get('Service')!.get('ExecStart')![0]!;
 
-  it('runs sam-lora train --gpus through sam-lora-supervise, restarts on failure, every variable defined', () => {
+  it('runs sam-lora train --gpus --auto-resume, restarts on failure, a stop (143) is clean, every variable defined', () => {
     assert.deepEqual([...unit.keys()], ['Unit', 'Service', 'Install']);
     const words = shellWords(exec);
-    assert.match(words[0]!, /^\/.*\/deploy\/bin\/sam-lora-supervise$/);
+    assert.match(words[0]!, /^\//, 'ExecStart names an absolute path');
     const argv = invocationIn(words)!;
     assert.equal(argv[0], 'train');
     assert.ok(flagValue(argv, '--gpus') && flagValue(argv, '--run-dir'));
+    assert.ok(argv.includes('--auto-resume'), 'restarts resume');
     const svc = unit.get('Service')!;
     assert.deepEqual(svc.get('Restart'), ['on-failure']);
-    assert.match(svc.get('SuccessExitStatus')![0]!, /\b143\b/, 'a stop (143 through sam-lora-supervise) is clean');
+    assert.match(svc.get('SuccessExitStatus')![0]!, /\b143\b/, 'systemctl stop: sam-lora checkpoints and exits 143 (128 + SIGTERM), a clean stop');
+    assert.deepEqual(svc.get('RestartPreventExitStatus'), ['2'], 'a usage error is not restarted');
     const envFile = svc.get('EnvironmentFile')![0]!;
     assert.equal(path.basename(envFile), 'sam-lora.env');
     const defined = new Set([...read('deploy/systemd/sam-lora.env').matchAll(/^([A-Z_][A-Z0-9_]*)=/gm)].map((m) => m[1]!));
@@ -148,7 +147,7 @@ describe('systemd unit', () => {
     const dir = path.join(tmp, 'systemd');
     mkdirSync(dir, { recursive: true });
     const unitFile = path.join(dir, 'sam-lora-train.service');
-    writeFileSync(unitFile, read(rel).replaceAll('/opt/sam-lora/deploy/bin/', `${path.join(ROOT, 'deploy', 'bin')}/`));
+    writeFileSync(unitFile, read(rel));
     const r = spawnSync('systemd-analyze', ['verify', unitFile], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
   });
@@ -168,12 +167,11 @@ function standIns(dir: string): { path: string; log: string } {
   script(
     'sam-lora',
     `echo "sam-lora $*" >>"${log}"
-run_dir=; prev=
-for a in "$@"; do [ "$prev" = --run-dir ] && run_dir=$a; prev=$a; done
 # Under the Slurm script, the coordinator stand-in lingers until the workers have started (or 10 s), as a real run would.
 if [ "$1" = coordinator ] && [ -n "\${SLURM_JOB_ID:-}" ]; then i=0; while ! grep -q '^sam-lora worker' "${log}" && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done; fi
-if [ "$1" = coordinator ] && [ -n "\${STAND_IN_WAIT:-}" ]; then trap 'exit 0' TERM; while :; do sleep 0.05; done; fi
-if [ "$1" = coordinator ] && [ -n "\${STAND_IN_COMPLETE:-}" ]; then mkdir -p "$run_dir"; printf '{\\n  "status": "completed"\\n}\\n' >"$run_dir/summary.json"; fi
+# The real coordinator's exit status: 143 after a stop by SIGTERM (checkpointed), else STAND_IN_RC (0: completed).
+if [ "$1" = coordinator ] && [ -n "\${STAND_IN_WAIT:-}" ]; then trap 'exit 143' TERM; while :; do sleep 0.05; done; fi
+[ "$1" = coordinator ] && exit "\${STAND_IN_RC:-0}"
 exit 0`,
   );
   return { path: `${bin}:${process.env.PATH}`, log };
@@ -189,7 +187,7 @@ describe('Slurm batch script', () => {
     const n = spawnSync('bash', ['-n', SBATCH], { encoding: 'utf8' });
     assert.equal(n.status, 0, n.stderr);
     if (has('shellcheck', '--version')) {
-      const r = spawnSync('shellcheck', [SBATCH, SUPERVISE], { encoding: 'utf8' });
+      const r = spawnSync('shellcheck', [SBATCH], { encoding: 'utf8' });
       assert.equal(r.status, 0, r.stdout);
     }
   });
@@ -222,33 +220,25 @@ describe('Slurm batch script', () => {
     };
   };
 
-  it('a first start trains from scratch, a start with a checkpoint resumes, a completed run is not trained again', () => {
+  it('the coordinator runs with --auto-resume; its exit 0 (completed) ends the job, a failure says how to resume', () => {
     const dir = path.join(tmp, 'slurm');
     mkdirSync(dir);
-    let r = spawnSync('bash', [SBATCH], { encoding: 'utf8', env: env(dir, { STAND_IN_COMPLETE: '1' }), timeout: 30_000 });
+    let r = spawnSync('bash', [SBATCH], { encoding: 'utf8', env: env(dir), timeout: 30_000 });
     assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /runs\/sam-lora: completed/);
     const first = calls(dir);
     const coordinator = first.find((l) => l.startsWith('sam-lora coordinator'))!;
-    assert.ok(coordinator && !coordinator.includes('--resume'), coordinator);
+    assert.match(coordinator, new RegExp(`--run-dir ${dir}/runs/sam-lora --auto-resume `), 'a restart or a resubmission resumes');
     assert.match(coordinator, /--listen 0\.0\.0\.0:21234 .*--min-workers 2 /);
-    assert.match(coordinator, new RegExp(`--run-dir ${dir}/runs/sam-lora `));
     assert.ok(first.includes(`sam-lora worker --coordinator node1:21234 --gpu 0 --token-file ${dir}/home/.config/sam-lora/token`), first.join('\n'));
     const token = path.join(dir, 'home', '.config', 'sam-lora', 'token');
     assert.equal(statSync(token).mode & 0o777, 0o600, 'the token file is readable by the user only');
     assert.match(readFileSync(token, 'utf8'), /^[0-9a-f]{64}$/);
 
-    r = spawnSync('bash', [SBATCH], { encoding: 'utf8', env: env(dir), timeout: 30_000 });
-    assert.equal(r.status, 0, 'completed: nothing to do');
-    assert.equal(calls(dir).length, first.length, 'nothing ran');
-    assert.match(r.stdout, /completed; nothing to do/);
-
-    rmSync(path.join(dir, 'runs', 'sam-lora', 'summary.json'));
-    mkdirSync(path.join(dir, 'runs', 'sam-lora', 'checkpoints'), { recursive: true });
-    writeFileSync(path.join(dir, 'runs', 'sam-lora', 'checkpoints', 'latest.json'), '{"checkpoint":"step-00000002"}');
-    r = spawnSync('bash', [SBATCH], { encoding: 'utf8', env: env(dir), timeout: 30_000 });
-    assert.equal(r.status, 1, 'the coordinator stopped before the end: failure, with how to resume');
-    assert.match(r.stderr, /sbatch again with RUN=sam-lora to resume/);
-    assert.ok(calls(dir).some((l) => l.startsWith('sam-lora coordinator') && l.includes('--resume')), 'resumed');
+    r = spawnSync('bash', [SBATCH], { encoding: 'utf8', env: env(dir, { STAND_IN_RC: '1' }), timeout: 30_000 });
+    assert.equal(r.status, 1, 'the coordinator failed: so does the job, with how to resume');
+    assert.match(r.stderr, /exited with status 1 before the run completed; sbatch again with RUN=sam-lora to resume/);
+    assert.equal(calls(dir).filter((l) => l.startsWith('scontrol requeue')).length, 0, 'no requeue without the time limit');
 
     chmodSync(token, 0o644);
     r = spawnSync('bash', [SBATCH], { encoding: 'utf8', env: env(dir), timeout: 30_000 });
@@ -260,6 +250,9 @@ describe('Slurm batch script', () => {
     const dir = path.join(tmp, 'slurm-requeue');
     mkdirSync(dir);
     const child = spawn('bash', [SBATCH], { env: env(dir, { STAND_IN_WAIT: '1' }), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.resume();
     const exited = exitOf(child);
     const t0 = Date.now();
     while (!calls(dir).some((l) => l.startsWith('sam-lora coordinator'))) {
@@ -270,69 +263,10 @@ describe('Slurm batch script', () => {
     child.kill('SIGUSR1');
     assert.equal(await exited, 0);
     assert.ok(calls(dir).includes('scontrol requeue 1234'), calls(dir).join('\n'));
+    assert.doesNotMatch(stdout, /completed/, 'the coordinator stopped (143), it did not complete');
   });
 });
 
 function exitOf(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => child.on('exit', (code) => resolve(code)));
 }
-
-describe('sam-lora-supervise', () => {
-  it('adds --resume only when the run directory holds a checkpoint; passes the exit status on', () => {
-    const dir = path.join(tmp, 'supervise');
-    mkdirSync(dir);
-    const s = standIns(dir);
-    const run = (...args: string[]): number | null => spawnSync(SUPERVISE, args, { env: { ...process.env, PATH: s.path }, encoding: 'utf8' }).status;
-    const runDir = path.join(dir, 'run');
-    assert.equal(run('sam-lora', 'train', '--run-dir', runDir), 0);
-    mkdirSync(path.join(runDir, 'checkpoints'), { recursive: true });
-    writeFileSync(path.join(runDir, 'checkpoints', 'latest.json'), '{}');
-    assert.equal(run('sam-lora', 'coordinator', `--run-dir=${runDir}`), 0);
-    assert.equal(run('sam-lora', 'worker', '--coordinator', 'h:1'), 0);
-    assert.deepEqual(calls(dir), [`sam-lora train --run-dir ${runDir}`, `sam-lora coordinator --run-dir=${runDir} --resume`, 'sam-lora worker --coordinator h:1']);
-    assert.equal(spawnSync(SUPERVISE, ['sh', '-c', 'exit 7'], { encoding: 'utf8' }).status, 7);
-    assert.equal(spawnSync(SUPERVISE, [], { encoding: 'utf8' }).status, 2);
-  });
-
-  it('end to end with sam-lora train: SIGTERM stops with a checkpoint (exit 143), the restart resumes and completes, a third start does nothing', async () => {
-    const dir = path.join(tmp, 'supervise-e2e');
-    await writeDemoDataset(path.join(dir, 'demo'), { seed: 1, train: 4, test: 2, size: 64 });
-    const config = path.join(dir, 'config.yaml');
-    writeFileSync(
-      config,
-      `${tinyConfigYaml({ train: path.join(dir, 'demo', 'train'), test: path.join(dir, 'demo', 'test'), epochs: 20, batchSize: 2, checkpointDir: dir }).replace(
-        `checkpoint:\n  dir: ${dir}`,
-        `checkpoint:\n  dir: ${dir}\n  interval_steps: 1`,
-      )}eval:\n  interval_epochs: null\n`,
-    );
-    const runDir = path.join(dir, 'run');
-    const cmd = [SUPERVISE, process.execPath, path.join(ROOT, 'dist', 'bin', 'sam-lora.js'), 'train', '--config', config, '--run-dir', runDir];
-    const summary = (): { status: string; steps: number } => JSON.parse(readFileSync(path.join(runDir, 'summary.json'), 'utf8')) as { status: string; steps: number };
-
-    const first = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    first.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = exitOf(first);
-    const t0 = Date.now();
-    while (!existsSync(path.join(runDir, 'checkpoints', 'latest.json'))) {
-      assert.ok(Date.now() - t0 < 120_000, `the first checkpoint is written: ${stderr}`);
-      await sleep(20);
-    }
-    first.kill('SIGTERM');
-    assert.equal(await exited, 143, `a stop is reported as a stop: ${stderr}`);
-    const stopped = summary();
-    assert.equal(stopped.status, 'stopped');
-    assert.ok(stopped.steps > 0 && stopped.steps < 40, `stopped at step ${stopped.steps} of 40`);
-
-    const second = spawnSync(cmd[0]!, cmd.slice(1), { encoding: 'utf8', timeout: 300_000 });
-    assert.equal(second.status, 0, second.stderr);
-    assert.match(second.stderr, /resuming \(--resume\)/);
-    assert.deepEqual([summary().status, summary().steps], ['completed', 40]);
-
-    const mtime = statSync(path.join(runDir, 'summary.json')).mtimeMs;
-    const third = spawnSync(cmd[0]!, cmd.slice(1), { encoding: 'utf8', timeout: 60_000 });
-    assert.equal(third.status, 0);
-    assert.match(third.stderr, /the run completed; nothing to do/);
-    assert.equal(statSync(path.join(runDir, 'summary.json')).mtimeMs, mtime, 'the completed run is left as it was');
-  });
-});

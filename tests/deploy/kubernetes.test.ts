@@ -155,11 +155,11 @@ describe('Kubernetes manifests', () => {
     const spec = job.spec as Obj;
     assert.equal(spec.parallelism, 1);
     assert.equal(spec.completions, 1);
-    assert.equal(podSpec(job)!.restartPolicy, 'OnFailure');
     const c = container(base, COORD);
-    assert.deepEqual(c.command, ['sam-lora-supervise'], 'restarts resume (sam-lora-supervise)');
+    assert.deepEqual(c.command, ['sam-lora']);
     const a = argv(c);
     assert.equal(a[0], 'coordinator');
+    assert.ok(a.includes('--auto-resume'), 'a replaced pod resumes the run');
     const grpc = port(c, 'grpc');
     const metrics = port(c, 'metrics');
     assert.equal(hostPort(flagValue(a, '--listen'), '--listen').port, grpc);
@@ -178,6 +178,27 @@ describe('Kubernetes manifests', () => {
     assert.equal(Number(ann['prometheus.io/port']), metrics);
   });
 
+  it('both Jobs: a pod stopped by a disruption (exit 143 after its checkpoint) is replaced without counting as a failure; a usage error fails the Job', () => {
+    for (const job of [COORD, WORKER]) {
+      const doc = find(base, 'Job', job);
+      const spec = doc.spec as { podReplacementPolicy?: string; podFailurePolicy?: { rules: { action: string; onExitCodes?: { containerName?: string; operator: string; values: number[] }; onPodConditions?: { type: string }[] }[] } };
+      // podFailurePolicy needs restartPolicy Never (and podReplacementPolicy Failed).
+      assert.equal(podSpec(doc)!.restartPolicy, 'Never', job);
+      assert.equal(spec.podReplacementPolicy, 'Failed', `${job}: a replacement starts once the old pod has stopped`);
+      const rules = spec.podFailurePolicy?.rules ?? [];
+      const name = container(base, job).name;
+      assert.ok(
+        rules.some((r) => r.action === 'FailJob' && r.onExitCodes?.operator === 'In' && r.onExitCodes.values.includes(2) && r.onExitCodes.containerName === name),
+        `${job}: exit 2 (usage) fails the Job`,
+      );
+      assert.ok(
+        rules.some((r) => r.action === 'Ignore' && r.onPodConditions?.some((c) => c.type === 'DisruptionTarget')),
+        `${job}: disruptions do not count against backoffLimit`,
+      );
+      assert.ok(!rules.some((r) => r.onExitCodes?.values.some((v) => v === 0 || v === 1)), `${job}: completion (0) and failures (1) keep their meaning`);
+    }
+  });
+
   it('coordinator: grpc.health.v1 startup, readiness (samlora.v1.Coordinator) and liveness probes on the gRPC port', () => {
     const c = container(base, COORD);
     const grpc = port(c, 'grpc');
@@ -193,7 +214,7 @@ describe('Kubernetes manifests', () => {
     const job = find(base, 'Job', WORKER);
     assert.equal((job.spec as Obj).completionMode, 'Indexed');
     const c = container(base, WORKER);
-    assert.deepEqual(c.command, ['sam-lora-supervise']);
+    assert.deepEqual(c.command, ['sam-lora']);
     const a = argv(c);
     assert.equal(a[0], 'worker');
     assert.equal(flagValue(a, '--gpu'), '0', 'the one GPU the device plugin gives a pod is CUDA device 0');
