@@ -1,11 +1,10 @@
 // `sam-lora export`: merged weights and ONNX encoder / decoder models (coordinator/export/).
 
 import { parseArgs } from 'node:util';
-import { resolveLoraPath } from '../coordinator/evaluation/eval_model.js';
 import { runExport } from '../coordinator/export/export_model.js';
-import { parseSetArgs } from '../shared/config/index.js';
 import { UsageError, reportCommandError } from './cli_errors.js';
 import type { Command } from './commands.js';
+import { MODEL_ARG_OPTIONS, modelArgs } from './model_args.js';
 
 const USAGE = `usage: sam-lora export [--config FILE | --checkpoint SAM.pth] [--lora FILE] --out DIR
                        [--set KEY=VALUE ...]
@@ -40,11 +39,8 @@ async function runExportCommand(argv: string[]): Promise<number> {
       strict: true,
       allowPositionals: true,
       options: {
-        config: { type: 'string' },
-        checkpoint: { type: 'string' },
-        lora: { type: 'string' },
+        ...MODEL_ARG_OPTIONS,
         out: { type: 'string' },
-        set: { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -55,10 +51,7 @@ async function runExportCommand(argv: string[]): Promise<number> {
     if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
     if (!values.out) throw new UsageError('missing --out DIR');
     const result = await runExport({
-      configPath: values.config,
-      checkpoint: values.checkpoint,
-      overrides: parseSetArgs(values.set ?? []),
-      ...(values.lora ? { lora: resolveLoraPath(values.lora) } : {}),
+      ...modelArgs(values),
       out: values.out,
       progress: (line) => process.stderr.write(`${line}\n`),
     });

@@ -1,12 +1,11 @@
 // `sam-lora predict`: segment one image from a box and/or point prompt (coordinator/evaluation/predict.ts).
 
 import { parseArgs } from 'node:util';
-import { resolveLoraPath } from '../coordinator/evaluation/eval_model.js';
 import { type PointPrompt, runPredict } from '../coordinator/evaluation/predict.js';
-import { parseSetArgs } from '../shared/config/index.js';
 import type { Box } from '../shared/data/prompts.js';
 import { UsageError, reportCommandError } from './cli_errors.js';
 import type { Command } from './commands.js';
+import { MODEL_ARG_OPTIONS, modelArgs } from './model_args.js';
 
 const USAGE = `usage: sam-lora predict [--config FILE | --checkpoint SAM.pth] [--lora FILE] --image IMG
                         (--box x0,y0,x1,y1 | --point x,y[,label] ...) [--multimask] --out DIR
@@ -61,15 +60,12 @@ async function runPredictCommand(argv: string[]): Promise<number> {
       strict: true,
       allowPositionals: true,
       options: {
-        config: { type: 'string' },
-        checkpoint: { type: 'string' },
-        lora: { type: 'string' },
+        ...MODEL_ARG_OPTIONS,
         image: { type: 'string' },
         box: { type: 'string' },
         point: { type: 'string', multiple: true },
         multimask: { type: 'boolean' },
         out: { type: 'string' },
-        set: { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -83,10 +79,7 @@ async function runPredictCommand(argv: string[]): Promise<number> {
     const box = values.box === undefined ? undefined : parseBox(values.box);
     const points = (values.point ?? []).map(parsePoint);
     const result = await runPredict({
-      configPath: values.config,
-      checkpoint: values.checkpoint,
-      overrides: parseSetArgs(values.set ?? []),
-      ...(values.lora ? { lora: resolveLoraPath(values.lora) } : {}),
+      ...modelArgs(values),
       image: values.image,
       ...(box ? { box } : {}),
       points,

@@ -2,13 +2,13 @@
 // see base SAM's mask and the LoRA's side by side.
 
 import { parseArgs } from 'node:util';
-import { describeModel, resolveLoraPath } from '../coordinator/evaluation/eval_model.js';
+import { describeModel } from '../coordinator/evaluation/eval_model.js';
 import { DEFAULT_SEGMENTER_LIMITS, Segmenter } from '../coordinator/serve/segmenter.js';
 import { DEFAULT_MAX_UPLOAD_BYTES, startServer } from '../coordinator/serve/server.js';
 import { loadServeModels } from '../coordinator/serve/serve_models.js';
-import { parseSetArgs } from '../shared/config/index.js';
 import { UsageError, reportCommandError } from './cli_errors.js';
 import type { Command } from './commands.js';
+import { MODEL_ARG_OPTIONS, modelArgs } from './model_args.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:7860';
 
@@ -81,12 +81,9 @@ async function runServeCommand(argv: string[]): Promise<number> {
       strict: true,
       allowPositionals: true,
       options: {
-        config: { type: 'string' },
-        checkpoint: { type: 'string' },
-        lora: { type: 'string' },
+        ...MODEL_ARG_OPTIONS,
         listen: { type: 'string' },
         'max-upload-mb': { type: 'string' },
-        set: { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -97,14 +94,7 @@ async function runServeCommand(argv: string[]): Promise<number> {
     if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
     const listen = parseListen(values.listen ?? DEFAULT_LISTEN);
     const maxUploadBytes = values['max-upload-mb'] === undefined ? DEFAULT_MAX_UPLOAD_BYTES : parseMegabytes(values['max-upload-mb']);
-    const overrides = parseSetArgs(values.set ?? []);
-
-    const models = await loadServeModels({
-      configPath: values.config,
-      checkpoint: values.checkpoint,
-      overrides,
-      ...(values.lora ? { lora: resolveLoraPath(values.lora) } : {}),
-    });
+    const models = await loadServeModels(modelArgs(values));
     process.stderr.write(`SAM: ${models.info.variant}, ${models.info.weights}, on ${models.info.device}\n`);
     for (const m of models.models) process.stderr.write(`${describeModel(m.model)}\n`);
     const segmenter = new Segmenter(models);
