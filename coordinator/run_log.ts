@@ -4,7 +4,6 @@
 
 import type { Logger } from '../shared/log/logger.js';
 import { describeEvent } from './dashboard/event_text.js';
-import { isStepLine } from './dashboard/trainer_lines.js';
 import type { RunEvent, RunListener } from './run_events.js';
 
 function fields(e: RunEvent): Record<string, unknown> {
@@ -44,8 +43,6 @@ export function logRunEvents(base: Logger): RunListener {
       }
       return;
     }
-    // The trainer's per-step text line restates the step record above.
-    if (e.kind === 'log' && isStepLine(e.text)) return;
     const t = describeEvent(e);
     if (t) log[t.level](fields(e), t.text);
   };

@@ -107,10 +107,16 @@ export class Trainer {
     return Math.ceil(this.o.trainIds.length / this.cfg.train.batchSize);
   }
 
+  /** A line for the progress output, train.log and the run's log events. */
   private say(line: string, level: 'info' | 'warn' | 'error' = 'info'): void {
+    this.narrate(line);
+    this.o.events?.emit({ kind: 'log', level, text: line });
+  }
+
+  /** A line that restates a typed event (step, eval, eviction): progress output and train.log only. */
+  private narrate(line: string): void {
     this.o.progress?.(line);
     this.o.run.log(line);
-    this.o.events?.emit({ kind: 'log', level, text: line });
   }
 
   private hash?: { version: number; value: string };
@@ -149,7 +155,7 @@ export class Trainer {
           done.push(r.value);
         } else {
           this.o.pool.evict(w.id, refused ?? 'failed');
-          this.say(`worker ${w.id} evicted: ${refused}; its ${part.length} sample(s) go to the others`, 'warn');
+          this.narrate(`worker ${w.id} evicted: ${refused}; its ${part.length} sample(s) go to the others`);
           pending.push(...part);
         }
       });
@@ -244,7 +250,7 @@ export class Trainer {
       this.state.staleEvals++;
     }
     this.o.events?.emit({ kind: 'eval', step: rec.step, epoch: rec.epoch, dice: rec.dice, iou: rec.iou, best: improved, phase: 'during' });
-    this.say(`eval at step ${rec.step}: dice ${rec.dice.toFixed(4)} iou ${rec.iou.toFixed(4)}${improved ? ' (best)' : ''}`);
+    this.narrate(`eval at step ${rec.step}: dice ${rec.dice.toFixed(4)} iou ${rec.iou.toFixed(4)}${improved ? ' (best)' : ''}`);
     this.writeSummary(true);
     const patience = this.cfg.eval.earlyStopping.patience;
     return patience !== null && this.state.staleEvals >= patience;
@@ -262,7 +268,7 @@ export class Trainer {
         const b = this.state.evalBefore;
         if (b) {
           this.o.events?.emit({ kind: 'eval', step: 0, epoch: 0, dice: b.dice, iou: b.iou, best: false, phase: 'before' });
-          this.say(`eval before training: dice ${b.dice.toFixed(4)} iou ${b.iou.toFixed(4)}`);
+          this.narrate(`eval before training: dice ${b.dice.toFixed(4)} iou ${b.iou.toFixed(4)}`);
         }
       }
       this.writeSummary(true);
@@ -274,7 +280,7 @@ export class Trainer {
           const last = this.state.evals[this.state.evals.length - 1];
           if (!last || last.step !== this.state.step) this.state.evals.push({ step: this.state.step, epoch: this.state.epoch, ...after });
           this.o.events?.emit({ kind: 'eval', step: this.state.step, epoch: this.state.epoch, dice: after.dice, iou: after.iou, best: false, phase: 'after' });
-          this.say(`eval after training: dice ${after.dice.toFixed(4)} iou ${after.iou.toFixed(4)}`);
+          this.narrate(`eval after training: dice ${after.dice.toFixed(4)} iou ${after.iou.toFixed(4)}`);
         }
         this.checkpoints.final = await this.checkpoint('final', false);
       }
@@ -323,7 +329,7 @@ export class Trainer {
         const elapsed = (performance.now() - t0) / 1000;
         const eta = (elapsed / done) * (total - this.state.step);
         const loss = this.state.losses[this.state.losses.length - 1]!;
-        this.say(
+        this.narrate(
           `epoch ${this.state.epoch + 1}/${t.epochs} step ${this.state.step}/${total} loss ${loss.toFixed(4)} lr ${this.currentLr().toExponential(2)} ` +
             `${((done * t.batchSize) / elapsed).toFixed(2)} img/s eta ${formatSeconds(eta)}`,
         );

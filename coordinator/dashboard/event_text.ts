@@ -3,7 +3,6 @@
 // not the log: they describe to null.
 
 import type { RunEvent } from '../run_events.js';
-import { restatesTypedEvent } from './trainer_lines.js';
 
 export type EventLevel = 'info' | 'warn' | 'error';
 
@@ -36,7 +35,7 @@ export function describeEvent(e: RunEvent): EventText | null {
       return { level: 'info', text: `eval ${when}: dice ${num(e.dice)} iou ${num(e.iou)}${e.best ? ' (best)' : ''}` };
     }
     case 'log':
-      return restatesTypedEvent(e.text) ? null : { level: e.level, text: e.text };
+      return { level: e.level, text: e.text };
     case 'run_ended':
       return { level: e.status === 'failed' ? 'error' : 'info', text: `run ${e.status}${e.error ? `: ${e.error}` : ''}` };
     case 'step':
