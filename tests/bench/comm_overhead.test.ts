@@ -1,0 +1,37 @@
+// Smoke test of the communication benchmark: a coordinator and real stand-in worker processes for
+// one small configuration, and its JSON lines (so `npm run bench` keeps working; no timing asserted).
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const SCRIPT = fileURLToPath(new URL('../../bench/comm_overhead.js', import.meta.url));
+
+describe('bench/comm_overhead', () => {
+  it('measures 1 and 2 worker processes at rank 4 and prints one JSON line each', { timeout: 60_000 }, async () => {
+    const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, [SCRIPT, '--workers', '1,2', '--ranks', '4', '--steps', '1', '--delay-ms', '20'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, number | string>);
+    assert.deepEqual(
+      lines.map((l) => l.workers),
+      [1, 2],
+    );
+    for (const l of lines) {
+      assert.equal(l.bench, 'comm_overhead');
+      assert.match(String(l.compute), /simulated/);
+      // ViT-B q/v LoRA at rank 4: 12 blocks x 2 targets x (4x768 + 768x4) elements, fp32, both ways.
+      assert.equal(l.lora_elements, 12 * 2 * 2 * 4 * 768);
+      assert.equal(l.bytes_per_step, 2 * Number(l.workers) * Number(l.lora_elements) * 4);
+      assert.ok(Number(l.median_step_s) >= 0.02, 'a step takes at least the simulated compute');
+    }
+  });
+});
