@@ -18,7 +18,7 @@ import { OUTPUT_ARG_OPTIONS, OUTPUT_USAGE, type OutputSettings, notEvaluatedAfte
 const USAGE = `usage: sam-lora coordinator --listen HOST:PORT [--config FILE] [--run-dir DIR] [--resume | --auto-resume]
                             [--min-workers N] [--token-file FILE] [--tls-cert F --tls-key F [--tls-client-ca F]]
                             [--bf16] [--step-deadline SECONDS] [--set KEY=VALUE ...] [--epochs N]
-                            [--no-dashboard] [--log-level LEVEL] [--log-file FILE] [--log-pretty]
+                            [--no-dashboard] [--progress-interval S] [--log-level LEVEL] [--log-file FILE] [--log-pretty]
                             [--metrics HOST:PORT]
 
   Runs the training loop and waits for workers (sam-lora worker --coordinator HOST:PORT) to join.

@@ -16,7 +16,7 @@ import { OUTPUT_ARG_OPTIONS, OUTPUT_USAGE, type OutputSettings, notEvaluatedAfte
 
 const USAGE = `usage: sam-lora train [--config FILE] [--run-dir DIR] [--resume | --auto-resume] [--set KEY=VALUE ...]
                       [--epochs N] [--device cpu|cuda] [--gpu N] [--threads N]
-                      [--workers K | --gpus 0,1,...] [--no-dashboard] [--log-level LEVEL] [--log-file FILE] [--log-pretty]
+                      [--workers K | --gpus 0,1,...] [--no-dashboard] [--progress-interval S] [--log-level LEVEL] [--log-file FILE] [--log-pretty]
                       [--metrics HOST:PORT]
 
   Trains LoRA adapters on SAM. Without --config it runs the embedded demo job: a small SAM variant
