@@ -44,9 +44,6 @@ const USAGE = `usage: sam-lora coordinator --listen HOST:PORT [--config FILE] [-
   --metrics HOST:PORT      serve Prometheus metrics at http://HOST:PORT/metrics (a port of its own, not
                            --listen's), e.g. 0.0.0.0:9464; README "Metrics" lists them
 
-  On a terminal the run shows a live dashboard (q stops after this step, with a checkpoint) and its
-  logs go to --log-file or <run dir>/coordinator.log; otherwise one-line progress records go to
-  stdout and the logs (JSON) to stderr.
 ${OUTPUT_USAGE}
 ${LOG_USAGE}
 ${RUN_EXIT_STATUS}

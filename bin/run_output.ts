@@ -24,7 +24,10 @@ export function notEvaluatedAfter(s: Pick<Summary, 'status' | 'steps'>): string 
 /** The dashboard's log file in the run directory (without --log-file). */
 export const DASHBOARD_LOG = 'coordinator.log';
 
-export const OUTPUT_USAGE = `  --no-dashboard           one-line progress records instead of the dashboard, even on a terminal
+export const OUTPUT_USAGE = `  On a terminal the run shows a live dashboard (q stops after this step, with a checkpoint) and its
+  logs go to --log-file or <run dir>/coordinator.log; otherwise one-line progress records go to
+  stdout and the logs (JSON) to stderr.
+  --no-dashboard           one-line progress records instead of the dashboard, even on a terminal
   --progress-interval S    least seconds between progress records without the dashboard (default 10; 0: every step)`;
 
 export const OUTPUT_ARG_OPTIONS = {

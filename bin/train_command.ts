@@ -39,9 +39,6 @@ const USAGE = `usage: sam-lora train [--config FILE] [--run-dir DIR] [--resume |
                    serve Prometheus metrics at http://HOST:PORT/metrics during the run, e.g.
                    127.0.0.1:9464 (port 0: any free port); README "Metrics" lists them
 
-  On a terminal the run shows a live dashboard (q stops after this step, with a checkpoint) and its
-  logs go to --log-file or <run dir>/coordinator.log; otherwise one-line progress records go to
-  stdout and the logs (JSON) to stderr.
 ${OUTPUT_USAGE}
 ${LOG_USAGE}
 ${RUN_EXIT_STATUS}
