@@ -80,7 +80,6 @@ export type RunEvent =
 
 export type RejectionCause = 'unauthenticated' | 'refused' | 'invalid';
 
-export type RunEventKind = RunEvent['kind'];
 export type RunListener = (e: RunEvent) => void;
 
 export class RunEvents {

@@ -35,10 +35,6 @@ export function fitLine(line: Line, width: number): Line {
   return out;
 }
 
-export function lineText(line: Line): string {
-  return line.map((s) => s.text).join('');
-}
-
 export function Lines({ lines, width, height }: { lines: readonly Line[]; width: number; height: number }) {
   const shown = lines.slice(0, height);
   while (shown.length < height) shown.push([]);
