@@ -10,13 +10,13 @@ import { CheckpointStore, type EvalRecord, type TrainerState, stepName } from '.
 import { EpochLedger, epochOrder } from './epoch_plan.js';
 import type { ModelSetup } from './model_setup.js';
 import { Adam } from './optimizer/adam.js';
-import { allFinite, clipGradNorm } from './optimizer/grad_clip.js';
+import { clipGradNorm } from './optimizer/grad_clip.js';
 import { learningRate } from './optimizer/schedule.js';
 import { reduceResults } from './reduce.js';
 import type { RunEvents, RunInfo, WorkerStepTiming } from './run_events.js';
 import { variantLabel } from '../shared/sam/config.js';
 import type { RunDir } from './run_dir.js';
-import { weightsHash } from '../shared/tensor/weights_hash.js';
+import { versionHash } from '../shared/tensor/weights_hash.js';
 import type { EvalResult, SampleTask, StepResult, WorkerEndpoint } from './transport.js';
 import { StoppedWhileWaiting, type WorkerPool, reason } from './worker_pool.js';
 
@@ -119,7 +119,8 @@ export class Trainer {
     this.o.run.log(line);
   }
 
-  private hash?: { version: number; value: string };
+  /** The reduced gradients' arrays, reused from step to step (each step's are consumed before the next). */
+  private reduceBuffers?: Map<string, Float32Array>;
 
   /** A new weights version (after an optimizer step or a restore); workers get it before their next task. */
   private newVersion(): void {
@@ -127,8 +128,7 @@ export class Trainer {
   }
 
   private currentHash(): string {
-    if (this.hash?.version !== this.version) this.hash = { version: this.version, value: weightsHash(this.params) };
-    return this.hash.value;
+    return versionHash(this.params, this.version);
   }
 
   /**
@@ -410,7 +410,8 @@ export class Trainer {
       }
     }
     const tReduce = performance.now();
-    const reduced = reduceResults(results, this.o.model.shapes);
+    const reduced = reduceResults(results, this.o.model.shapes, this.reduceBuffers);
+    this.reduceBuffers = reduced.grads;
     this.state.step++;
     this.state.losses.push(reduced.loss);
     const lrNow = this.currentLr();
@@ -433,7 +434,7 @@ export class Trainer {
         },
       });
     };
-    if (reduced.weight === 0 || !Number.isFinite(reduced.loss) || !allFinite(reduced.grads)) {
+    if (reduced.weight === 0 || !Number.isFinite(reduced.loss) || !reduced.finite) {
       this.state.skippedSteps++;
       this.say(`step ${step}: skipped (${reduced.weight === 0 ? 'no trainable sample' : 'non-finite loss or gradient'})`, 'warn');
       emitStep(true);

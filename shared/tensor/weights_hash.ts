@@ -13,3 +13,18 @@ export function weightsHash(params: ReadonlyMap<string, Float32Array>): string {
   }
   return h.digest('hex');
 }
+
+const lastHashed = new WeakMap<ReadonlyMap<string, Float32Array>, { version: number; hash: string }>();
+
+/**
+ * weightsHash of a version of weights that are updated in place, computed once per version
+ * whoever asks (the training loop checks results against it, the broadcast sends it along). The
+ * caller's promise: `params` holds one set of values per version number.
+ */
+export function versionHash(params: ReadonlyMap<string, Float32Array>, version: number): string {
+  const hit = lastHashed.get(params);
+  if (hit?.version === version) return hit.hash;
+  const hash = weightsHash(params);
+  lastHashed.set(params, { version, hash });
+  return hash;
+}
