@@ -1,6 +1,6 @@
 // A stand-in worker process for bench/comm_overhead.ts: joins the coordinator, decodes every weights
 // version like a real worker, and answers each step after a fixed delay (SIMULATED compute) with
-// gradients of the announced shapes. Reports its own CPU time on exit, so the benchmark can say
+// gradients of the announced shapes, encoded like a real worker's (chunk_messages.ts). Reports its own CPU time on exit, so the benchmark can say
 // where the cycles went.
 //
 // node dist/bench/fake_worker.js ADDRESS DELAY_MS
@@ -12,7 +12,9 @@ import { channelLimitOptions, chunkBytesFor } from '../shared/wire/limits.js';
 import type * as pb from '../shared/wire/messages.js';
 import { PROTOCOL_VERSION, loadWireProtos } from '../shared/wire/proto_loader.js';
 import { writeAll } from '../shared/wire/stream_io.js';
-import { TensorAssembler, fromWireEncoding, iterateTensorChunks, tensorInfos } from '../shared/wire/tensor_codec.js';
+import { tensorChunkMessages } from '../shared/wire/chunk_messages.js';
+import type { PreEncodedMessage } from '../shared/wire/pre_encoded.js';
+import { TensorAssembler, fromWireEncoding, tensorInfos } from '../shared/wire/tensor_codec.js';
 
 export const BENCH_FINGERPRINT = { variant: 'bench', checkpoint_sha256: 'bench', lora_layout_hash: 'bench' };
 
@@ -52,8 +54,8 @@ function run(address: string, delayMs: number): void {
         } else if (m.kind === 'step') {
           await new Promise((r) => setTimeout(r, delayMs));
           const header: pb.StepResultHeader = { step: m.step.step, weight_sum: 1, loss_sum: 1, samples: [], failed: [], compute_seconds: delayMs / 1000, grads: tensorInfos(grads!), weights_hash: '' };
-          const chunks = [...iterateTensorChunks(grads!, { encoding, maxChunkBytes: chunkBytesFor(reply.max_message_bytes) })].map((c) => ({ tensor: c }));
-          await writeAll(call, [{ step_result: header }, ...chunks]);
+          const chunks = tensorChunkMessages(grads!, { encoding, maxChunkBytes: chunkBytesFor(reply.max_message_bytes), envelope: 'worker_message' });
+          await writeAll<pb.WorkerMessageOut | PreEncodedMessage>(call, [{ step_result: header }, ...chunks]);
         }
       });
     });

@@ -196,6 +196,15 @@ export class ThreadedWorker implements WorkerEndpoint {
     return this.call({ method: 'setWeights', version, params: copies }, buffersOf(copies.values()));
   }
 
+  /**
+   * Like setWeights, for arrays the caller hands over (freshly decoded ones): they are transferred
+   * without a copy and are unusable here afterwards. An array that shares its buffer is copied.
+   */
+  adoptWeights(version: number, params: ReadonlyMap<string, Float32Array>): Promise<void> {
+    const owned = new Map([...params].map(([k, v]) => [k, v.byteOffset === 0 && v.byteLength === v.buffer.byteLength ? v : v.slice()]));
+    return this.call({ method: 'setWeights', version, params: owned }, buffersOf(owned.values()));
+  }
+
   trainStep(work: StepWork): Promise<StepResult> {
     return this.call({ method: 'trainStep', work });
   }

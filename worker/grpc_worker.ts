@@ -17,7 +17,9 @@ import { PROTOCOL_VERSION, loadWireProtos, type CoordinatorClient } from '../sha
 import { sampleFromWire } from '../shared/wire/sample_codec.js';
 import { type ClientSecurity, type SharedToken, clientSecurity } from '../shared/wire/security.js';
 import { writeAll } from '../shared/wire/stream_io.js';
-import { TensorAssembler, fromWireEncoding, iterateTensorChunks, tensorInfos } from '../shared/wire/tensor_codec.js';
+import { tensorChunkMessages } from '../shared/wire/chunk_messages.js';
+import type { PreEncodedMessage } from '../shared/wire/pre_encoded.js';
+import { TensorAssembler, elementBytes, fromWireEncoding, tensorInfos } from '../shared/wire/tensor_codec.js';
 import { SOFTWARE_VERSION } from '../coordinator/grpc/coordinator_server.js';
 import type { SampleTask } from '../coordinator/transport.js';
 import { ThreadedWorker } from './compute_thread.js';
@@ -151,7 +153,7 @@ async function serveSession(
   // Messages are handled one at a time, in order.
   let queue: Promise<void> = Promise.resolve();
   const toTasks = (samples: pb.SampleTask[]): SampleTask[] => samples.map((s) => ({ id: s.id, ...(s.bytes ? { bytes: sampleFromWire(s.bytes) } : {}) }));
-  const send = (msgs: pb.WorkerMessageOut[]): Promise<void> => writeAll(call, msgs);
+  const send = (msgs: (pb.WorkerMessageOut | PreEncodedMessage)[]): Promise<void> => writeAll(call, msgs);
   const fail = async (code: string, err: unknown, step = 0): Promise<void> => {
     await send([{ error: { code, message: err instanceof Error ? err.message : String(err), fatal: false, step } }]);
   };
@@ -177,7 +179,8 @@ async function serveSession(
         if (m.tensor.last && weights.completed.size === weightsCount) {
           const params = new Map([...weights.finish()].map(([k, t]) => [k, t.data]));
           weights = undefined;
-          await compute.setWeights(weightsVersion, params);
+          // Decoded for this version only: hand the arrays to the compute thread as they are.
+          await compute.adoptWeights(weightsVersion, params);
         }
         return;
       }
@@ -197,10 +200,10 @@ async function serveSession(
             grads: tensorInfos(grads),
             weights_hash: r.weightsHash ?? '',
           };
-          const chunks = [...iterateTensorChunks(grads, { encoding, maxChunkBytes: chunkBytes })];
-          await send([{ step_result: header }, ...chunks.map((c) => ({ tensor: c }))]);
+          const chunks = [...tensorChunkMessages(grads, { encoding, maxChunkBytes: chunkBytes, envelope: 'worker_message' })];
+          await send([{ step_result: header }, ...chunks]);
           observer?.trainStep?.({ samples: r.samples.length, computeSeconds: r.computeSeconds });
-          observer?.bytes?.('sent', chunks.reduce((a, c) => a + c.data.length, 0));
+          observer?.bytes?.('sent', [...r.grads.values()].reduce((a, g) => a + g.length * elementBytes(encoding), 0));
         } catch (err) {
           await fail('STEP_FAILED', err, s.step);
         }

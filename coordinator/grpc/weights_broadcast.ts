@@ -4,10 +4,11 @@
 // takes most of the broadcast's CPU cost away (bench/comm_overhead.ts).
 
 import { bfloat16BitsToFloat32, float32ToBfloat16Bits } from '../../shared/tensor/dtype_codec.js';
-import { weightsHash } from '../../shared/tensor/weights_hash.js';
+import { versionHash, weightsHash } from '../../shared/tensor/weights_hash.js';
 import type * as pb from '../../shared/wire/messages.js';
 import type { PreEncodedMessage } from '../../shared/wire/pre_encoded.js';
-import { type TensorEncoding, iterateTensorChunks, tensorInfos } from '../../shared/wire/tensor_codec.js';
+import { tensorChunkMessages } from '../../shared/wire/chunk_messages.js';
+import { type TensorEncoding, elementBytes, tensorInfos } from '../../shared/wire/tensor_codec.js';
 
 export interface EncodedWeights {
   version: number;
@@ -39,13 +40,13 @@ export class WeightsBroadcast {
     // the version each time, so a version names one set of values.
     if (this.last && this.last.encoded.version === version && this.last.params === params) return this.last.encoded;
     const tensors = new Map([...params].map(([k, v]) => [k, { shape: this.o.trainable.get(k) ?? [v.length], data: v }]));
-    const messages = [this.o.encode({ weights: { version, tensors: tensorInfos(tensors) } })];
+    const messages = [
+      this.o.encode({ weights: { version, tensors: tensorInfos(tensors) } }),
+      ...tensorChunkMessages(tensors, { encoding: this.o.encoding, maxChunkBytes: this.o.chunkBytes, envelope: 'coordinator_message' }),
+    ];
     let payloadBytes = 0;
-    for (const chunk of iterateTensorChunks(tensors, { encoding: this.o.encoding, maxChunkBytes: this.o.chunkBytes })) {
-      messages.push(this.o.encode({ tensor: chunk }));
-      payloadBytes += chunk.data.length;
-    }
-    const ownHash = weightsHash(params);
+    for (const v of params.values()) payloadBytes += v.length * elementBytes(this.o.encoding);
+    const ownHash = versionHash(params, version);
     const wireHash = this.o.encoding === 'bf16' ? weightsHash(new Map([...params].map(([k, v]) => [k, roundToBf16(v)]))) : ownHash;
     const encoded = { version, messages, payloadBytes, ownHash, wireHash };
     this.last = { params, encoded };

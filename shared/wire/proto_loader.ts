@@ -82,8 +82,8 @@ export interface CoordinatorClient extends grpc.Client {
   Join(request: JoinRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<JoinReply>): grpc.ClientUnaryCall;
   Join(request: JoinRequest, options: Partial<grpc.CallOptions>, callback: grpc.requestCallback<JoinReply>): grpc.ClientUnaryCall;
   Join(request: JoinRequest, callback: grpc.requestCallback<JoinReply>): grpc.ClientUnaryCall;
-  Session(metadata: grpc.Metadata, options?: Partial<grpc.CallOptions>): grpc.ClientDuplexStream<WorkerMessageOut, CoordinatorMessage>;
-  Session(options?: Partial<grpc.CallOptions>): grpc.ClientDuplexStream<WorkerMessageOut, CoordinatorMessage>;
+  Session(metadata: grpc.Metadata, options?: Partial<grpc.CallOptions>): grpc.ClientDuplexStream<WorkerMessageOut | PreEncodedMessage, CoordinatorMessage>;
+  Session(options?: Partial<grpc.CallOptions>): grpc.ClientDuplexStream<WorkerMessageOut | PreEncodedMessage, CoordinatorMessage>;
 }
 
 /** Server-side implementation of grpc.health.v1.Health. */
@@ -169,6 +169,14 @@ export function loadWireProtos(protoDir: string = defaultProtoDir()): WireProtos
   } catch (e) {
     throw new ProtoLoadError(`cannot load the protos in ${dir}: ${(e as Error).message}`, { cause: e });
   }
+  // Tensor chunks go out pre-serialized both ways: the coordinator's weights broadcast and the
+  // workers' gradients (see pre_encoded.ts and chunk_messages.ts). Done before the client class is
+  // made: it captures the serializers when it is built.
+  const sessionDefinition = (packageDefinition[COORDINATOR_SERVICE] as grpc.ServiceDefinition | undefined)?.['Session'];
+  if (sessionDefinition) {
+    sessionDefinition.responseSerialize = passPreEncoded(sessionDefinition.responseSerialize);
+    sessionDefinition.requestSerialize = passPreEncoded(sessionDefinition.requestSerialize);
+  }
   const root = grpc.loadPackageDefinition(packageDefinition);
   const coordinator = lookupService(root, COORDINATOR_SERVICE, ['Join', 'Session']);
   const health = lookupService(root, HEALTH_SERVICE, ['Check', 'Watch']);
@@ -176,9 +184,7 @@ export function loadWireProtos(protoDir: string = defaultProtoDir()): WireProtos
   checkStreaming(coordinator.service, 'Session', true, true);
   checkStreaming(health.service, 'Check', false, false);
   checkStreaming(health.service, 'Watch', false, true);
-  // The coordinator writes the weights broadcast pre-serialized (see pre_encoded.ts).
   const session = coordinator.service['Session']!;
-  session.responseSerialize = passPreEncoded(session.responseSerialize);
   // The one place where the untyped loader output meets the hand-written shapes: the services
   // were checked above to have exactly these methods and streaming kinds.
   const protos: WireProtos = {

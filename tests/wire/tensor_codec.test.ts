@@ -279,3 +279,19 @@ test('the encoder refuses inconsistent input', () => {
   expectCode('INVALID_INPUT', () => encodeTensors(new Map([['t', { shape: [-1], data: new Float32Array(0) }]]), { encoding: 'bf16', maxChunkBytes: 16 }));
   expectCode('BAD_NAME', () => encodeTensors(new Map([['', { shape: [1], data: new Float32Array(1) }]]), { encoding: 'bf16', maxChunkBytes: 16 }));
 });
+
+test('the non-finite check finds a bad element at any position, in short and odd-length chunks', () => {
+  for (const n of [1, 2, 3, 5, 8]) {
+    for (let at = 0; at < n; at++) {
+      for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+        const data = Float32Array.from({ length: n }, (_, i) => i + 0.5);
+        data[at] = bad;
+        // Several chunks: the bad element can sit anywhere within its chunk.
+        const chunks = encodeTensors(new Map([['t', { shape: [n], data }]]), { encoding: 'fp32', maxChunkBytes: 12 });
+        assert.throws(() => pushAll(chunks, { rejectNonFinite: true }), (e: unknown) => e instanceof TensorWireError && e.code === 'NON_FINITE' && e.message.includes(`element ${at} `), `n=${n} at=${at} ${bad}`);
+      }
+    }
+    const fine = encodeTensors(new Map([['t', { shape: [n], data: Float32Array.from({ length: n }, (_, i) => (i % 2 ? -3.4e38 : 3.4e38)) }]]), { encoding: 'fp32', maxChunkBytes: 12 });
+    assert.equal(pushAll(fine, { rejectNonFinite: true }).finish().size, 1);
+  }
+});

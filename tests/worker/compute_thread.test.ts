@@ -144,6 +144,23 @@ describe('ThreadedWorker (LocalWorker in a worker thread)', () => {
     assert.equal(r.samples.length, 1);
   });
 
+  it('adopts handed-over weights without a copy (their buffers move), copying only views into shared buffers', async () => {
+    const params = new Map([...model.initial].map(([k, v]) => [k, Float32Array.from(v)]));
+    const [firstKey, firstValue] = [...params][0]!;
+    // One tensor as a view into a larger buffer: it must be copied, the buffer left alone.
+    const view = new Float32Array(new ArrayBuffer((firstValue.length + 16) * 4), 64, firstValue.length);
+    view.set(firstValue);
+    params.set(firstKey, view);
+    await threaded.adoptWeights(2, params);
+    for (const [k, v] of params) {
+      if (k === firstKey) assert.equal(v.length, firstValue.length, 'a view is copied, not taken');
+      else assert.equal(v.length, 0, `${k} was transferred (detached here)`);
+    }
+    await local.setWeights(2, model.initial);
+    const [a, b] = [await local.trainStep({ ...work, weightsVersion: 2 }), await threaded.trainStep({ ...work, weightsVersion: 2 })];
+    assert.equal(b.weightsHash, a.weightsHash, 'the thread holds exactly the adopted values');
+  });
+
   it('evaluates like LocalWorker, with sample bytes sent across', async () => {
     await local.setWeights(1, model.initial);
     await threaded.setWeights(1, model.initial);
