@@ -5,7 +5,10 @@
 // their decoding and encoding share this machine's cores with the coordinator: on a cluster each
 // has its own machine, so this is the pessimistic side.
 //
-// node dist/bench/comm_overhead.js [--workers 1,2,4,8] [--ranks 4,64,512] [--steps 5] [--delay-ms 1000] [--bf16]
+// Each line also gives socket_floor_s (bench/socket_floor.ts): the same bytes over plain TCP, the
+// least any transport could need on this host (--no-floor skips it).
+//
+// node dist/bench/comm_overhead.js [--workers 1,2,4,8] [--ranks 4,64,512] [--steps 5] [--delay-ms 1000] [--bf16] [--no-floor]
 // One JSON line per (workers, rank) on stdout.
 
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -14,12 +17,13 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CoordinatorServer } from '../coordinator/grpc/coordinator_server.js';
-import { reduceResults } from '../coordinator/reduce.js';
+import { type Reduced, reduceResults } from '../coordinator/reduce.js';
 import { WorkerPool } from '../coordinator/worker_pool.js';
 import { VARIANTS } from '../shared/sam/config.js';
 import { defaultLoraSpec, loraLayout } from '../shared/sam/lora.js';
 import type { TensorEncoding } from '../shared/wire/tensor_codec.js';
 import { BENCH_FINGERPRINT } from './fake_worker.js';
+import { socketFloorSeconds } from './socket_floor.js';
 
 const FAKE_WORKER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fake_worker.js');
 
@@ -50,6 +54,7 @@ async function measure(workers: number, rank: number, steps: number, delayMs: nu
     const times: number[] = [];
     const cpu: number[] = [];
     const phases = { broadcast: [] as number[], gather: [] as number[], reduce: [] as number[] };
+    let reduced: Reduced | undefined;
     for (let step = 0; step <= steps; step++) {
       const c0 = process.cpuUsage();
       const t0 = performance.now();
@@ -57,7 +62,7 @@ async function measure(workers: number, rank: number, steps: number, delayMs: nu
       const t1 = performance.now();
       const results = await Promise.all(pool.live().map((w) => w.trainStep({ epoch: 0, step, weightsVersion: step, samples: [] })));
       const t2 = performance.now();
-      reduceResults(results, trainable);
+      reduced = reduceResults(results, trainable, reduced?.grads);
       const t3 = performance.now();
       if (step === 0) continue; // warm-up: connections, JIT, first allocations
       const c = process.cpuUsage(c0);
@@ -91,12 +96,21 @@ async function measure(workers: number, rank: number, steps: number, delayMs: nu
   }
 }
 
+/** measure() plus, unless skipped, the same traffic over plain sockets (bench/socket_floor.ts). */
+async function measureWithFloor(workers: number, rank: number, steps: number, delayMs: number, encoding: TensorEncoding, floor: boolean): Promise<Record<string, unknown>> {
+  const r = await measure(workers, rank, steps, delayMs, encoding);
+  if (!floor) return r;
+  const bytes = (r.bytes_per_step as number) / (2 * workers);
+  const floorS = await socketFloorSeconds(workers, bytes, steps);
+  return { ...r, socket_floor_s: floorS, socket_floor_is: 'the same bytes between the same processes over plain TCP, summed, no protocol: the least any transport needs on this host' };
+}
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { workers: { type: 'string' }, ranks: { type: 'string' }, steps: { type: 'string' }, 'delay-ms': { type: 'string' }, bf16: { type: 'boolean' } } });
+  const { values } = parseArgs({ options: { workers: { type: 'string' }, ranks: { type: 'string' }, steps: { type: 'string' }, 'delay-ms': { type: 'string' }, bf16: { type: 'boolean' }, 'no-floor': { type: 'boolean' } } });
   const list = (v: string | undefined, d: number[]): number[] => (v ? v.split(',').map(Number) : d);
   for (const rank of list(values.ranks, [4, 64, 512])) {
     for (const workers of list(values.workers, [1, 2, 4, 8])) {
-      const r = await measure(workers, rank, Number(values.steps ?? 5), Number(values['delay-ms'] ?? 1000), values.bf16 ? 'bf16' : 'fp32');
+      const r = await measureWithFloor(workers, rank, Number(values.steps ?? 5), Number(values['delay-ms'] ?? 1000), values.bf16 ? 'bf16' : 'fp32', !values['no-floor']);
       process.stdout.write(`${JSON.stringify(r)}\n`);
     }
   }

@@ -32,6 +32,8 @@ describe('bench/comm_overhead', () => {
       assert.equal(l.lora_elements, 12 * 2 * 2 * 4 * 768);
       assert.equal(l.bytes_per_step, 2 * Number(l.workers) * Number(l.lora_elements) * 4);
       assert.ok(Number(l.median_step_s) >= 0.02, 'a step takes at least the simulated compute');
+      // The plain-socket floor was measured for the same traffic (its peers moved real bytes).
+      assert.ok(Number(l.socket_floor_s) > 0, 'socket floor measured');
     }
   });
 });
