@@ -32,12 +32,12 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-/** Starts a fake worker process; resolves with its CPU seconds when it exits. */
-function fakeWorker(address: string, delayMs: number): { child: ChildProcess; cpu: Promise<number> } {
+/** Starts a fake worker process; resolves with its CPU seconds per step cycle when it exits. */
+function fakeWorker(address: string, delayMs: number): { child: ChildProcess; cpu: Promise<number[]> } {
   const child = spawn(process.execPath, [...(process.env.FAKE_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean), FAKE_WORKER, address, String(delayMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  const cpu = new Promise<number>((resolve) => child.once('exit', () => resolve((JSON.parse(out.trim() || '{"cpu_s":0}') as { cpu_s: number }).cpu_s)));
+  const cpu = new Promise<number[]>((resolve) => child.once('exit', () => resolve((JSON.parse(out.trim() || '{"step_cycle_cpu_s":[]}') as { step_cycle_cpu_s: number[] }).step_cycle_cpu_s)));
   return { child, cpu };
 }
 
@@ -49,6 +49,7 @@ async function measure(workers: number, rank: number, steps: number, delayMs: nu
   const pool = new WorkerPool(workers);
   const server = await CoordinatorServer.start({ listen: '127.0.0.1:0', pool, runId: 'bench', configYaml: '', fingerprint: BENCH_FINGERPRINT, trainable, deadlineMs: 600_000, encoding });
   const fakes = Array.from({ length: workers }, () => fakeWorker(server.address, delayMs));
+  let stopped = false;
   try {
     await pool.ready();
     const times: number[] = [];
@@ -75,6 +76,10 @@ async function measure(workers: number, rank: number, steps: number, delayMs: nu
     const stepS = median(times);
     const overhead = stepS - delayMs / 1000;
     const wireBytes = encoding === 'bf16' ? 2 : 4;
+    await server.stop();
+    stopped = true;
+    // Each worker's cycles after its first (warm-up) one.
+    const workerCycles = (await Promise.all(fakes.map((f) => f.cpu))).flatMap((c) => c.slice(1));
     return {
       bench: 'comm_overhead',
       compute: `simulated: fixed ${delayMs} ms delay per worker`,
@@ -89,9 +94,13 @@ async function measure(workers: number, rank: number, steps: number, delayMs: nu
       overhead_ratio: overhead / stepS,
       median_phase_s: { broadcast: median(phases.broadcast), gather_beyond_delay: median(phases.gather), reduce: median(phases.reduce) },
       coordinator_cpu_s_per_step: median(cpu),
+      // CPU of one worker's step cycle (decode the weights, encode and send the gradients); the
+      // simulated compute is a timer and costs none. With all workers on this host's cores, the
+      // sum over workers plus the coordinator's is the CPU a step needs here.
+      worker_cpu_s_per_step: workerCycles.length ? median(workerCycles) : null,
     };
   } finally {
-    await server.stop();
+    if (!stopped) await server.stop();
     await Promise.all(fakes.map((f) => f.cpu));
   }
 }

@@ -1,7 +1,7 @@
 // A stand-in worker process for bench/comm_overhead.ts: joins the coordinator, decodes every weights
 // version like a real worker, and answers each step after a fixed delay (SIMULATED compute) with
-// gradients of the announced shapes, encoded like a real worker's (chunk_messages.ts). Reports its own CPU time on exit, so the benchmark can say
-// where the cycles went.
+// gradients of the announced shapes, encoded like a real worker's (chunk_messages.ts). Reports its
+// CPU time on exit (in all, and per step cycle), so the benchmark can say where the cycles went.
 //
 // node dist/bench/fake_worker.js ADDRESS DELAY_MS
 
@@ -30,9 +30,16 @@ function run(address: string, delayMs: number): void {
     const encoding = fromWireEncoding(reply.tensor_encoding) ?? 'fp32';
     const call = client.Session();
     call.on('error', () => undefined);
+    // CPU seconds at each step assignment: the differences are the CPU of one step's cycle
+    // (weights in, gradients out), without start-up.
+    const cpuAtStep: number[] = [];
+    const cpuNow = (): number => {
+      const c = process.cpuUsage();
+      return (c.user + c.system) / 1e6;
+    };
     call.on('end', () => {
-      const cpu = process.cpuUsage();
-      process.stdout.write(`${JSON.stringify({ cpu_s: (cpu.user + cpu.system) / 1e6 })}\n`);
+      const cycles = cpuAtStep.slice(1).map((c, i) => c - cpuAtStep[i]!);
+      process.stdout.write(`${JSON.stringify({ cpu_s: cpuNow(), step_cycle_cpu_s: cycles })}\n`);
       process.exit(0);
     });
     let assembler: TensorAssembler | undefined;
@@ -52,6 +59,7 @@ function run(address: string, delayMs: number): void {
         } else if (m.kind === 'tensor') {
           assembler!.push(m.tensor);
         } else if (m.kind === 'step') {
+          cpuAtStep.push(cpuNow());
           await new Promise((r) => setTimeout(r, delayMs));
           const header: pb.StepResultHeader = { step: m.step.step, weight_sum: 1, loss_sum: 1, samples: [], failed: [], compute_seconds: delayMs / 1000, grads: tensorInfos(grads!), weights_hash: '' };
           const chunks = tensorChunkMessages(grads!, { encoding, maxChunkBytes: chunkBytesFor(reply.max_message_bytes), envelope: 'worker_message' });
