@@ -1,6 +1,6 @@
 // A stand-in worker process for bench/comm_overhead.ts: joins the coordinator, decodes every weights
 // version like a real worker, and answers each step after a fixed delay (SIMULATED compute) with
-// gradients of the announced shapes, encoded like a real worker's (chunk_messages.ts). Reports its
+// gradients of the announced shapes, encoded like a real worker's (packed_tensors.ts). Reports its
 // CPU time on exit (in all, and per step cycle), so the benchmark can say where the cycles went.
 //
 // node dist/bench/fake_worker.js ADDRESS DELAY_MS
@@ -12,9 +12,10 @@ import { channelLimitOptions, chunkBytesFor } from '../shared/wire/limits.js';
 import type * as pb from '../shared/wire/messages.js';
 import { PROTOCOL_VERSION, loadWireProtos } from '../shared/wire/proto_loader.js';
 import { writeAll } from '../shared/wire/stream_io.js';
-import { tensorChunkMessages } from '../shared/wire/chunk_messages.js';
+import { packedTensorMessages } from '../shared/wire/packed_tensors.js';
 import type { PreEncodedMessage } from '../shared/wire/pre_encoded.js';
-import { TensorAssembler, fromWireEncoding, tensorInfos } from '../shared/wire/tensor_codec.js';
+import { fromWireEncoding, tensorInfos } from '../shared/wire/tensor_codec.js';
+import { TensorReceiver } from '../shared/wire/tensor_receiver.js';
 
 export const BENCH_FINGERPRINT = { variant: 'bench', checkpoint_sha256: 'bench', lora_layout_hash: 'bench' };
 
@@ -42,7 +43,7 @@ function run(address: string, delayMs: number): void {
       process.stdout.write(`${JSON.stringify({ cpu_s: cpuNow(), step_cycle_cpu_s: cycles })}\n`);
       process.exit(0);
     });
-    let assembler: TensorAssembler | undefined;
+    let receiver: TensorReceiver | undefined;
     let weights: Map<string, Float32Array> | undefined;
     let grads: Map<string, { shape: number[]; data: Float32Array }> | undefined;
     let queue = Promise.resolve();
@@ -54,15 +55,15 @@ function run(address: string, delayMs: number): void {
         if (m.kind === 'weights') {
           const shapes = m.weights.tensors;
           weights ??= new Map(shapes.map((t) => [t.name, new Float32Array(t.shape.reduce((a, b) => a * b, 1))]));
-          assembler = new TensorAssembler({ expected: new Map(shapes.map((t) => [t.name, t.shape])), targets: weights });
+          receiver = new TensorReceiver(shapes, { targets: weights });
           grads ??= new Map(shapes.map((t) => [t.name, { shape: t.shape, data: Float32Array.from({ length: t.shape.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i) * 1e-3) }]));
-        } else if (m.kind === 'tensor') {
-          assembler!.push(m.tensor);
+        } else if (m.kind === 'tensor' || m.kind === 'packed') {
+          receiver!.push(m);
         } else if (m.kind === 'step') {
           cpuAtStep.push(cpuNow());
           await new Promise((r) => setTimeout(r, delayMs));
           const header: pb.StepResultHeader = { step: m.step.step, weight_sum: 1, loss_sum: 1, samples: [], failed: [], compute_seconds: delayMs / 1000, grads: tensorInfos(grads!), weights_hash: '' };
-          const chunks = tensorChunkMessages(grads!, { encoding, maxChunkBytes: chunkBytesFor(reply.max_message_bytes), envelope: 'worker_message' });
+          const chunks = packedTensorMessages(grads!, { encoding, maxChunkBytes: chunkBytesFor(reply.max_message_bytes), envelope: 'worker_message' });
           await writeAll<pb.WorkerMessageOut | PreEncodedMessage>(call, [{ step_result: header }, ...chunks]);
         }
       });

@@ -17,9 +17,10 @@ import { PROTOCOL_VERSION, loadWireProtos, type CoordinatorClient } from '../sha
 import { sampleFromWire } from '../shared/wire/sample_codec.js';
 import { type ClientSecurity, type SharedToken, clientSecurity } from '../shared/wire/security.js';
 import { writeAll } from '../shared/wire/stream_io.js';
-import { tensorChunkMessages } from '../shared/wire/chunk_messages.js';
+import { packedTensorMessages } from '../shared/wire/packed_tensors.js';
 import type { PreEncodedMessage } from '../shared/wire/pre_encoded.js';
-import { TensorAssembler, elementBytes, fromWireEncoding, tensorInfos } from '../shared/wire/tensor_codec.js';
+import { elementBytes, fromWireEncoding, tensorInfos } from '../shared/wire/tensor_codec.js';
+import { TensorReceiver } from '../shared/wire/tensor_receiver.js';
 import { SOFTWARE_VERSION } from '../coordinator/grpc/coordinator_server.js';
 import type { SampleTask } from '../coordinator/transport.js';
 import { ThreadedWorker } from './compute_thread.js';
@@ -141,9 +142,8 @@ async function serveSession(
   const call = client.Session();
   const encoding = fromWireEncoding(reply.tensor_encoding) ?? 'fp32';
   const chunkBytes = chunkBytesFor(negotiateMaxMessageBytes(reply.max_message_bytes));
-  let weights: TensorAssembler | undefined;
+  let weights: TensorReceiver | undefined;
   let weightsVersion = -1;
-  let weightsCount = 0;
   let welcomed = false;
   let compute!: ThreadedWorker;
   let sequence = 0;
@@ -166,17 +166,18 @@ async function serveSession(
         observer?.connected?.(reply.worker_id);
         return;
       case 'weights':
-        weights = new TensorAssembler({ expected: new Map(m.weights.tensors.map((t) => [t.name, t.shape])) });
+        weights = new TensorReceiver(m.weights.tensors);
         weightsVersion = m.weights.version;
-        weightsCount = m.weights.tensors.length;
         if (m.weights.tensors.length === 0) await compute.setWeights(weightsVersion, new Map());
         return;
-      case 'tensor': {
-        if (!weights) throw new Error(`tensor chunk ${m.tensor.name} outside a weights message`);
-        weights.push(m.tensor);
-        observer?.bytes?.('received', m.tensor.data.length);
+      case 'tensor':
+      case 'packed': {
+        if (!weights) throw new Error('tensor data outside a weights message');
+        const before = weights.bytes;
+        weights.push(m);
+        observer?.bytes?.('received', weights.bytes - before);
         // The header listed every tensor: once all arrived, install them.
-        if (m.tensor.last && weights.completed.size === weightsCount) {
+        if (weights.complete) {
           const params = new Map([...weights.finish()].map(([k, t]) => [k, t.data]));
           weights = undefined;
           // Decoded for this version only: hand the arrays to the compute thread as they are.
@@ -200,7 +201,7 @@ async function serveSession(
             grads: tensorInfos(grads),
             weights_hash: r.weightsHash ?? '',
           };
-          const chunks = [...tensorChunkMessages(grads, { encoding, maxChunkBytes: chunkBytes, envelope: 'worker_message' })];
+          const chunks = [...packedTensorMessages(grads, { encoding, maxChunkBytes: chunkBytes, envelope: 'worker_message' })];
           await send([{ step_result: header }, ...chunks]);
           observer?.trainStep?.({ samples: r.samples.length, computeSeconds: r.computeSeconds });
           observer?.bytes?.('sent', [...r.grads.values()].reduce((a, g) => a + g.length * elementBytes(encoding), 0));

@@ -10,7 +10,7 @@ import type * as pb from '../../shared/wire/messages.js';
 import { sampleToWire } from '../../shared/wire/sample_codec.js';
 import { writeAll } from '../../shared/wire/stream_io.js';
 import type { PreEncodedMessage } from '../../shared/wire/pre_encoded.js';
-import { TensorAssembler } from '../../shared/wire/tensor_codec.js';
+import { TensorReceiver } from '../../shared/wire/tensor_receiver.js';
 import type { EvalResult, EvalWork, SampleTask, StepResult, StepWork, WorkerEndpoint, WorkerPlacement } from '../transport.js';
 import type { WeightsBroadcast } from './weights_broadcast.js';
 
@@ -44,7 +44,7 @@ export class RemoteWorker implements WorkerEndpoint {
   private stepWaiter?: Waiter<StepResult> & { step: number };
   private evalWaiter?: Waiter<EvalResult> & { requestId: number };
   private header?: pb.StepResultHeader;
-  private assembler?: TensorAssembler;
+  private receiver?: TensorReceiver;
   private nextRequest = 1;
   /**
    * Where this worker's gradients are decoded, reused from one step to the next: the training loop
@@ -75,7 +75,8 @@ export class RemoteWorker implements WorkerEndpoint {
         case 'step_result':
           return this.onStepHeader(m.step_result);
         case 'tensor':
-          return this.onChunk(m.tensor);
+        case 'packed':
+          return this.onData(m);
         case 'eval_result':
           return this.onEval(m.eval_result);
         case 'error':
@@ -103,23 +104,24 @@ export class RemoteWorker implements WorkerEndpoint {
       this.gradBuffers = { step: h.step, arrays: new Map([...this.o.trainable].map(([k, s]) => [k, new Float32Array(s.reduce((a, b) => a * b, 1))])) };
     }
     this.gradBuffers.step = h.step;
-    this.assembler = new TensorAssembler({ expected: this.o.trainable, rejectNonFinite: true, targets: this.gradBuffers.arrays });
+    this.receiver = new TensorReceiver(h.grads, { expected: this.o.trainable, rejectNonFinite: true, targets: this.gradBuffers.arrays });
     if (want.length === 0) this.completeStep();
   }
 
-  private onChunk(c: pb.TensorChunk): void {
-    if (!this.assembler) throw new Error(`tensor chunk ${c.name} outside a step result`);
-    this.assembler.push(c);
-    this.o.onBytes?.('received', c.data.length);
-    if (this.assembler.completed.size === this.o.trainable.size) this.completeStep();
+  private onData(m: Extract<pb.WorkerMessage, { kind: 'tensor' | 'packed' }>): void {
+    if (!this.receiver) throw new Error(`tensor data outside a step result`);
+    const before = this.receiver.bytes;
+    this.receiver.push(m);
+    this.o.onBytes?.('received', this.receiver.bytes - before);
+    if (this.receiver.complete) this.completeStep();
   }
 
   private completeStep(): void {
     const h = this.header!;
-    const tensors = this.assembler!.finish();
+    const tensors = this.receiver!.finish();
     const w = this.stepWaiter!;
     this.header = undefined;
-    this.assembler = undefined;
+    this.receiver = undefined;
     this.stepWaiter = undefined;
     clearTimeout(w.timer);
     w.resolve({
@@ -159,7 +161,7 @@ export class RemoteWorker implements WorkerEndpoint {
     this.stepWaiter = undefined;
     this.evalWaiter = undefined;
     this.header = undefined;
-    this.assembler = undefined;
+    this.receiver = undefined;
   }
 
   private alive(): void {

@@ -7,7 +7,7 @@ import { bfloat16BitsToFloat32, float32ToBfloat16Bits } from '../../shared/tenso
 import { versionHash, weightsHash } from '../../shared/tensor/weights_hash.js';
 import type * as pb from '../../shared/wire/messages.js';
 import type { PreEncodedMessage } from '../../shared/wire/pre_encoded.js';
-import { tensorChunkMessages } from '../../shared/wire/chunk_messages.js';
+import { packedTensorMessages } from '../../shared/wire/packed_tensors.js';
 import { type TensorEncoding, elementBytes, tensorInfos } from '../../shared/wire/tensor_codec.js';
 
 export interface EncodedWeights {
@@ -42,7 +42,7 @@ export class WeightsBroadcast {
     const tensors = new Map([...params].map(([k, v]) => [k, { shape: this.o.trainable.get(k) ?? [v.length], data: v }]));
     const messages = [
       this.o.encode({ weights: { version, tensors: tensorInfos(tensors) } }),
-      ...tensorChunkMessages(tensors, { encoding: this.o.encoding, maxChunkBytes: this.o.chunkBytes, envelope: 'coordinator_message' }),
+      ...packedTensorMessages(tensors, { encoding: this.o.encoding, maxChunkBytes: this.o.chunkBytes, envelope: 'coordinator_message' }),
     ];
     let payloadBytes = 0;
     for (const v of params.values()) payloadBytes += v.length * elementBytes(this.o.encoding);

@@ -3,38 +3,17 @@
 // byte (the chunk's data, then the writer's buffer) plus the garbage they leave. Here each
 // message is laid out by hand in one buffer: the protobuf fields of a `tensor` member of
 // WorkerMessage or CoordinatorMessage, the elements written in place. The result decodes to the
-// same TensorChunk as iterateTensorChunks produces (tests/shared/wire/chunk_messages.test.ts).
+// same TensorChunk as iterateTensorChunks produces (tests/wire/chunk_messages.test.ts).
 
 import { float32ArrayToBfloat16, float32ToBfloat16Bits, HOST_LITTLE_ENDIAN } from '../tensor/dtype_codec.js';
 import { PreEncodedMessage } from './pre_encoded.js';
+import { LENGTH_DELIMITED, VARINT, tag, varintSize, writeVarint } from './proto_bytes.js';
 import { type EncodeOptions, type HostTensor, elementBytes, elementsPerChunk } from './tensor_codec.js';
 
-/** Which envelope the chunk goes in: the `tensor` field's number in coordinator.proto. */
+/** Which envelope the chunk goes in: WorkerMessage or CoordinatorMessage. */
 export type ChunkEnvelope = 'worker_message' | 'coordinator_message';
+/** The `tensor` member's field number in each envelope (coordinator.proto). */
 const ENVELOPE_FIELD: Record<ChunkEnvelope, number> = { worker_message: 5, coordinator_message: 4 };
-
-// Wire types.
-const VARINT = 0;
-const LENGTH_DELIMITED = 2;
-const tag = (field: number, wireType: number): number => (field << 3) | wireType;
-
-function varintSize(v: number): number {
-  let n = 1;
-  while (v >= 128) {
-    v = Math.floor(v / 128);
-    n++;
-  }
-  return n;
-}
-
-function writeVarint(buf: Buffer, at: number, v: number): number {
-  while (v >= 128) {
-    buf[at++] = (v % 128) | 128;
-    v = Math.floor(v / 128);
-  }
-  buf[at++] = v;
-  return at;
-}
 
 /**
  * The chunks of `tensors` (one tensor after the other, at most options.maxChunkBytes of data
@@ -109,7 +88,7 @@ export function* tensorChunkMessages(tensors: ReadonlyMap<string, HostTensor>, o
 }
 
 /** data[start, start + count) as little-endian fp32 or bf16 at buf[at...]. */
-function writeElements(buf: Buffer, at: number, data: Float32Array, start: number, count: number, bf16: boolean): void {
+export function writeElements(buf: Buffer, at: number, data: Float32Array, start: number, count: number, bf16: boolean): void {
   if (!bf16) {
     buf.set(new Uint8Array(data.buffer, data.byteOffset + start * 4, count * 4), at);
     if (!HOST_LITTLE_ENDIAN) buf.subarray(at, at + count * 4).swap32();

@@ -46,6 +46,15 @@ export interface TensorChunk {
   last: boolean;
 }
 
+export interface PackedTensors {
+  encoding: WireEnum<Encoding>;
+  offset_elements: number;
+  total_elements: number;
+  /** Received as a Buffer (possibly a view into a larger, unaligned buffer). */
+  data: Uint8Array;
+  last: boolean;
+}
+
 export interface FailedSample {
   id: string;
   reason: string;
@@ -227,6 +236,7 @@ export interface WorkerMessageKinds {
   eval_result: EvalResult;
   tensor: TensorChunk;
   error: WorkerError;
+  packed: PackedTensors;
 }
 
 /** Members of CoordinatorMessage.kind. */
@@ -238,6 +248,7 @@ export interface CoordinatorMessageKinds {
   step: StepAssignment;
   eval: EvalAssignment;
   stop: Stop;
+  packed: PackedTensors;
 }
 
 /**

@@ -88,7 +88,8 @@ export class TensorWireError extends Error {
   }
 }
 
-function checkName(name: unknown): string {
+/** The name, checked (non-empty, at most MAX_TENSOR_NAME_BYTES); throws BAD_NAME. */
+export function checkName(name: unknown): string {
   if (typeof name !== 'string' || name.length === 0) throw new TensorWireError('BAD_NAME', 'empty tensor name');
   const bytes = Buffer.byteLength(name, 'utf8');
   if (bytes > MAX_TENSOR_NAME_BYTES) {
@@ -98,7 +99,7 @@ function checkName(name: unknown): string {
 }
 
 /** Number of elements of `shape`, or a message saying why the shape is invalid. */
-function shapeElements(shape: readonly unknown[]): number | string {
+export function shapeElements(shape: readonly unknown[]): number | string {
   if (shape.length > MAX_TENSOR_RANK) return `rank ${shape.length} exceeds ${MAX_TENSOR_RANK}`;
   let n = 1;
   for (const d of shape) {
@@ -109,7 +110,7 @@ function shapeElements(shape: readonly unknown[]): number | string {
   return n;
 }
 
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
+export function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
@@ -432,7 +433,8 @@ export class TensorAssembler {
 }
 
 /** Index of the first NaN or infinite element of a[start, end), or -1. */
-function firstNonFinite(a: Float32Array, start: number, end: number): number {
+/** Index of the first NaN or infinite element of a[start, end), or -1. */
+export function firstNonFinite(a: Float32Array, start: number, end: number): number {
   // Every chunk of every gradient passes here, so the common case (all finite) is a branch-free
   // pass: v * 0 is 0 for finite v and NaN otherwise. Only a failing range is searched.
   let z0 = 0;
@@ -449,7 +451,7 @@ function firstNonFinite(a: Float32Array, start: number, end: number): number {
 }
 
 /** Decodes little-endian `bytes` of `encoding` into dst[offset ...]. */
-function decodeInto(dst: Float32Array, offset: number, bytes: Uint8Array, encoding: TensorEncoding): void {
+export function decodeInto(dst: Float32Array, offset: number, bytes: Uint8Array, encoding: TensorEncoding): void {
   if (encoding === 'fp32') {
     // A byte copy into the (aligned) destination: works whatever the source's alignment.
     const target = new Uint8Array(dst.buffer, dst.byteOffset + offset * 4, bytes.length);

@@ -24,8 +24,8 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 const env = { [TOKEN_ENV_VAR]: 'fuzz-token-0123456789abcdef' };
 const token = SharedToken.fromEnv(TOKEN_ENV_VAR, env);
 
-type Behaviour = 'before-hello' | 'unknown-id' | 'wrong-step' | 'unknown-tensor' | 'wrong-shape' | 'nan' | 'short-chunk' | 'oversize';
-const BEHAVIOURS: Behaviour[] = ['before-hello', 'unknown-id', 'wrong-step', 'unknown-tensor', 'wrong-shape', 'nan', 'short-chunk', 'oversize'];
+type Behaviour = 'before-hello' | 'unknown-id' | 'wrong-step' | 'unknown-tensor' | 'wrong-shape' | 'nan' | 'short-chunk' | 'oversize' | 'packed-nan' | 'packed-total' | 'mixed-forms';
+const BEHAVIOURS: Behaviour[] = ['before-hello', 'unknown-id', 'wrong-step', 'unknown-tensor', 'wrong-shape', 'nan', 'short-chunk', 'oversize', 'packed-nan', 'packed-total', 'mixed-forms'];
 
 /** A peer that joins properly, then misbehaves as told at its first chance. */
 function hostile(address: string, fingerprint: pb.ModelFingerprint, behaviour: Behaviour): Promise<void> {
@@ -61,6 +61,10 @@ function hostile(address: string, fingerprint: pb.ModelFingerprint, behaviour: B
         const chunk = (data: Buffer, over: Partial<pb.TensorChunk> = {}): pb.WorkerMessageOut => ({
           tensor: { name: first!.name, shape: first!.shape, encoding: 'FP32', offset_elements: 0, total_elements: n, data, last: true, ...over },
         });
+        const total = grads.reduce((a, g) => a + g.shape.reduce((x, y) => x * y, 1), 0);
+        const packed = (data: Buffer, over: Partial<pb.PackedTensors> = {}): pb.WorkerMessageOut => ({
+          packed: { encoding: 'FP32', offset_elements: 0, total_elements: total, data, last: data.length === 4 * total, ...over },
+        });
         switch (behaviour) {
           case 'wrong-step':
             w(header({ step: m.step.step + 7 }));
@@ -83,6 +87,19 @@ function hostile(address: string, fingerprint: pb.ModelFingerprint, behaviour: B
           case 'oversize':
             w(header());
             w(chunk(Buffer.alloc(64 * 2 ** 20)));
+            break;
+          case 'packed-nan':
+            w(header());
+            w(packed(Buffer.from(new Float32Array(total).fill(Number.NaN).buffer)));
+            break;
+          case 'packed-total':
+            w(header());
+            w(packed(Buffer.alloc(8), { total_elements: 2 }));
+            break;
+          case 'mixed-forms':
+            w(header());
+            w(packed(Buffer.alloc(4 * n), { last: false }));
+            w(chunk(Buffer.alloc(4 * n)));
             break;
           default:
             break;

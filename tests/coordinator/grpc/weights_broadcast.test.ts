@@ -8,7 +8,7 @@ import { WeightsBroadcast } from '../../../coordinator/grpc/weights_broadcast.js
 import { weightsHash } from '../../../shared/tensor/weights_hash.js';
 import type * as pb from '../../../shared/wire/messages.js';
 import { loadWireProtos } from '../../../shared/wire/proto_loader.js';
-import { TensorAssembler } from '../../../shared/wire/tensor_codec.js';
+import { TensorReceiver } from '../../../shared/wire/tensor_receiver.js';
 
 const trainable = new Map<string, readonly number[]>([
   ['a', [3, 5]],
@@ -25,12 +25,14 @@ function decode(messages: { bytes: Buffer }[]): Map<string, Float32Array> {
   const out = messages.map((m) => type(m.bytes) as pb.CoordinatorMessage);
   const header = out[0]!;
   assert.equal(header.kind, 'weights');
-  const assembler = new TensorAssembler({ expected: trainable });
+  if (header.kind !== 'weights') return new Map();
+  const receiver = new TensorReceiver(header.weights.tensors, { expected: trainable });
   for (const m of out.slice(1)) {
-    assert.equal(m.kind, 'tensor');
-    if (m.kind === 'tensor') assembler.push(m.tensor);
+    assert.equal(m.kind, 'packed', 'the tensors follow packed');
+    if (m.kind === 'packed') receiver.push(m);
   }
-  return new Map([...assembler.finish()].map(([k, t]) => [k, t.data]));
+  assert.ok(receiver.complete);
+  return new Map([...receiver.finish()].map(([k, t]) => [k, t.data]));
 }
 
 describe('weights broadcast', () => {
