@@ -4,13 +4,14 @@
 // each), and each message costs the same fixed work in grpc-js and here whatever its size, so
 // sending one message per tensor made small ranks pay mostly for message count.
 //
-// packedTensorMessages lays each message out by hand, ready to write (like chunk_messages.ts);
-// PackedAssembler rebuilds the tensors on the other side from a peer that must be assumed
+// packedTensorMessages lays each message out by hand in one buffer, the elements written in
+// place, ready to write (through protobufjs, every byte would be copied twice more and leave
+// garbage behind); PackedAssembler rebuilds the tensors on the other side from a peer that must be assumed
 // hostile: every field is checked against the header before anything is written.
 
+import { float32ArrayToBfloat16, float32ToBfloat16Bits, HOST_LITTLE_ENDIAN } from '../tensor/dtype_codec.js';
 import { PreEncodedMessage } from './pre_encoded.js';
 import { LENGTH_DELIMITED, VARINT, tag, varintSize, writeVarint } from './proto_bytes.js';
-import { type ChunkEnvelope, writeElements } from './chunk_messages.js';
 import type { PackedTensors } from './messages.js';
 import {
   type AssembledTensor,
@@ -29,6 +30,8 @@ import {
   shapeElements,
 } from './tensor_codec.js';
 
+/** Which envelope a message goes in: WorkerMessage or CoordinatorMessage. */
+export type ChunkEnvelope = 'worker_message' | 'coordinator_message';
 /** The `packed` member's field number in each envelope (coordinator.proto). */
 const ENVELOPE_FIELD: Record<ChunkEnvelope, number> = { worker_message: 7, coordinator_message: 8 };
 
@@ -254,4 +257,19 @@ export class PackedAssembler {
     }
     return lo;
   }
+}
+
+/** data[start, start + count) as little-endian fp32 or bf16 at buf[at...]. */
+function writeElements(buf: Buffer, at: number, data: Float32Array, start: number, count: number, bf16: boolean): void {
+  if (!bf16) {
+    buf.set(new Uint8Array(data.buffer, data.byteOffset + start * 4, count * 4), at);
+    if (!HOST_LITTLE_ENDIAN) buf.subarray(at, at + count * 4).swap32();
+    return;
+  }
+  const address = buf.byteOffset + at;
+  if (address % 2 === 0 && HOST_LITTLE_ENDIAN) {
+    float32ArrayToBfloat16(data.subarray(start, start + count), new Uint16Array(buf.buffer, address, count));
+    return;
+  }
+  for (let i = 0; i < count; i++) buf.writeUInt16LE(float32ToBfloat16Bits(data[start + i]!), at + i * 2);
 }

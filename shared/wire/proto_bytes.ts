@@ -1,5 +1,5 @@
-// The few pieces of the protobuf wire format that hand-laid messages need (chunk_messages.ts,
-// packed_tensors.ts): field tags and base-128 varints of non-negative integers up to 2^53.
+// The few pieces of the protobuf wire format that hand-laid messages need (packed_tensors.ts):
+// field tags and base-128 varints of non-negative integers up to 2^53.
 
 export const VARINT = 0;
 export const LENGTH_DELIMITED = 2;

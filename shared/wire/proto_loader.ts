@@ -170,7 +170,7 @@ export function loadWireProtos(protoDir: string = defaultProtoDir()): WireProtos
     throw new ProtoLoadError(`cannot load the protos in ${dir}: ${(e as Error).message}`, { cause: e });
   }
   // Tensor chunks go out pre-serialized both ways: the coordinator's weights broadcast and the
-  // workers' gradients (see pre_encoded.ts and chunk_messages.ts). Done before the client class is
+  // workers' gradients (see pre_encoded.ts and packed_tensors.ts). Done before the client class is
   // made: it captures the serializers when it is built.
   const sessionDefinition = (packageDefinition[COORDINATOR_SERVICE] as grpc.ServiceDefinition | undefined)?.['Session'];
   if (sessionDefinition) {
