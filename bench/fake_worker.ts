@@ -8,7 +8,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { pathToFileURL } from 'node:url';
 import { clientFlowControlOptions } from '../shared/wire/flow_control.js';
-import { channelLimitOptions, chunkBytesFor } from '../shared/wire/limits.js';
+import { channelLimitOptions, tensorChunkBytes } from '../shared/wire/limits.js';
 import type * as pb from '../shared/wire/messages.js';
 import { PROTOCOL_VERSION, loadWireProtos } from '../shared/wire/proto_loader.js';
 import { writeAll } from '../shared/wire/stream_io.js';
@@ -63,7 +63,7 @@ function run(address: string, delayMs: number): void {
           cpuAtStep.push(cpuNow());
           await new Promise((r) => setTimeout(r, delayMs));
           const header: pb.StepResultHeader = { step: m.step.step, weight_sum: 1, loss_sum: 1, samples: [], failed: [], compute_seconds: delayMs / 1000, grads: tensorInfos(grads!), weights_hash: '' };
-          const chunks = packedTensorMessages(grads!, { encoding, maxChunkBytes: chunkBytesFor(reply.max_message_bytes), envelope: 'worker_message' });
+          const chunks = packedTensorMessages(grads!, { encoding, maxChunkBytes: tensorChunkBytes(reply.max_message_bytes), envelope: 'worker_message' });
           await writeAll<pb.WorkerMessageOut | PreEncodedMessage>(call, [{ step_result: header }, ...chunks]);
         }
       });

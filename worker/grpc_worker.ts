@@ -11,7 +11,7 @@ import { parseConfigText } from '../shared/config/index.js';
 import type { RuntimeOptions } from '../shared/graph/runtime.js';
 import { modelFingerprint } from '../shared/sam/fingerprint.js';
 import { clientFlowControlOptions } from '../shared/wire/flow_control.js';
-import { channelLimitOptions, chunkBytesFor, negotiateMaxMessageBytes } from '../shared/wire/limits.js';
+import { channelLimitOptions, negotiateMaxMessageBytes, tensorChunkBytes } from '../shared/wire/limits.js';
 import type * as pb from '../shared/wire/messages.js';
 import { PROTOCOL_VERSION, loadWireProtos, type CoordinatorClient } from '../shared/wire/proto_loader.js';
 import { sampleFromWire } from '../shared/wire/sample_codec.js';
@@ -141,7 +141,7 @@ async function serveSession(
 ): Promise<'stopped' | 'lost'> {
   const call = client.Session();
   const encoding = fromWireEncoding(reply.tensor_encoding) ?? 'fp32';
-  const chunkBytes = chunkBytesFor(negotiateMaxMessageBytes(reply.max_message_bytes));
+  const chunkBytes = tensorChunkBytes(negotiateMaxMessageBytes(reply.max_message_bytes));
   let weights: TensorReceiver | undefined;
   let weightsVersion = -1;
   let welcomed = false;

@@ -7,7 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { SampleBytes } from '../../shared/data/dataset.js';
 import { type Fingerprint, fingerprintDifferences } from '../../shared/sam/fingerprint.js';
 import { HealthService, UNAUTHENTICATED_HEALTH_METHODS } from '../../shared/wire/health.js';
-import { chunkBytesFor, DEFAULT_MAX_MESSAGE_BYTES, serverLimitOptions } from '../../shared/wire/limits.js';
+import { DEFAULT_MAX_MESSAGE_BYTES, serverLimitOptions, tensorChunkBytes } from '../../shared/wire/limits.js';
 import type * as pb from '../../shared/wire/messages.js';
 import { COORDINATOR_SERVICE, PROTOCOL_VERSION, loadWireProtos } from '../../shared/wire/proto_loader.js';
 import { type ServerSecurity, type SharedToken, serverCredentials, tokenAuthInterceptor } from '../../shared/wire/security.js';
@@ -76,7 +76,7 @@ export class CoordinatorServer {
     this.broadcast = new WeightsBroadcast({
       trainable: o.trainable,
       encoding: o.encoding ?? 'fp32',
-      chunkBytes: chunkBytesFor(max),
+      chunkBytes: tensorChunkBytes(max),
       encode: (m) => protos.encodeCoordinatorMessage(m),
     });
     this.server.addService(protos.coordinator.definition, {

@@ -5,6 +5,8 @@ import {
   CHUNK_HEADROOM_BYTES,
   channelLimitOptions,
   chunkBytesFor,
+  tensorChunkBytes,
+  TENSOR_CHUNK_TARGET_BYTES,
   DEFAULT_MAX_MESSAGE_BYTES,
   KiB,
   LimitError,
@@ -114,4 +116,11 @@ test('a request over the client\'s own send limit is RESOURCE_EXHAUSTED before i
 
 test('a reply over the client\'s receive limit is RESOURCE_EXHAUSTED', async () => {
   assert.equal(await joinStatus(client(64 * KiB), 'big-reply:'), grpc.status.RESOURCE_EXHAUSTED);
+});
+
+test('tensor messages carry at most 1 MiB of data, less when the message limit is smaller', () => {
+  assert.equal(tensorChunkBytes(), TENSOR_CHUNK_TARGET_BYTES);
+  assert.equal(TENSOR_CHUNK_TARGET_BYTES, MiB);
+  assert.equal(tensorChunkBytes(64 * KiB), chunkBytesFor(64 * KiB));
+  assert.equal(tensorChunkBytes(DEFAULT_MAX_MESSAGE_BYTES), MiB);
 });
