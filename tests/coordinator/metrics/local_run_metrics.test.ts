@@ -65,6 +65,9 @@ describe('metrics of a local run', () => {
     assert.equal(valueOf(end, 'samlora_step_duration_seconds_bucket', { le: '+Inf' }), summary.steps);
     assert.equal(valueOf(end, 'samlora_reduce_duration_seconds_count'), summary.steps);
     assert.equal(valueOf(end, 'samlora_wait_for_slowest_seconds_count'), summary.steps);
+    assert.equal(valueOf(end, 'samlora_step_overhead_seconds_count'), summary.steps);
+    // Overhead is the step less the compute inside it: never more than the steps themselves.
+    assert.ok(valueOf(end, 'samlora_step_overhead_seconds_sum') <= valueOf(end, 'samlora_step_duration_seconds_sum'));
     assert.equal(valueOf(end, 'samlora_worker_compute_seconds_count', { worker: 'local-0' }), summary.steps);
     assert.ok(valueOf(end, 'samlora_step_duration_seconds_sum') > 0);
     assert.ok(valueOf(end, 'samlora_images_per_second') > 0);

@@ -91,6 +91,9 @@ describe('coordinator metrics', () => {
     assert.equal(valueOf(f, 'samlora_worker_compute_seconds_count', { worker: 'w-2' }), 1);
     assert.equal(valueOf(f, 'samlora_reduce_duration_seconds_count'), 2);
     assert.equal(valueOf(f, 'samlora_wait_for_slowest_seconds_sum'), 0.6);
+    // Each step: 2 s in all, the slowest worker computed 1.5 s.
+    assert.equal(valueOf(f, 'samlora_step_overhead_seconds_count'), 2);
+    assert.equal(valueOf(f, 'samlora_step_overhead_seconds_sum'), 1);
     // 4 images in the steps that ended in the last 60 s, over the 16 s since the first step began.
     assert.equal(valueOf(f, 'samlora_images_per_second'), 4 / 16);
     assert.equal(valueOf(f, 'samlora_checkpoint_age_seconds'), 10);
