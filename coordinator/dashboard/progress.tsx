@@ -1,4 +1,5 @@
-// Progress: the current epoch and the whole run as bars, with the ETA, throughput and learning rate.
+// Progress: the current epoch and the whole run as bars, with the ETA, throughput, learning rate and
+// the share of step time beyond compute.
 
 import { progressBar } from './bar.js';
 import { formatDuration, formatLr, formatRate } from './format.js';
@@ -29,6 +30,8 @@ export function progressLines(s: RunState, width: number): Line[] {
   const stats: Line = [
     seg(`${formatRate(s.imagesPerSecond)} img/s`, { bold: true }),
     seg(` · lr ${formatLr(s.lr)} · workers ${workers}/${Math.max(workers, s.peakWorkers)}`),
+    // Time beyond compute (transfers, reduction, optimizer): what more workers cost.
+    ...(s.overheadFraction !== null ? [seg(` · overhead ${Math.round(100 * s.overheadFraction)}%`)] : []),
     ...(s.skippedSteps ? [seg(` · ${s.skippedSteps} skipped`, { color: 'yellow' })] : []),
     ...(s.lastCheckpoint ? [seg(` · ckpt ${s.lastCheckpoint.name}`, { dim: true })] : []),
   ];

@@ -60,11 +60,16 @@ export interface RunState {
   lr: number | null;
   losses: readonly number[];
   skippedSteps: number;
-  /** The last RATE_WINDOW steps: when each ended and how many images it trained. */
-  recent: readonly { at: number; images: number }[];
+  /**
+   * The last RATE_WINDOW steps: when each ended, how many images it trained, its wall time and the
+   * part of it beyond the slowest worker's compute (transfers, reduction, optimizer).
+   */
+  recent: readonly { at: number; images: number; seconds: number; overheadSeconds: number }[];
   /** The first step event seen (in this process), for the ETA. */
   firstStep: { at: number; step: number } | null;
   imagesPerSecond: number | null;
+  /** Share of the recent steps' wall time spent beyond compute; null before a step with workers. */
+  overheadFraction: number | null;
   etaSeconds: number | null;
   evalBefore: EvalPoint | null;
   evalPrevious: EvalPoint | null;
@@ -92,6 +97,7 @@ export function initialRunState(): RunState {
     recent: [],
     firstStep: null,
     imagesPerSecond: null,
+    overheadFraction: null,
     etaSeconds: null,
     evalBefore: null,
     evalPrevious: null,
@@ -116,7 +122,10 @@ function updateWorker(rows: readonly WorkerRow[], id: string, f: (w: WorkerRow) 
 }
 
 function withStep(s: RunState, e: Extract<RunEvent, { kind: 'step' }>, at: number): RunState {
-  const recent = tail([...s.recent, { at, images: e.images }], RATE_WINDOW);
+  const slowest = e.timing.workers.length ? Math.max(...e.timing.workers.map((w) => w.computeSeconds)) : e.timing.stepSeconds;
+  const overheadSeconds = Math.max(0, e.timing.stepSeconds - slowest);
+  const recent = tail([...s.recent, { at, images: e.images, seconds: e.timing.stepSeconds, overheadSeconds }], RATE_WINDOW);
+  const recentSeconds = recent.reduce((a, r) => a + r.seconds, 0);
   const first = s.firstStep ?? { at, step: e.step };
   // Images over the wall time between the window's first and last step ends (the first step's own
   // images are before the window starts); a single step falls back to its own duration.
@@ -151,6 +160,7 @@ function withStep(s: RunState, e: Extract<RunEvent, { kind: 'step' }>, at: numbe
     recent,
     firstStep: first,
     imagesPerSecond,
+    overheadFraction: recentSeconds > 0 ? recent.reduce((a, r) => a + r.overheadSeconds, 0) / recentSeconds : s.overheadFraction,
     etaSeconds: Math.max(0, total - e.step) * secondsPerStep,
     workers,
     waiting: null,

@@ -148,4 +148,22 @@ describe('run state from hand-made events', () => {
     assert.equal(s.skippedSteps, 1);
     assert.ok(Number.isNaN(s.losses[0]!));
   });
+
+  it('the overhead is the share of recent step time beyond the slowest worker\'s compute', () => {
+    let s = reduceRunState(initialRunState(), { kind: 'run_started', info: INFO }, 0);
+    assert.equal(s.overheadFraction, null, 'nothing before the first step');
+    const timed = (n: number, stepSeconds: number, computes: number[]): RunEvent => {
+      const e = step(n, computes.map((_, i) => ({ id: `w${i}`, samples: 1, loss: 0.5 }))) as Extract<RunEvent, { kind: 'step' }>;
+      return { ...e, timing: { ...e.timing, stepSeconds, workers: e.timing.workers.map((w, i) => ({ ...w, computeSeconds: computes[i]! })) } };
+    };
+    // 2 s step, slowest worker 1.5 s: 0.5 s beyond compute.
+    s = reduceRunState(s, timed(1, 2, [1, 1.5]), 1000);
+    assert.equal(s.overheadFraction, 0.25);
+    // Then a 1 s step whose worker computed 0.9 s: (0.5 + 0.1) / (2 + 1).
+    s = reduceRunState(s, timed(2, 1, [0.9]), 2000);
+    assert.ok(Math.abs(s.overheadFraction! - 0.6 / 3) < 1e-12);
+    // A worker reporting more compute than the step took counts as no overhead, not negative.
+    s = reduceRunState(s, timed(3, 1, [1.2]), 3000);
+    assert.ok(Math.abs(s.overheadFraction! - 0.6 / 4) < 1e-12);
+  });
 });
