@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { assertCudaAvailable, CudaUnavailableError, type Device } from '../shared/graph/runtime.js';
 import { type ClientSecurity, SharedToken, TOKEN_ENV_VAR } from '../shared/wire/security.js';
-import { WorkerRefusedError, runRemoteWorker } from '../worker/grpc_worker.js';
+import { CoordinatorUnreachableError, WorkerRefusedError, runRemoteWorker } from '../worker/grpc_worker.js';
 import { serveWorkerMetrics } from '../worker/metrics/serve_worker_metrics.js';
 import { type ListenAddress, parseMetricsOption } from '../shared/prometheus/listen_address.js';
 import { LOG_ARG_OPTIONS, LOG_USAGE, type LogSettings, logSettingsFromArgs } from '../shared/log/log_settings.js';
@@ -42,6 +42,8 @@ const USAGE = `usage: sam-lora worker --coordinator HOST:PORT (--gpu N | --devic
   --tls-ca FILE            connect over TLS, trusting this CA (default: the system's roots with --tls-cert)
   --tls-cert F --tls-key F present this client certificate (mutual TLS)
   --connect-attempts N     give up after N failed connection attempts in a row (default: keep trying)
+  --give-up-after SECONDS  give up when no coordinator could be reached for this long (default: keep
+                           trying), exiting 3: a worker Job left behind by a finished run frees its GPU
   --metrics HOST:PORT      serve this worker's Prometheus metrics at http://HOST:PORT/metrics (steps,
                            compute time, bytes, process; GPU memory and utilisation via nvidia-smi on
                            CUDA workers); port 0: any free port, printed at start
@@ -49,9 +51,13 @@ const USAGE = `usage: sam-lora worker --coordinator HOST:PORT (--gpu N | --devic
   Logs are JSON lines on stderr (with the run and worker ids once joined):
 ${LOG_USAGE}
 
-  Exit status: 0 the run ended, 1 failed (the message says why), 2 usage error, 143 (SIGTERM) or
-  130 (SIGINT) when a signal made it leave the run (128 + the signal: an orchestrator replaces it).
+  Exit status: 0 the run ended, 1 failed (the message says why), 2 usage error, 3 no coordinator
+  for --give-up-after seconds, 143 (SIGTERM) or 130 (SIGINT) when a signal made it leave the run
+  (128 + the signal: an orchestrator replaces it).
 `;
+
+/** Exit status after --give-up-after ran out (an orchestrator can fail the whole job on it). */
+export const GAVE_UP_EXIT_STATUS = 3;
 
 export class WorkerUsageError extends Error {
   override readonly name = 'WorkerUsageError';
@@ -65,6 +71,8 @@ export interface WorkerCommandOptions {
   tokenFile?: string;
   /** Give up after this many failed connections in a row (default: keep trying). */
   connectAttempts?: number;
+  /** Give up after this many seconds without reaching a coordinator (default: keep trying). */
+  giveUpAfterSeconds?: number;
   /** TLS to the coordinator (default: plaintext). */
   security?: ClientSecurity;
   /** Serve the worker's Prometheus metrics here (--metrics). */
@@ -129,6 +137,7 @@ export function parseWorkerArgs(argv: string[], env: NodeJS.ProcessEnv = process
         threads: { type: 'string' },
         'token-file': { type: 'string' },
         'connect-attempts': { type: 'string' },
+        'give-up-after': { type: 'string' },
         'tls-ca': { type: 'string' },
         'tls-cert': { type: 'string' },
         'tls-key': { type: 'string' },
@@ -163,6 +172,8 @@ export function parseWorkerArgs(argv: string[], env: NodeJS.ProcessEnv = process
   const threads = values.threads === undefined ? 0 : nonNegInt('--threads', values.threads);
   if (values['token-file'] === '') throw new WorkerUsageError('--token-file needs a file');
   const attempts = values['connect-attempts'] === undefined ? undefined : nonNegInt('--connect-attempts', values['connect-attempts']);
+  const giveUp = values['give-up-after'] === undefined ? undefined : Number(values['give-up-after']);
+  if (giveUp !== undefined && !(giveUp > 0 && Number.isFinite(giveUp))) throw new WorkerUsageError(`--give-up-after must be a positive number of seconds (got ${values['give-up-after']})`);
   if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) throw new WorkerUsageError('--tls-cert and --tls-key go together (mutual TLS)');
   const tls = values['tls-ca'] !== undefined || values['tls-cert'] !== undefined;
   const security: ClientSecurity | undefined = !tls
@@ -190,6 +201,7 @@ export function parseWorkerArgs(argv: string[], env: NodeJS.ProcessEnv = process
     ...(metrics ? { metrics } : {}),
     ...(values['token-file'] !== undefined ? { tokenFile: values['token-file'] } : {}),
     ...(attempts ? { connectAttempts: attempts } : {}),
+    ...(giveUp !== undefined ? { giveUpAfterSeconds: giveUp } : {}),
     ...(security ? { security } : {}),
   };
 }
@@ -234,6 +246,7 @@ export async function serveCoordinator(o: WorkerSession): Promise<number> {
       ...workerLogging(o.log),
       signal: stop.signal,
       ...(o.connectAttempts ? { maxAttempts: o.connectAttempts } : {}),
+      ...(o.giveUpAfterSeconds !== undefined ? { giveUpAfterMs: o.giveUpAfterSeconds * 1000 } : {}),
       ...(o.security ? { security: o.security } : {}),
       ...(metrics ? { observer: metrics.observer } : {}),
     });
@@ -243,6 +256,10 @@ export async function serveCoordinator(o: WorkerSession): Promise<number> {
     if (err instanceof WorkerRefusedError) {
       process.stderr.write(`sam-lora worker: refused: ${err.message}\n`);
       return 1;
+    }
+    if (err instanceof CoordinatorUnreachableError) {
+      process.stderr.write(`sam-lora worker: ${err.message} (--give-up-after)\n`);
+      return GAVE_UP_EXIT_STATUS;
     }
     throw err;
   } finally {

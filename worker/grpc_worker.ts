@@ -38,11 +38,18 @@ export interface RemoteWorkerOptions {
   signal?: AbortSignal;
   /** Give up after this many failed connection attempts in a row (default: never). */
   maxAttempts?: number;
+  /** Give up once no coordinator could be reached for this long, in ms (default: never). */
+  giveUpAfterMs?: number;
   /** Told of sessions, tasks and bytes (the worker's /metrics). */
   observer?: WorkerObserver;
 }
 
 export type WorkerLogLevel = 'info' | 'warn' | 'error';
+
+/** No coordinator could be reached for the allowed time (giveUpAfterMs). */
+export class CoordinatorUnreachableError extends Error {
+  override readonly name = 'CoordinatorUnreachableError';
+}
 
 /** The coordinator refused this worker (wrong version, model, token): retrying cannot help. */
 export class WorkerRefusedError extends Error {
@@ -63,18 +70,28 @@ export async function runRemoteWorker(o: RemoteWorkerOptions): Promise<void> {
   const log = o.log ?? (() => undefined);
   let delay = 500;
   let attempts = 0;
+  // When the coordinator stopped being reachable (reset by every session it admitted us to).
+  let unreachableSince: number | undefined;
   for (;;) {
     if (o.signal?.aborted) return;
+    const attemptStarted = Date.now();
     try {
       const outcome = await oneConnection(o, log);
       if (outcome === 'stopped') return;
       attempts = 0;
       delay = 500;
+      unreachableSince = undefined;
     } catch (err) {
       if (err instanceof WorkerRefusedError) throw err;
       if (isRefusal(err)) throw new WorkerRefusedError((err as grpc.ServiceError).details || String(err));
       attempts++;
       if (o.maxAttempts !== undefined && attempts >= o.maxAttempts) throw err;
+      unreachableSince ??= attemptStarted;
+      if (o.giveUpAfterMs !== undefined && Date.now() - unreachableSince >= o.giveUpAfterMs) {
+        throw new CoordinatorUnreachableError(
+          `no coordinator at ${o.address} for ${((Date.now() - unreachableSince) / 1000).toFixed(0)} s (${attempts} attempts; last: ${err instanceof Error ? err.message : String(err)}); giving up`,
+        );
+      }
       log(`connection to ${o.address} failed (${err instanceof Error ? err.message : String(err)}); retrying in ${(delay / 1000).toFixed(1)} s`, 'warn');
     }
     await new Promise<void>((resolve) => {

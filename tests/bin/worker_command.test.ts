@@ -91,6 +91,19 @@ describe('sam-lora worker', () => {
     assert.doesNotMatch(r.stderr, /\n\s+at /);
   });
 
+  it('gives up (exit 3) when no coordinator could be reached for --give-up-after seconds, saying for how long', () => {
+    const r = cli(['--coordinator', '127.0.0.1:1', '--device', 'cpu', '--give-up-after', '1.5']);
+    assert.equal(r.status, 3, r.stderr);
+    assert.match(r.stderr, /no coordinator at 127\.0\.0\.1:1 for [12] s \(\d+ attempts; last: .*\); giving up \(--give-up-after\)/);
+    assert.ok((r.stderr.match(/retrying/g) ?? []).length >= 1, 'it retried before giving up');
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+    for (const bad of ['0', '-3', 'soon', 'Infinity']) {
+      assert.throws(() => parseWorkerArgs(['--coordinator', 'h:1', '--device', 'cpu', `--give-up-after=${bad}`], {}), /--give-up-after must be a positive number of seconds/, bad);
+    }
+    const parsed = parseWorkerArgs(['--coordinator', 'h:1', '--device', 'cpu', '--give-up-after', '1800'], {});
+    assert.ok(parsed !== 'help' && parsed.giveUpAfterSeconds === 1800);
+  });
+
   it('parses and validates arguments', () => {
     assert.deepEqual(parseWorkerArgs(['--coordinator', 'head-node:50051', '--gpu', '2', '--threads', '4'], {}), {
       coordinator: { host: 'head-node', port: 50051 },

@@ -15,6 +15,7 @@ import { after, describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { parseConfigText } from '../../shared/config/index.js';
 import { COORDINATOR_SERVICE } from '../../shared/wire/proto_loader.js';
+import { GAVE_UP_EXIT_STATUS } from '../../bin/worker_command.js';
 import {
   componentDirs,
   type Container,
@@ -197,6 +198,12 @@ describe('Kubernetes manifests', () => {
       );
       assert.ok(!rules.some((r) => r.onExitCodes?.values.some((v) => v === 0 || v === 1)), `${job}: completion (0) and failures (1) keep their meaning`);
     }
+    // Workers that find no coordinator for --give-up-after exit 3 and fail the Job, freeing the GPUs.
+    const workerRules = (find(base, 'Job', WORKER).spec as { podFailurePolicy: { rules: { action: string; onExitCodes?: { values: number[] } }[] } }).podFailurePolicy.rules;
+    assert.ok(workerRules.some((r) => r.action === 'FailJob' && r.onExitCodes?.values.includes(GAVE_UP_EXIT_STATUS)), 'exit 3 fails the worker Job');
+    const args = container(base, WORKER).args ?? [];
+    const at = args.indexOf('--give-up-after');
+    assert.ok(at >= 0 && Number(args[at + 1]) >= 600, `workers give up only after a while without a coordinator: ${args.join(' ')}`);
   });
 
   it('coordinator: grpc.health.v1 startup, readiness (samlora.v1.Coordinator) and liveness probes on the gRPC port', () => {
