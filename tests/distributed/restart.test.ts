@@ -51,7 +51,8 @@ function start(args: string[], onLine?: (line: string, p: ChildProcess) => void)
 async function coordinatorRun(name: string, config: string, port: number, killAfterStep?: number): Promise<Summary> {
   const runDir = path.join(tmp, name);
   const args = ['coordinator', '--listen', `127.0.0.1:${port}`, '--config', config, '--run-dir', runDir, '--min-workers', '2', '--set', 'checkpoint.interval_steps=1', '--progress-interval', '0'];
-  const workers = [0, 1].map(() => start(['worker', '--coordinator', `127.0.0.1:${port}`, '--device', 'cpu', '--threads', '1', '--connect-attempts', '20']));
+  // --give-up-after counts only time without a coordinator: the outage here is far shorter.
+  const workers = [0, 1].map(() => start(['worker', '--coordinator', `127.0.0.1:${port}`, '--device', 'cpu', '--threads', '1', '--connect-attempts', '20', '--give-up-after', '120']));
   const first = start(args, (line, p) => {
     // The step-k checkpoint is on disk before step k + 1 begins (a progress record every step: --progress-interval 0).
     if (killAfterStep !== undefined && line.includes(`step ${killAfterStep + 1}/`)) p.kill('SIGKILL');
