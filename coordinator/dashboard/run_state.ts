@@ -62,7 +62,8 @@ export interface RunState {
   skippedSteps: number;
   /**
    * The last RATE_WINDOW steps: when each ended, how many images it trained, its wall time and the
-   * part of it beyond the slowest worker's compute (transfers, reduction, optimizer).
+   * part of it beyond the slowest worker's compute (transfers, reduction, optimizer); both 0 for a
+   * step without worker timings.
    */
   recent: readonly { at: number; images: number; seconds: number; overheadSeconds: number }[];
   /** The first step event seen (in this process), for the ETA. */
@@ -122,9 +123,11 @@ function updateWorker(rows: readonly WorkerRow[], id: string, f: (w: WorkerRow) 
 }
 
 function withStep(s: RunState, e: Extract<RunEvent, { kind: 'step' }>, at: number): RunState {
-  const slowest = e.timing.workers.length ? Math.max(...e.timing.workers.map((w) => w.computeSeconds)) : e.timing.stepSeconds;
-  const overheadSeconds = Math.max(0, e.timing.stepSeconds - slowest);
-  const recent = tail([...s.recent, { at, images: e.images, seconds: e.timing.stepSeconds, overheadSeconds }], RATE_WINDOW);
+  // A step without worker timings (nothing was computed) says nothing about the overhead.
+  const computed = e.timing.workers.length > 0;
+  const slowest = computed ? Math.max(...e.timing.workers.map((w) => w.computeSeconds)) : 0;
+  const overheadSeconds = computed ? Math.max(0, e.timing.stepSeconds - slowest) : 0;
+  const recent = tail([...s.recent, { at, images: e.images, seconds: computed ? e.timing.stepSeconds : 0, overheadSeconds }], RATE_WINDOW);
   const recentSeconds = recent.reduce((a, r) => a + r.seconds, 0);
   const first = s.firstStep ?? { at, step: e.step };
   // Images over the wall time between the window's first and last step ends (the first step's own

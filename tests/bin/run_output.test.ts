@@ -48,7 +48,7 @@ describe('run output', () => {
       await output.close();
       const records = stdout.text.trim().split('\n');
       assert.equal(records.length, summary.steps, 'one record per step (interval 0), nothing else');
-      for (const r of records) assert.match(r, /^step \d+\/6 epoch \d\/2 loss \d+\.\d{4} lr \d\.\de-\d [\d.]+ img\/s eta \S+ workers 1\/1$/);
+      for (const r of records) assert.match(r, /^step \d+\/6 epoch \d\/2 loss \d+\.\d{4} lr \d\.\de-\d [\d.]+ img\/s eta \S+ workers 1\/1 overhead \d+%$/);
       const logs = stderr.text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
       assert.ok(logs.every((l) => l.role === 'coordinator' && typeof l.level === 'number' && typeof l.msg === 'string'));
       const started = logs.findIndex((l) => l.event === 'run_started');

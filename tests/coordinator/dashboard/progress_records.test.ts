@@ -7,7 +7,7 @@ import type { RunEvent, RunInfo } from '../../../coordinator/run_events.js';
 import { initialRunState } from '../../../coordinator/dashboard/run_state.js';
 import { recordedTinyRun } from '../../helpers/recorded_run.js';
 
-const RECORD = /^step (\d+)\/6 epoch [12]\/2 loss \d+\.\d{4} lr \d\.\de-\d [\d.]+ img\/s eta \S+ workers 2\/2$/;
+const RECORD = /^step (\d+)\/6 epoch [12]\/2 loss \d+\.\d{4} lr \d\.\de-\d [\d.]+ img\/s eta \S+ workers 2\/2 overhead \d+%$/;
 
 const INFO: RunInfo = { runId: 'r', variant: 'vit_b', checkpoint: null, rank: 4, device: 'cpu', epochs: 10, stepsPerEpoch: 80, totalSteps: 800, batchSize: 4, startStep: 0, lr: 1e-4 };
 

@@ -152,6 +152,7 @@ describe('run state from hand-made events', () => {
   it('the overhead is the share of recent step time beyond the slowest worker\'s compute', () => {
     let s = reduceRunState(initialRunState(), { kind: 'run_started', info: INFO }, 0);
     assert.equal(s.overheadFraction, null, 'nothing before the first step');
+    assert.equal(reduceRunState(s, step(1, []), 500).overheadFraction, null, 'nor after a step without worker timings');
     const timed = (n: number, stepSeconds: number, computes: number[]): RunEvent => {
       const e = step(n, computes.map((_, i) => ({ id: `w${i}`, samples: 1, loss: 0.5 }))) as Extract<RunEvent, { kind: 'step' }>;
       return { ...e, timing: { ...e.timing, stepSeconds, workers: e.timing.workers.map((w, i) => ({ ...w, computeSeconds: computes[i]! })) } };
