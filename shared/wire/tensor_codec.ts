@@ -1,7 +1,10 @@
-// Tensors on the wire: float32 tensors -> TensorChunk messages (fp32 or bf16, little-endian, each
+// Tensors on the wire, one TensorChunk sequence per tensor (fp32 or bf16, little-endian, each
 // chunk's data at most maxChunkBytes), and TensorAssembler, which rebuilds the tensors from chunks
 // received from a peer that must be assumed hostile: every field is checked before it is used and
-// no memory is allocated beyond the declared (and budgeted) tensor sizes.
+// no memory is allocated beyond the declared (and budgeted) tensor sizes. This build sends the
+// packed form (packed_tensors.ts, which shares the checks and element codecs here); receivers still
+// accept this per-tensor form, which the protocol allows, so its encoder stays as the reference
+// the receiving side is tested with.
 
 import { bfloat16ArrayToFloat32, bfloat16BitsToFloat32, float32ArrayToBfloat16, float32ToBfloat16Bits, HOST_LITTLE_ENDIAN } from '../tensor/dtype_codec.js';
 import { MAX_TENSOR_NAME_BYTES, MAX_TENSOR_RANK, MiB } from './limits.js';
