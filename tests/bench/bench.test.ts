@@ -2,13 +2,13 @@
 // in its own process, and its JSON result line.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { summarizeProfile, type ProfileEvent } from '../../bench/profile_summary.js';
 import { fixtureDirs } from '../helpers/fixtures.js';
+import { type ScriptRun, runNodeScript } from '../helpers/run_script.js';
 
 const STEP_SCRIPT = fileURLToPath(new URL('../../bench/sam_step.js', import.meta.url));
 
@@ -18,17 +18,7 @@ function smallestFixture(): string | undefined {
   return dirs[0] && path.basename(dirs[0]);
 }
 
-function runChild(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [STEP_SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const runChild = (args: string[]): Promise<ScriptRun> => runNodeScript(STEP_SCRIPT, args);
 
 describe('bench/sam_step', () => {
   const variant = smallestFixture();

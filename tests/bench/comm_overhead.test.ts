@@ -2,23 +2,15 @@
 // one small configuration, and its JSON lines (so `npm run bench` keeps working; no timing asserted).
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { runNodeScript } from '../helpers/run_script.js';
 
 const SCRIPT = fileURLToPath(new URL('../../bench/comm_overhead.js', import.meta.url));
 
 describe('bench/comm_overhead', () => {
   it('measures 1 and 2 worker processes at rank 4 and prints one JSON line each', { timeout: 60_000 }, async () => {
-    const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, [SCRIPT, '--workers', '1,2', '--ranks', '4', '--steps', '1', '--delay-ms', '20'], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
+    const r = await runNodeScript(SCRIPT, ['--workers', '1,2', '--ranks', '4', '--steps', '1', '--delay-ms', '20']);
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, number | string>);
     assert.deepEqual(
