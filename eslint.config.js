@@ -8,7 +8,7 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     // The web demo's page: plain browser JavaScript served as is (no build step, not compiled by tsc).
-    files: ['coordinator/serve/static/**/*.js'],
+    files: ['tools/serve/static/**/*.js'],
     languageOptions: {
       sourceType: 'module',
       globals: { window: 'readonly', document: 'readonly', fetch: 'readonly', createImageBitmap: 'readonly', Image: 'readonly' },

@@ -3,7 +3,7 @@
 
 import { parseArgs } from 'node:util';
 import { runDistributed } from '../coordinator/distributed_run.js';
-import { completedRun } from '../coordinator/local_run.js';
+import { completedRun } from '../coordinator/prepare_run.js';
 import type { Summary } from '../coordinator/trainer.js';
 import { parseSetArgs } from '../shared/config/index.js';
 import { type ServerSecurity, SharedToken, TOKEN_ENV_VAR } from '../shared/wire/security.js';

@@ -1,11 +1,11 @@
 // `sam-lora eval`: the untuned model ("base") and each LoRA on a test split, per-image and mean
-// Dice / IoU, with result files, a chart and overlays (coordinator/evaluation/).
+// Dice / IoU, with result files, a chart and overlays (tools/evaluation/).
 
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { resolveLoraPath } from '../coordinator/evaluation/eval_model.js';
-import { runEval } from '../coordinator/evaluation/run_eval.js';
-import { BASE_MODEL } from '../coordinator/evaluation/names.js';
+import { resolveLoraPath } from '../tools/evaluation/eval_model.js';
+import { runEval } from '../tools/evaluation/run_eval.js';
+import { BASE_MODEL } from '../tools/evaluation/names.js';
 import { parseSetArgs } from '../shared/config/index.js';
 import { UsageError, reportCommandError } from './cli_errors.js';
 import type { Command } from './commands.js';

@@ -1,7 +1,7 @@
-// `sam-lora export`: merged weights and ONNX encoder / decoder models (coordinator/export/).
+// `sam-lora export`: merged weights and ONNX encoder / decoder models (tools/export/).
 
 import { parseArgs } from 'node:util';
-import { runExport } from '../coordinator/export/export_model.js';
+import { runExport } from '../tools/export/export_model.js';
 import { UsageError, reportCommandError } from './cli_errors.js';
 import type { Command } from './commands.js';
 import { MODEL_ARG_OPTIONS, modelArgs } from './model_args.js';

@@ -1,7 +1,7 @@
 // The flags that name the SAM model a command runs (predict, export, serve): --config or
 // --checkpoint for the weights, --lora for one adapter file, --set overrides; parsed the same way.
 
-import { resolveLoraPath } from '../coordinator/evaluation/eval_model.js';
+import { resolveLoraPath } from '../tools/evaluation/eval_model.js';
 import { parseSetArgs } from '../shared/config/index.js';
 
 export const MODEL_ARG_OPTIONS = {

@@ -1,7 +1,7 @@
-// `sam-lora predict`: segment one image from a box and/or point prompt (coordinator/evaluation/predict.ts).
+// `sam-lora predict`: segment one image from a box and/or point prompt (tools/evaluation/predict.ts).
 
 import { parseArgs } from 'node:util';
-import { type PointPrompt, runPredict } from '../coordinator/evaluation/predict.js';
+import { type PointPrompt, runPredict } from '../tools/evaluation/predict.js';
 import type { Box } from '../shared/data/prompts.js';
 import { UsageError, reportCommandError } from './cli_errors.js';
 import type { Command } from './commands.js';

@@ -5,9 +5,9 @@
 
 import * as path from 'node:path';
 import type { Writable } from 'node:stream';
-import type { StopKey } from '../coordinator/dashboard/app.js';
-import { startDashboard, type DashboardHandle } from '../coordinator/dashboard/start_dashboard.js';
-import { progressRecords } from '../coordinator/dashboard/progress_records.js';
+import type { StopKey } from '../dashboard/app.js';
+import { startDashboard, type DashboardHandle } from '../dashboard/start_dashboard.js';
+import { progressRecords } from '../dashboard/progress_records.js';
 import { logRunEvents } from '../coordinator/run_log.js';
 import type { RunEvents } from '../coordinator/run_events.js';
 import type { Summary } from '../coordinator/trainer.js';

@@ -1,11 +1,11 @@
-// `sam-lora serve`: the web demo (coordinator/serve/): upload an image, draw a box or click points,
+// `sam-lora serve`: the web demo (tools/serve/): upload an image, draw a box or click points,
 // see base SAM's mask and the LoRA's side by side.
 
 import { parseArgs } from 'node:util';
-import { describeModel } from '../coordinator/evaluation/eval_model.js';
-import { DEFAULT_SEGMENTER_LIMITS, Segmenter } from '../coordinator/serve/segmenter.js';
-import { DEFAULT_MAX_UPLOAD_BYTES, startServer } from '../coordinator/serve/server.js';
-import { loadServeModels } from '../coordinator/serve/serve_models.js';
+import { describeModel } from '../tools/evaluation/eval_model.js';
+import { DEFAULT_SEGMENTER_LIMITS, Segmenter } from '../tools/serve/segmenter.js';
+import { DEFAULT_MAX_UPLOAD_BYTES, startServer } from '../tools/serve/server.js';
+import { loadServeModels } from '../tools/serve/serve_models.js';
 import { UsageError, reportCommandError } from './cli_errors.js';
 import type { Command } from './commands.js';
 import { MODEL_ARG_OPTIONS, modelArgs } from './model_args.js';

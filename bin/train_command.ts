@@ -1,8 +1,9 @@
 // `sam-lora train`: a training run on this host. Without --config, the embedded demo job.
 
 import { parseArgs } from 'node:util';
-import { launchLocal } from '../coordinator/launcher.js';
-import { completedRun, runLocal } from '../coordinator/local_run.js';
+import { launchLocal } from '../launcher/local_processes.js';
+import { completedRun } from '../coordinator/prepare_run.js';
+import { runLocal } from '../launcher/in_process_run.js';
 import type { Summary } from '../coordinator/trainer.js';
 import { assertCudaAvailable } from '../shared/graph/runtime.js';
 import { parseSetArgs } from '../shared/config/index.js';

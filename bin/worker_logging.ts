@@ -1,6 +1,6 @@
 // The worker process's logs: pino JSON lines on stderr (or --log-file), bound to the run and the
 // worker id once the coordinator admits it. The local launcher reads these lines back (see
-// coordinator/worker_stderr.ts), so they reach the coordinator's dashboard and logs.
+// launcher/worker_stderr.ts), so they reach the coordinator's dashboard and logs.
 
 import { createLogger } from '../shared/log/logger.js';
 import type { LogSettings } from '../shared/log/log_settings.js';

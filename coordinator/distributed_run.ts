@@ -4,11 +4,11 @@
 
 import { configToYaml } from '../shared/config/index.js';
 import type { Dataset, SampleBytes, SampleRef } from '../shared/data/dataset.js';
-import { modelFingerprint } from '../shared/sam/fingerprint.js';
+import { modelFingerprint } from '../shared/contract/fingerprint.js';
 import type { ServerSecurity, SharedToken } from '../shared/wire/security.js';
 import type { TensorEncoding } from '../shared/wire/tensor_codec.js';
 import { CoordinatorServer } from './grpc/coordinator_server.js';
-import { type LocalRunOptions, prepareRun, trainerFor } from './local_run.js';
+import { type LocalRunOptions, prepareRun, trainerFor } from './prepare_run.js';
 import { runNotes } from './run_notes.js';
 import type { Summary } from './trainer.js';
 import { WorkerPool } from './worker_pool.js';

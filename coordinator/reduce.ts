@@ -7,7 +7,7 @@
 // their own. The arithmetic (0 + g0 + g1 + ... then / weight, in float32) is the same as adding
 // into zeros and dividing afterwards, to the bit.
 
-import type { StepResult } from './transport.js';
+import type { StepResult } from '../shared/contract/worker_endpoint.js';
 
 export interface Reduced {
   grads: Map<string, Float32Array>;

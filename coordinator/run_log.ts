@@ -3,7 +3,7 @@
 // their numbers. From run_started on, every record carries the run id.
 
 import type { Logger } from '../shared/log/logger.js';
-import { describeEvent } from './dashboard/event_text.js';
+import { describeEvent } from '../dashboard/event_text.js';
 import type { RunEvent, RunListener } from './run_events.js';
 
 function fields(e: RunEvent): Record<string, unknown> {

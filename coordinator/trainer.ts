@@ -1,14 +1,14 @@
 // The training loop (coordinator side). Each step: hand the step's samples to the workers, add up
 // their gradient sums, divide by the step's sample weight, clip, take an optimizer step with the
 // scheduled learning rate, and send the new weights. Evaluations, checkpoints and summary.json
-// follow the config. The same loop drives in-process and gRPC workers (transport.ts).
+// follow the config. The same loop drives in-process and gRPC workers (shared/contract/worker_endpoint.ts).
 
 import { performance } from 'node:perf_hooks';
 import { type TrainConfig, configToYaml } from '../shared/config/index.js';
 import { type SegScores, meanScores } from '../shared/metrics/segmentation.js';
 import { CheckpointStore, type EvalRecord, type TrainerState, stepName } from './checkpoint_store.js';
 import { EpochLedger, epochOrder } from './epoch_plan.js';
-import type { ModelSetup } from './model_setup.js';
+import type { ModelSetup } from '../shared/contract/model_setup.js';
 import { Adam } from './optimizer/adam.js';
 import { clipGradNorm } from './optimizer/grad_clip.js';
 import { learningRate } from './optimizer/schedule.js';
@@ -17,7 +17,7 @@ import type { RunEvents, RunInfo, WorkerStepTiming } from './run_events.js';
 import { variantLabel } from '../shared/sam/config.js';
 import type { RunDir } from './run_dir.js';
 import { versionHash } from '../shared/tensor/weights_hash.js';
-import type { EvalResult, SampleTask, StepResult, WorkerEndpoint } from './transport.js';
+import type { EvalResult, SampleTask, StepResult, WorkerEndpoint } from '../shared/contract/worker_endpoint.js';
 import { StoppedWhileWaiting, type WorkerPool, reason } from './worker_pool.js';
 
 export type RunStatus = 'running' | 'completed' | 'stopped' | 'failed';

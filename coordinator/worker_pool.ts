@@ -3,7 +3,7 @@
 // and its samples go to the others. The loop waits, saying so, while fewer than min_workers remain.
 
 import type { RunEvents } from './run_events.js';
-import type { WorkerEndpoint } from './transport.js';
+import type { WorkerEndpoint } from '../shared/contract/worker_endpoint.js';
 
 export type PoolEvent =
   | { kind: 'joined'; id: string; host: string; device: string }

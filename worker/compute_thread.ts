@@ -15,8 +15,8 @@
 //   is pending.
 
 import { Worker } from 'node:worker_threads';
-import { runtimeOptions } from '../coordinator/local_run.js';
-import type { EvalResult, EvalWork, StepResult, StepWork, WorkerEndpoint } from '../coordinator/transport.js';
+import { runtimeOptions } from '../shared/contract/runtime_options.js';
+import type { EvalResult, EvalWork, StepResult, StepWork, WorkerEndpoint } from '../shared/contract/worker_endpoint.js';
 import { ConfigError, type TrainConfig } from '../shared/config/index.js';
 import { DataError } from '../shared/data/errors.js';
 import { CudaUnavailableError, type RuntimeOptions } from '../shared/graph/runtime.js';

@@ -4,7 +4,7 @@
 // thread's event loop, not the main thread's.
 
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
-import { setupModel } from '../coordinator/model_setup.js';
+import { setupModel } from '../shared/contract/model_setup.js';
 import type { TrainConfig } from '../shared/config/index.js';
 import { type Dataset, openDataset } from '../shared/data/dataset.js';
 import { buffersOf, type ComputeReply, type ComputeRequest, type ComputeThreadInit, reviveSampleBytes, toWireError } from './compute_thread_protocol.js';

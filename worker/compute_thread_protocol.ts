@@ -2,7 +2,7 @@
 // (compute_thread_main.ts): the thread's setup data, requests and replies by id, and errors as plain
 // data. Everything here must survive the structured clone of postMessage.
 
-import type { EvalResult, EvalWork, SampleTask, StepResult, StepWork } from '../coordinator/transport.js';
+import type { EvalResult, EvalWork, SampleTask, StepResult, StepWork } from '../shared/contract/worker_endpoint.js';
 import type { TrainConfig } from '../shared/config/index.js';
 import type { RuntimeOptions } from '../shared/graph/runtime.js';
 

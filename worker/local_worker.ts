@@ -1,9 +1,9 @@
-// An in-process worker: the WorkerEndpoint of coordinator/transport.ts over this process's own
+// An in-process worker: the WorkerEndpoint of shared/contract/worker_endpoint.ts over this process's own
 // datasets and ORT sessions. Sample preparation is seeded by (seed, epoch, sample id) only, so a
 // sample's prompt and augmentation are the same whichever worker trains it.
 
 import { hostname } from 'node:os';
-import type { EvalResult, EvalScore, EvalWork, SampleTask, StepResult, StepWork, WorkerEndpoint, WorkerPlacement } from '../coordinator/transport.js';
+import type { EvalResult, EvalScore, EvalWork, SampleTask, StepResult, StepWork, WorkerEndpoint, WorkerPlacement } from '../shared/contract/worker_endpoint.js';
 import type { TrainConfig } from '../shared/config/index.js';
 import { type Dataset, type LoadedSample, type SampleRef, loadSampleFromBytes } from '../shared/data/dataset.js';
 import { prepareForInference, prepareSample, type PreparedSample } from '../shared/data/prepare.js';
@@ -16,7 +16,7 @@ import { promptTokenCount } from '../shared/data/prompts.js';
 import type { SamConfig } from '../shared/sam/config.js';
 import type { LoraSpec } from '../shared/sam/lora.js';
 import type { StateDict } from '../shared/sam/params.js';
-import { InferenceCompute } from './inference_compute.js';
+import { InferenceCompute } from '../shared/sam/inference_compute.js';
 import { TrainingCompute } from './training_compute.js';
 
 export interface WorkerModel {

@@ -5,21 +5,21 @@
 
 import * as grpc from '@grpc/grpc-js';
 import type { SampleBytes } from '../../shared/data/dataset.js';
-import { type Fingerprint, fingerprintDifferences } from '../../shared/sam/fingerprint.js';
+import { type Fingerprint, fingerprintDifferences } from '../../shared/contract/fingerprint.js';
 import { HealthService, UNAUTHENTICATED_HEALTH_METHODS } from '../../shared/wire/health.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, serverLimitOptions, tensorChunkBytes } from '../../shared/wire/limits.js';
 import type * as pb from '../../shared/wire/messages.js';
 import { COORDINATOR_SERVICE, PROTOCOL_VERSION, loadWireProtos } from '../../shared/wire/proto_loader.js';
+import { SOFTWARE_VERSION } from '../../shared/contract/software_version.js';
 import { type ServerSecurity, type SharedToken, serverCredentials, tokenAuthInterceptor } from '../../shared/wire/security.js';
 import { type TensorEncoding, toWireEncoding } from '../../shared/wire/tensor_codec.js';
 import { widenServerWindows } from '../../shared/wire/flow_control.js';
 import type { RejectionCause, RunEvents } from '../run_events.js';
-import type { WorkerPlacement } from '../transport.js';
+import type { WorkerPlacement } from '../../shared/contract/worker_endpoint.js';
 import type { WorkerPool } from '../worker_pool.js';
 import { RemoteWorker, type SessionStream } from './remote_worker.js';
 import { WeightsBroadcast } from './weights_broadcast.js';
 
-export const SOFTWARE_VERSION = '0.1.0';
 
 export interface CoordinatorServerOptions {
   /** HOST:PORT (port 0: any free port). */

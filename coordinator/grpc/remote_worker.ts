@@ -11,7 +11,7 @@ import { sampleToWire } from '../../shared/wire/sample_codec.js';
 import { writeAll } from '../../shared/wire/stream_io.js';
 import type { PreEncodedMessage } from '../../shared/wire/pre_encoded.js';
 import { TensorReceiver } from '../../shared/wire/tensor_receiver.js';
-import type { EvalResult, EvalWork, SampleTask, StepResult, StepWork, WorkerEndpoint, WorkerPlacement } from '../transport.js';
+import type { EvalResult, EvalWork, SampleTask, StepResult, StepWork, WorkerEndpoint, WorkerPlacement } from '../../shared/contract/worker_endpoint.js';
 import type { WeightsBroadcast } from './weights_broadcast.js';
 
 export type SessionStream = grpc.ServerDuplexStream<pb.WorkerMessage, pb.CoordinatorMessageOut | PreEncodedMessage>;

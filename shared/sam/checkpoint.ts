@@ -6,7 +6,7 @@ import { open } from 'node:fs/promises';
 import { fmt, sameShape } from '../graph/shape.js';
 import { readSafetensors } from '../tensor/safetensors.js';
 import type { HostTensor } from '../tensor/host_tensor.js';
-import { readPth } from './checkpoint_pth.js';
+import { readPth } from '../tensor/pth_reader.js';
 import { SAM_CONSTANTS, type SamConfig, gridSize, validateConfig } from './config.js';
 
 export type StateDictMap = Map<string, HostTensor>;

@@ -9,7 +9,7 @@
 //   - a oneof adds a discriminator property naming the member that is set (absent when none is).
 // The same shapes are used to send: protobufjs ignores the discriminators, and null sub-messages
 // are left out. Import as a namespace (`import type * as pb from './messages.js'`): several names
-// (SampleBytes, SampleTask, EvalResult...) are also the in-process types of coordinator/transport.ts.
+// (SampleBytes, SampleTask, EvalResult...) are also the in-process types of shared/contract/worker_endpoint.ts.
 
 /** An enum as received: its value name, or the number of a value this side does not know. */
 export type WireEnum<Name extends string> = Name | number;

@@ -5,7 +5,7 @@
 
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../fs/package_root.js';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type {
@@ -48,17 +48,6 @@ export class ProtoLoadError extends Error {
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = 'ProtoLoadError';
-  }
-}
-
-/** The nearest directory at or above `from` (default: this module's directory) holding a package.json. */
-export function packageRoot(from: string = path.dirname(fileURLToPath(import.meta.url))): string {
-  let dir = path.resolve(from);
-  for (;;) {
-    if (existsSync(path.join(dir, 'package.json'))) return dir;
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new ProtoLoadError(`no package.json found in ${from} or any directory above it`);
-    dir = parent;
   }
 }
 

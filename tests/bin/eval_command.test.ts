@@ -9,10 +9,10 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { parseLoraArg } from '../../bin/eval_command.js';
-import { runLocal } from '../../coordinator/local_run.js';
+import { runLocal } from '../../launcher/in_process_run.js';
 import type { Summary } from '../../coordinator/trainer.js';
 import { writeDemoDataset } from '../../shared/data/demo_data.js';
-import { TINY, writeLora, writeTinyConfig } from '../coordinator/evaluation/tiny_model.js';
+import { TINY, writeLora, writeTinyConfig } from '../tools/evaluation/tiny_model.js';
 import { repoRoot } from '../helpers/fixtures.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'samlora-evalcmd-'));

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { writeLora, writeTinyConfig } from '../coordinator/evaluation/tiny_model.js';
+import { writeLora, writeTinyConfig } from '../tools/evaluation/tiny_model.js';
 import { repoRoot } from '../helpers/fixtures.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'samlora-exportcmd-'));

@@ -8,11 +8,11 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
-import { DECODER_FILE, loadBaseModel } from '../../coordinator/evaluation/eval_model.js';
+import { DECODER_FILE, loadBaseModel } from '../../tools/evaluation/eval_model.js';
 import { encodeRgbPng, generateDemoSample } from '../../shared/data/demo_data.js';
 import { type Box, maskBounds } from '../../shared/data/prompts.js';
 import { writeSafetensors } from '../../shared/tensor/safetensors.js';
-import { writeLora, writeTinyConfig } from '../coordinator/evaluation/tiny_model.js';
+import { writeLora, writeTinyConfig } from '../tools/evaluation/tiny_model.js';
 import { repoRoot } from '../helpers/fixtures.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'samlora-predictcmd-'));

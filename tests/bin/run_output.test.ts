@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { outputSettingsFromArgs, startRunOutput, wantsDashboard } from '../../bin/run_output.js';
-import { runLocal } from '../../coordinator/local_run.js';
+import { runLocal } from '../../launcher/in_process_run.js';
 import { RunEvents } from '../../coordinator/run_events.js';
 import { tinyRunFiles } from '../helpers/recorded_run.js';
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parseListen } from '../../bin/serve_command.js';
-import { writeTinyConfig } from '../coordinator/evaluation/tiny_model.js';
+import { writeTinyConfig } from '../tools/evaluation/tiny_model.js';
 import { repoRoot } from '../helpers/fixtures.js';
 
 const CLI = path.join(repoRoot(), 'dist', 'bin', 'sam-lora.js');

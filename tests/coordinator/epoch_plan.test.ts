@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { EpochLedger, epochOrder } from '../../coordinator/epoch_plan.js';
 import { reduceResults } from '../../coordinator/reduce.js';
-import type { StepResult } from '../../coordinator/transport.js';
+import type { StepResult } from '../../shared/contract/worker_endpoint.js';
 
 test('the epoch order is a seeded permutation: the same for the same (seed, epoch), different otherwise', () => {
   const ids = Array.from({ length: 20 }, (_, i) => `img${i}.png`);

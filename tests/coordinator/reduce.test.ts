@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { reduceResults } from '../../coordinator/reduce.js';
-import type { StepResult } from '../../coordinator/transport.js';
+import type { StepResult } from '../../shared/contract/worker_endpoint.js';
 
 const shapes = new Map<string, readonly number[]>([
   ['a', [3, 5]],

@@ -12,7 +12,7 @@ import { runDistributed } from '../../coordinator/distributed_run.js';
 import type { CoordinatorServer } from '../../coordinator/grpc/coordinator_server.js';
 import type { Summary } from '../../coordinator/trainer.js';
 import { loadConfig } from '../../shared/config/index.js';
-import { modelFingerprint } from '../../shared/sam/fingerprint.js';
+import { modelFingerprint } from '../../shared/contract/fingerprint.js';
 import type * as pb from '../../shared/wire/messages.js';
 import { PROTOCOL_VERSION, loadWireProtos } from '../../shared/wire/proto_loader.js';
 import { SharedToken, TOKEN_ENV_VAR, tokenClientInterceptor } from '../../shared/wire/security.js';

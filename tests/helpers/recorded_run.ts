@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { runLocal } from '../../coordinator/local_run.js';
+import { runLocal } from '../../launcher/in_process_run.js';
 import { type RunEvent, RunEvents } from '../../coordinator/run_events.js';
 import type { Summary } from '../../coordinator/trainer.js';
 import { writeDemoDataset } from '../../shared/data/demo_data.js';

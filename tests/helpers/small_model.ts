@@ -9,7 +9,7 @@ import { generateStateDict } from '../../shared/sam/generated_weights.js';
 import { DECODER_TARGETS, ENCODER_TARGETS, type LoraSpec, initLora } from '../../shared/sam/lora.js';
 import type { StateDict } from '../../shared/sam/params.js';
 import type { HostTensor } from '../../shared/tensor/host_tensor.js';
-import { TINY } from '../coordinator/evaluation/tiny_model.js';
+import { TINY } from '../tools/evaluation/tiny_model.js';
 import { fixtureDirs, readMeta } from './fixtures.js';
 import { Rng } from './rng.js';
 

@@ -9,13 +9,13 @@ import {
   type CoordinatorMessageOut,
   HEALTH_SERVICE,
   loadWireProtos,
-  packageRoot,
   PROTOCOL_VERSION,
   ProtoLoadError,
   type WorkerMessage,
   type WorkerMessageOut,
 } from '../../shared/wire/proto_loader.js';
 import type * as pb from '../../shared/wire/messages.js';
+import { packageRoot } from '../../shared/fs/package_root.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 

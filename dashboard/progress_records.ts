@@ -1,0 +1,45 @@
+// Line mode (stdout not a terminal: CI, kubectl logs, nohup; or --no-dashboard): instead of the
+// dashboard, one-line progress records on stdout, built from the same RunState:
+//   step 120/800 epoch 2/10 loss 0.3412 lr 1.0e-4 12.3 img/s eta 4m10s workers 3/3 overhead 9%
+// (overhead: the share of recent step time beyond the slowest worker's compute).
+// At most one every `intervalMs` (so slow steps each get one and fast runs are not flooded), plus the
+// first step, each epoch's last step and the run's last step.
+
+import type { RunListener } from '../coordinator/run_events.js';
+import { formatDuration, formatLoss, formatLr, formatRate } from './format.js';
+import { type RunState, initialRunState, liveWorkers, reduceRunState } from './run_state.js';
+
+export function formatProgressRecord(s: RunState): string {
+  const i = s.info;
+  const total = i?.totalSteps ?? s.step;
+  const epochs = i?.epochs ?? s.epoch + 1;
+  const live = liveWorkers(s);
+  return (
+    `step ${s.step}/${total} epoch ${Math.min(s.epoch + 1, epochs)}/${epochs} loss ${formatLoss(s.loss)} lr ${formatLr(s.lr)} ` +
+    `${formatRate(s.imagesPerSecond)} img/s eta ${formatDuration(s.etaSeconds)} workers ${live}/${Math.max(live, s.peakWorkers)}` +
+    (s.overheadFraction !== null ? ` overhead ${Math.round(100 * s.overheadFraction)}%` : '')
+  );
+}
+
+export interface ProgressRecordOptions {
+  /** Least time between records (0: every step). */
+  intervalMs: number;
+  now?: () => number;
+}
+
+/** A run-events listener writing progress records with `write` (one line each, no newline). */
+export function progressRecords(write: (line: string) => void, o: ProgressRecordOptions): RunListener {
+  const now = o.now ?? Date.now;
+  let state = initialRunState();
+  let last = -Infinity;
+  return (e) => {
+    const at = now();
+    state = reduceRunState(state, e, at);
+    if (e.kind !== 'step') return;
+    const perEpoch = state.info?.stepsPerEpoch ?? 0;
+    const milestone = state.firstStep?.step === e.step || e.step === state.info?.totalSteps || (perEpoch > 0 && e.step % perEpoch === 0);
+    if (!milestone && at - last < o.intervalMs) return;
+    last = at;
+    write(formatProgressRecord(state));
+  };
+}

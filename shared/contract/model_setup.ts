@@ -1,0 +1,54 @@
+// The model a run trains: the SAM checkpoint (or seeded generated weights for the demo job), its
+// variant, the LoRA spec, and the initial value of every trainable tensor.
+
+import type { TrainConfig } from '../config/index.js';
+import { checkModelFit, declaredModelConfig, loraSpecFor } from '../config/index.js';
+import { loadSamCheckpoint } from '../sam/checkpoint.js';
+import type { SamConfig } from '../sam/config.js';
+import { generateStateDict } from '../sam/generated_weights.js';
+import { type LoraSpec, initLora, loraLayout } from '../sam/lora.js';
+import type { StateDict } from '../sam/params.js';
+
+export interface ModelSetup {
+  sam: SamConfig;
+  state: StateDict;
+  /** The checkpoint file, or null for generated weights. */
+  checkpoint: string | null;
+  spec: LoraSpec;
+  trainDecoder: boolean;
+  /** Every trainable tensor's initial value and shape. */
+  initial: Map<string, Float32Array>;
+  shapes: Map<string, readonly number[]>;
+}
+
+export async function setupModel(config: TrainConfig): Promise<ModelSetup> {
+  let sam: SamConfig;
+  let state: StateDict;
+  if (config.model.checkpoint) {
+    const loaded = await loadSamCheckpoint(config.model.checkpoint, { dheads: config.model.decoderHeads });
+    sam = loaded.config;
+    state = loaded.state;
+    checkModelFit(config, sam);
+  } else {
+    const declared = declaredModelConfig(config.model);
+    if (!declared) throw new Error(`${config.source}: model.checkpoint is null, so model.variant must name the generated variant's shape`);
+    sam = declared;
+    state = generateStateDict(sam, config.train.seed + 1);
+  }
+  const spec = loraSpecFor(config, sam);
+  const initial = new Map<string, Float32Array>();
+  const shapes = new Map<string, readonly number[]>();
+  for (const [key, t] of initLora(sam, spec, config.train.seed)) {
+    initial.set(key, t.data);
+    shapes.set(key, t.shape);
+  }
+  if (config.train.trainDecoder) {
+    for (const [key, t] of state) {
+      if (!key.startsWith('mask_decoder.')) continue;
+      initial.set(key, Float32Array.from(t.data));
+      shapes.set(key, t.shape);
+    }
+  }
+  if (loraLayout(sam, spec).length === 0 && !config.train.trainDecoder) throw new Error(`${config.source}: nothing to train (no LoRA targets and train.train_decoder is false)`);
+  return { sam, state, checkpoint: config.model.checkpoint, spec, trainDecoder: config.train.trainDecoder, initial, shapes };
+}

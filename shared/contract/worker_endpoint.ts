@@ -1,0 +1,76 @@
+// The contract between the coordinator and a worker. The in-process worker (worker/local_worker.ts)
+// implements it directly; the distributed one implements it over gRPC. One training loop drives both.
+
+import type { SampleBytes } from '../data/dataset.js';
+
+/** One sample of a step or an evaluation: by id (the worker reads its dataset) or with its bytes. */
+export interface SampleTask {
+  id: string;
+  bytes?: SampleBytes;
+}
+
+export interface StepWork {
+  epoch: number;
+  step: number;
+  /** Which weights the worker must hold (setWeights) for this step. */
+  weightsVersion: number;
+  samples: SampleTask[];
+}
+
+export interface SampleOutcome {
+  id: string;
+  /** Mean loss over the sample's objects (NaN when it had no object). */
+  loss: number;
+  /** Sum of its objects' weights (0 for an image without objects). */
+  weight: number;
+}
+
+export interface StepResult {
+  step: number;
+  /** Gradient of sum_i w_i loss_i over the worker's samples, per trainable tensor. */
+  /** (A transport may reuse these arrays for the same worker's next step: reduce them before that.) */
+  grads: Map<string, Float32Array>;
+  weightSum: number;
+  lossSum: number;
+  samples: SampleOutcome[];
+  /** Samples the worker could not load (bad files): id and reason. */
+  failed: { id: string; reason: string }[];
+  computeSeconds: number;
+  /** weightsHash() of the weights the worker used; the coordinator refuses a result that differs. */
+  weightsHash?: string;
+}
+
+export interface EvalWork {
+  weightsVersion: number;
+  samples: SampleTask[];
+}
+
+export interface EvalScore {
+  id: string;
+  dice: number;
+  iou: number;
+  objects: number;
+}
+
+export interface EvalResult {
+  scores: EvalScore[];
+  failed: { id: string; reason: string }[];
+}
+
+/** Where a worker runs, for dashboards and logs. */
+export interface WorkerPlacement {
+  host: string;
+  /** "cpu", or "cuda:N". */
+  device: string;
+}
+
+export interface WorkerEndpoint {
+  readonly id: string;
+  readonly placement?: WorkerPlacement;
+  /** Installs a new version of the trainable weights. */
+  setWeights(version: number, params: ReadonlyMap<string, Float32Array>): Promise<void>;
+  trainStep(work: StepWork): Promise<StepResult>;
+  /** Split is 'test' unless given. */
+  evaluate(work: EvalWork, split?: 'train' | 'test'): Promise<EvalResult>;
+  close(): Promise<void>;
+}
