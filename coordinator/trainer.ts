@@ -330,7 +330,7 @@ export class Trainer {
         const eta = (elapsed / done) * (total - this.state.step);
         const loss = this.state.losses[this.state.losses.length - 1]!;
         this.narrate(
-          `epoch ${this.state.epoch + 1}/${t.epochs} step ${this.state.step}/${total} loss ${loss.toFixed(4)} lr ${this.currentLr().toExponential(2)} ` +
+          `epoch ${this.state.epoch + 1}/${t.epochs} step ${this.state.step}/${total} loss ${loss.toFixed(4)} lr ${this.lrOfStep(this.state.step - 1).toExponential(2)} ` +
             `${((done * t.batchSize) / elapsed).toFixed(2)} img/s eta ${formatSeconds(eta)}`,
         );
         if (cfg.eval.intervalSteps && this.state.step % cfg.eval.intervalSteps === 0 && (await this.recordEval())) return 'early';
@@ -375,16 +375,21 @@ export class Trainer {
       totalSteps: c.train.epochs * perEpoch,
       batchSize: c.train.batchSize,
       startStep: this.state.step,
-      lr: this.currentLr(),
+      lr: this.lrOfStep(this.state.step),
       runDir: this.o.run.dir,
     };
   }
 
-  private currentLr(): number {
+  /**
+   * The learning rate of (0-based) step `step`: the schedule runs over optimizer steps, and step
+   * `step` feeds optimizer step floor(step / grad_accumulation) whether or not some steps were
+   * skipped, so events, progress lines and the update itself all read this one value.
+   */
+  private lrOfStep(step: number): number {
     const c = this.cfg;
-    const optimizerSteps = Math.floor(this.state.step / c.train.gradAccumulation);
-    const total = Math.ceil((c.train.epochs * this.stepsPerEpoch()) / c.train.gradAccumulation);
-    return learningRate({ baseLr: c.optimizer.lr, warmupSteps: c.schedule.warmupSteps, totalSteps: total, cosine: c.schedule.cosine, minLr: c.schedule.minLr }, optimizerSteps);
+    const k = c.train.gradAccumulation;
+    const total = Math.ceil((c.train.epochs * this.stepsPerEpoch()) / k);
+    return learningRate({ baseLr: c.optimizer.lr, warmupSteps: c.schedule.warmupSteps, totalSteps: total, cosine: c.schedule.cosine, minLr: c.schedule.minLr }, Math.floor(step / k));
   }
 
   private async trainStep(ids: string[], ledger: EpochLedger): Promise<void> {
@@ -414,7 +419,7 @@ export class Trainer {
     this.reduceBuffers = reduced.grads;
     this.state.step++;
     this.state.losses.push(reduced.loss);
-    const lrNow = this.currentLr();
+    const lrNow = this.lrOfStep(step);
     const emitStep = (skipped: boolean): void => {
       const now = performance.now();
       const times = answered.map((a) => a.answeredAfterSeconds);
@@ -434,40 +439,31 @@ export class Trainer {
         },
       });
     };
-    if (reduced.weight === 0 || !Number.isFinite(reduced.loss) || !reduced.finite) {
+    const skipped = reduced.weight === 0 || !Number.isFinite(reduced.loss) || !reduced.finite;
+    if (skipped) {
       this.state.skippedSteps++;
       this.say(`step ${step}: skipped (${reduced.weight === 0 ? 'no trainable sample' : 'non-finite loss or gradient'})`, 'warn');
-      emitStep(true);
-      return;
     }
+    // A skipped step adds nothing to its window; the window's last step still takes the optimizer
+    // step with what the others added (none at all: no update), so no window spills into the next.
     const k = cfg.train.gradAccumulation;
-    if (k > 1) {
+    if (k > 1 && !skipped) {
       this.accumulated ??= new Map([...reduced.grads].map(([key, g]) => [key, new Float32Array(g.length)]));
       for (const [key, g] of reduced.grads) {
         const acc = this.accumulated.get(key)!;
         for (let i = 0; i < g.length; i++) acc[i] = acc[i]! + g[i]! / k;
       }
-      if (this.state.step % k !== 0) {
-        emitStep(false);
-        return;
-      }
     }
-    const grads = k > 1 ? this.accumulated! : reduced.grads;
+    const grads = k > 1 ? this.accumulated : skipped ? undefined : reduced.grads;
+    if (this.state.step % k !== 0 || !grads) {
+      emitStep(skipped);
+      return;
+    }
     if (cfg.gradClip.maxNorm !== null) clipGradNorm(grads, cfg.gradClip.maxNorm);
-    const lr = learningRate(
-      {
-        baseLr: cfg.optimizer.lr,
-        warmupSteps: cfg.schedule.warmupSteps,
-        totalSteps: Math.ceil((cfg.train.epochs * this.stepsPerEpoch()) / k),
-        cosine: cfg.schedule.cosine,
-        minLr: cfg.schedule.minLr,
-      },
-      this.adam.state.step,
-    );
-    this.adam.step(this.params, grads, lr);
+    this.adam.step(this.params, grads, lrNow);
     this.accumulated = undefined;
     this.newVersion();
-    emitStep(false);
+    emitStep(skipped);
   }
 }
 
