@@ -24,6 +24,7 @@ import { defaultLoraSpec, loraLayout } from '../shared/sam/lora.js';
 import type { TensorEncoding } from '../shared/wire/tensor_codec.js';
 import { BENCH_FINGERPRINT } from './fake_worker.js';
 import { socketFloorSeconds } from './socket_floor.js';
+import { errorWithStack } from '../shared/errors/error_message.js';
 
 const FAKE_WORKER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fake_worker.js');
 
@@ -126,6 +127,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`comm_overhead: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.stderr.write(`comm_overhead: ${errorWithStack(err)}\n`);
   process.exitCode = 1;
 });

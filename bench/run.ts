@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { FIXTURES, fixtureDirs } from '../tests/helpers/fixtures.js';
 import { GENERATED } from './inputs.js';
 import { BENCHES, type BenchKind, type BenchResult, parseResult } from './result.js';
+import { errorWithStack } from '../shared/errors/error_message.js';
 
 const STEP_SCRIPT = fileURLToPath(new URL('./sam_step.js', import.meta.url));
 
@@ -182,6 +183,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  process.stderr.write(`bench: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.stderr.write(`bench: ${errorWithStack(e)}\n`);
   process.exit(1);
 });

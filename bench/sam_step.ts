@@ -20,6 +20,7 @@ import { FIXTURES } from '../tests/helpers/fixtures.js';
 import { BOX_TOKENS, GENERATED, type BenchModel, type GeneratedName, batchSamples, benchLora, benchLoraSpec, forwardFeeds, generatedModel, loadFixtureModel, trainFeeds } from './inputs.js';
 import { formatSummary, readProfile, summarizeProfile } from './profile_summary.js';
 import { BENCHES, type BenchKind, type BenchResult, median } from './result.js';
+import { errorWithStack } from '../shared/errors/error_message.js';
 
 interface StepOptions {
   variant: string;
@@ -237,6 +238,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  process.stderr.write(`sam_step: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.stderr.write(`sam_step: ${errorWithStack(e)}\n`);
   process.exit(1);
 });

@@ -1,6 +1,8 @@
 // How a command reports failure: usage mistakes (ours, or node:util parseArgs') print the message
 // and the usage and exit 2; anything else prints one line, no stack trace, and exits 1.
 
+import { errorMessage } from '../shared/errors/error_message.js';
+
 export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
@@ -16,6 +18,6 @@ export function reportCommandError(command: string, usage: string, e: unknown): 
     process.stderr.write(`sam-lora ${command}: ${(e as Error).message}\n\n${usage}`);
     return 2;
   }
-  process.stderr.write(`sam-lora ${command}: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.stderr.write(`sam-lora ${command}: ${errorMessage(e)}\n`);
   return 1;
 }

@@ -14,6 +14,7 @@ import { serveRunMetrics } from '../coordinator/metrics/serve_run_metrics.js';
 import { type ListenAddress, parseMetricsOption } from '../shared/prometheus/listen_address.js';
 import { LOG_ARG_OPTIONS, LOG_USAGE } from '../shared/log/log_settings.js';
 import { OUTPUT_ARG_OPTIONS, OUTPUT_USAGE, type OutputSettings, notEvaluatedAfter, outputSettingsFromArgs, startRunOutput } from './run_output.js';
+import { errorMessage } from '../shared/errors/error_message.js';
 
 const USAGE = `usage: sam-lora coordinator --listen HOST:PORT [--config FILE] [--run-dir DIR] [--resume | --auto-resume]
                             [--min-workers N] [--token-file FILE] [--tls-cert F --tls-key F [--tls-client-ca F]]
@@ -77,7 +78,7 @@ async function runCoordinatorCommand(argv: string[]): Promise<number> {
       },
     }));
   } catch (err) {
-    process.stderr.write(`sam-lora coordinator: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`);
+    process.stderr.write(`sam-lora coordinator: ${errorMessage(err)}\n\n${USAGE}`);
     return 2;
   }
   if (values.help) {
@@ -106,7 +107,7 @@ async function runCoordinatorCommand(argv: string[]): Promise<number> {
     output = outputSettingsFromArgs(values);
     metricsAt = parseMetricsOption(values.metrics);
   } catch (err) {
-    return usage(err instanceof Error ? err.message : String(err));
+    return usage(errorMessage(err));
   }
   const overrides = parseSetArgs(values.set ?? []);
   if (values.epochs !== undefined) overrides['train.epochs'] = values.epochs;
@@ -147,7 +148,7 @@ async function runCoordinatorCommand(argv: string[]): Promise<number> {
       return runExitStatus(summary.status, stop.stoppedBy());
     } catch (err) {
       await display.close();
-      process.stderr.write(`sam-lora coordinator: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.stderr.write(`sam-lora coordinator: ${errorMessage(err)}\n`);
       return 1;
     }
   });

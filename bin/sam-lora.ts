@@ -2,6 +2,7 @@
 // The sam-lora command line: one binary, one subcommand per job.
 
 import { commands } from './commands.js';
+import { errorMessage } from '../shared/errors/error_message.js';
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
@@ -29,7 +30,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    process.stderr.write(`sam-lora: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`sam-lora: ${errorMessage(err)}\n`);
     process.exitCode = 1;
   },
 );

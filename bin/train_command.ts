@@ -14,6 +14,7 @@ import { serveRunMetrics } from '../coordinator/metrics/serve_run_metrics.js';
 import { type ListenAddress, parseMetricsOption } from '../shared/prometheus/listen_address.js';
 import { LOG_ARG_OPTIONS, LOG_USAGE } from '../shared/log/log_settings.js';
 import { OUTPUT_ARG_OPTIONS, OUTPUT_USAGE, type OutputSettings, notEvaluatedAfter, outputSettingsFromArgs, startRunOutput } from './run_output.js';
+import { errorMessage } from '../shared/errors/error_message.js';
 
 const USAGE = `usage: sam-lora train [--config FILE] [--run-dir DIR] [--resume | --auto-resume] [--set KEY=VALUE ...]
                       [--epochs N] [--device cpu|cuda] [--gpu N] [--threads N]
@@ -70,7 +71,7 @@ async function runTrain(argv: string[]): Promise<number> {
       },
     }));
   } catch (err) {
-    process.stderr.write(`sam-lora train: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`);
+    process.stderr.write(`sam-lora train: ${errorMessage(err)}\n\n${USAGE}`);
     return 2;
   }
   if (values.help) {
@@ -83,7 +84,7 @@ async function runTrain(argv: string[]): Promise<number> {
     output = outputSettingsFromArgs(values);
     metricsAt = parseMetricsOption(values.metrics);
   } catch (err) {
-    process.stderr.write(`sam-lora train: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`);
+    process.stderr.write(`sam-lora train: ${errorMessage(err)}\n\n${USAGE}`);
     return 2;
   }
   const overrides = parseSetArgs(values.set ?? []);

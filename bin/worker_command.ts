@@ -13,6 +13,7 @@ import { LOG_ARG_OPTIONS, LOG_USAGE, type LogSettings, logSettingsFromArgs } fro
 import type { Command } from './commands.js';
 import { signalExitStatus } from './graceful_stop.js';
 import { workerLogging } from './worker_logging.js';
+import { errorMessage } from '../shared/errors/error_message.js';
 
 const USAGE = `usage: sam-lora worker --coordinator HOST:PORT (--gpu N | --device cpu) [--threads N]
                       [--token-file FILE] [--metrics HOST:PORT] [--log-level LEVEL] [--log-file FILE] [--log-pretty]
@@ -147,7 +148,7 @@ export function parseWorkerArgs(argv: string[], env: NodeJS.ProcessEnv = process
       },
     });
   } catch (err) {
-    throw new WorkerUsageError(err instanceof Error ? err.message : String(err));
+    throw new WorkerUsageError(errorMessage(err));
   }
   const { values, positionals } = parsed;
   if (values.help) return 'help';
@@ -213,7 +214,7 @@ export async function readToken(file: string): Promise<string> {
     text = await readFile(file, 'utf8');
   } catch (err) {
     const code = (err as { code?: string }).code;
-    throw new Error(`--token-file ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : err instanceof Error ? err.message : String(err)}`);
+    throw new Error(`--token-file ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : errorMessage(err)}`);
   }
   const token = text.split(/\r?\n/, 1)[0]!.trim();
   if (!token) throw new Error(`--token-file ${file}: the first line is empty (expected the run's token)`);
@@ -288,7 +289,7 @@ async function runWorkerCommand(argv: string[]): Promise<number> {
     return await serveCoordinator({ ...opts, ...(token !== undefined ? { token } : {}) });
   } catch (err) {
     const prefix = err instanceof CudaUnavailableError && opts.device.kind === 'cuda' ? `--gpu ${opts.device.deviceId}: ` : '';
-    process.stderr.write(`sam-lora worker: ${prefix}${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`sam-lora worker: ${prefix}${errorMessage(err)}\n`);
     return 1;
   }
 }

@@ -3,6 +3,8 @@
 // subscribe. Emitting never throws into the training loop (a broken observer is reported once and
 // dropped), so a dashboard bug cannot stop a run.
 
+import { errorMessage } from '../shared/errors/error_message.js';
+
 /** Static facts about the run, sent once before training starts. */
 export interface RunInfo {
   runId: string;
@@ -99,7 +101,7 @@ export class RunEvents {
         l(e);
       } catch (err) {
         this.listeners = this.listeners.filter((x) => x !== l);
-        process.stderr.write(`sam-lora: an observer of run events failed and was removed: ${err instanceof Error ? err.message : String(err)}\n`);
+        process.stderr.write(`sam-lora: an observer of run events failed and was removed: ${errorMessage(err)}\n`);
       }
     }
   }

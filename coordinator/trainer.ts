@@ -18,7 +18,8 @@ import { variantLabel } from '../shared/sam/config.js';
 import type { RunDir } from './run_dir.js';
 import { versionHash } from '../shared/tensor/weights_hash.js';
 import type { EvalResult, SampleTask, StepResult, WorkerEndpoint } from '../shared/contract/worker_endpoint.js';
-import { StoppedWhileWaiting, type WorkerPool, reason } from './worker_pool.js';
+import { StoppedWhileWaiting, type WorkerPool } from './worker_pool.js';
+import { errorMessage } from '../shared/errors/error_message.js';
 
 export type RunStatus = 'running' | 'completed' | 'stopped' | 'failed';
 
@@ -150,7 +151,7 @@ export class Trainer {
       pending = [];
       settled.forEach((r, i) => {
         const [w, part] = parts[i]!;
-        const refused = r.status === 'fulfilled' ? check(r.value) : reason(r.reason);
+        const refused = r.status === 'fulfilled' ? check(r.value) : errorMessage(r.reason);
         if (refused === undefined && r.status === 'fulfilled') {
           done.push(r.value);
         } else {
@@ -296,7 +297,7 @@ export class Trainer {
         return this.summary();
       }
       this.status = 'failed';
-      this.error = err instanceof Error ? err.message : String(err);
+      this.error = errorMessage(err);
       this.writeSummary(true);
       this.o.events?.emit({ kind: 'run_ended', status: 'failed', error: this.error });
       throw err;

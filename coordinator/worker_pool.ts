@@ -4,6 +4,7 @@
 
 import type { RunEvents } from './run_events.js';
 import type { WorkerEndpoint } from '../shared/contract/worker_endpoint.js';
+import { errorMessage } from '../shared/errors/error_message.js';
 
 export type PoolEvent =
   | { kind: 'joined'; id: string; host: string; device: string }
@@ -83,7 +84,7 @@ export class WorkerPool {
     settled.forEach((s, i) => {
       const w = behind[i]!;
       if (s.status === 'fulfilled') this.versions.set(w.id, version);
-      else this.evict(w.id, `could not take weights version ${version}: ${reason(s.reason)}`);
+      else this.evict(w.id, `could not take weights version ${version}: ${errorMessage(s.reason)}`);
     });
   }
 
@@ -102,8 +103,4 @@ export class WorkerPool {
     await Promise.all(this.live().map((w) => w.close().catch(() => undefined)));
     this.members.clear();
   }
-}
-
-export function reason(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -25,6 +25,7 @@ import { SOFTWARE_VERSION } from '../shared/contract/software_version.js';
 import type { SampleTask } from '../shared/contract/worker_endpoint.js';
 import { ThreadedWorker } from './compute_thread.js';
 import type { WorkerObserver } from './worker_observer.js';
+import { errorMessage } from '../shared/errors/error_message.js';
 
 export interface RemoteWorkerOptions {
   /** HOST:PORT of the coordinator. */
@@ -89,10 +90,10 @@ export async function runRemoteWorker(o: RemoteWorkerOptions): Promise<void> {
       unreachableSince ??= attemptStarted;
       if (o.giveUpAfterMs !== undefined && Date.now() - unreachableSince >= o.giveUpAfterMs) {
         throw new CoordinatorUnreachableError(
-          `no coordinator at ${o.address} for ${((Date.now() - unreachableSince) / 1000).toFixed(0)} s (${attempts} attempts; last: ${err instanceof Error ? err.message : String(err)}); giving up`,
+          `no coordinator at ${o.address} for ${((Date.now() - unreachableSince) / 1000).toFixed(0)} s (${attempts} attempts; last: ${errorMessage(err)}); giving up`,
         );
       }
-      log(`connection to ${o.address} failed (${err instanceof Error ? err.message : String(err)}); retrying in ${(delay / 1000).toFixed(1)} s`, 'warn');
+      log(`connection to ${o.address} failed (${errorMessage(err)}); retrying in ${(delay / 1000).toFixed(1)} s`, 'warn');
     }
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, delay);
@@ -172,7 +173,7 @@ async function serveSession(
   const toTasks = (samples: pb.SampleTask[]): SampleTask[] => samples.map((s) => ({ id: s.id, ...(s.bytes ? { bytes: sampleFromWire(s.bytes) } : {}) }));
   const send = (msgs: (pb.WorkerMessageOut | PreEncodedMessage)[]): Promise<void> => writeAll(call, msgs);
   const fail = async (code: string, err: unknown, step = 0): Promise<void> => {
-    await send([{ error: { code, message: err instanceof Error ? err.message : String(err), fatal: false, step } }]);
+    await send([{ error: { code, message: errorMessage(err), fatal: false, step } }]);
   };
 
   const handle = async (m: pb.CoordinatorMessage): Promise<void> => {
@@ -269,7 +270,7 @@ async function serveSession(
       }
       if (m.kind === 'weights') for (const t of m.weights.tensors) weightShapes.set(t.name, t.shape);
       queue = queue.then(() => handle(m)).catch((err: unknown) => {
-        log(`session error: ${err instanceof Error ? err.message : String(err)}`, 'error');
+        log(`session error: ${errorMessage(err)}`, 'error');
         call.cancel();
       });
     });

@@ -18,6 +18,7 @@ import type { LoraSpec } from '../shared/sam/lora.js';
 import type { StateDict } from '../shared/sam/params.js';
 import { InferenceCompute } from '../shared/sam/inference_compute.js';
 import { TrainingCompute } from './training_compute.js';
+import { errorMessage } from '../shared/errors/error_message.js';
 
 export interface WorkerModel {
   sam: SamConfig;
@@ -110,7 +111,7 @@ export class LocalWorker implements WorkerEndpoint {
           }),
         );
       } catch (err) {
-        failed.push({ id: task.id, reason: err instanceof Error ? err.message : String(err) });
+        failed.push({ id: task.id, reason: errorMessage(err) });
       }
     }
     if (prepared.length === 0) {
@@ -142,7 +143,7 @@ export class LocalWorker implements WorkerEndpoint {
         }
         scores.push({ id: task.id, ...meanScores(per), objects: per.length });
       } catch (err) {
-        failed.push({ id: task.id, reason: err instanceof Error ? err.message : String(err) });
+        failed.push({ id: task.id, reason: errorMessage(err) });
       }
     }
     return { scores, failed };

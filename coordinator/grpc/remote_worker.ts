@@ -13,6 +13,7 @@ import type { PreEncodedMessage } from '../../shared/wire/pre_encoded.js';
 import { TensorReceiver } from '../../shared/wire/tensor_receiver.js';
 import type { EvalResult, EvalWork, SampleTask, StepResult, StepWork, WorkerEndpoint, WorkerPlacement } from '../../shared/contract/worker_endpoint.js';
 import type { WeightsBroadcast } from './weights_broadcast.js';
+import { errorMessage } from '../../shared/errors/error_message.js';
 
 export type SessionStream = grpc.ServerDuplexStream<pb.WorkerMessage, pb.CoordinatorMessageOut | PreEncodedMessage>;
 
@@ -85,7 +86,7 @@ export class RemoteWorker implements WorkerEndpoint {
           throw new Error(`unexpected message ${String(m.kind)}`);
       }
     } catch (err) {
-      const reason = err instanceof Error ? err.message : String(err);
+      const reason = errorMessage(err);
       this.o.onRejected?.(reason);
       this.failPending(new Error(`worker ${this.id} sent a malformed reply: ${reason}`));
     }

@@ -1,6 +1,8 @@
 // Errors and problem records of the data layer. Every failure names the file it is about, so a
 // training loop can count and skip a bad sample, and the dataset scan can list every problem at once.
 
+import { errorMessage } from '../errors/error_message.js';
+
 /** What went wrong, for callers that count problems by kind. */
 export type DataErrorCode =
   | 'missing' // a file or directory does not exist
@@ -60,6 +62,6 @@ export function fsDataError(file: string, err: unknown, what = 'file'): DataErro
   const code = errnoCode(err);
   if (code === 'ENOENT' || code === 'ENOTDIR') return new DataError(file, `${what} not found`, 'missing', { cause: err });
   if (code === 'EISDIR') return new DataError(file, `is a directory, expected a ${what}`, 'unreadable', { cause: err });
-  const msg = err instanceof Error ? err.message : String(err);
+  const msg = errorMessage(err);
   return new DataError(file, `cannot read ${what}: ${msg}`, 'unreadable', { cause: err });
 }

@@ -34,6 +34,7 @@ import { DataError, fsDataError } from './errors.js';
 import type { RgbImage } from './types.js';
 
 export { DataError } from './errors.js';
+import { errorMessage } from '../errors/error_message.js';
 export type { DataErrorCode, DataProblem } from './errors.js';
 export type { RgbImage } from './types.js';
 
@@ -106,7 +107,7 @@ export function sniffFormat(buf: Uint8Array): string | undefined {
  * e.g. a TIFF cut before its directory) is 'corrupt'.
  */
 export function sharpDataError(name: string, err: unknown, what: string, buf?: Uint8Array): DataError {
-  const msg = (err instanceof Error ? err.message : String(err)).split('\n')[0]!.trim();
+  const msg = errorMessage(err).split('\n')[0]!.trim();
   const sniffed = buf ? sniffFormat(buf) : undefined;
   if (/unsupported image format/i.test(msg)) {
     if (sniffed !== undefined) return new DataError(name, `cannot decode ${what}: damaged or truncated ${sniffed.toUpperCase()} file`, 'corrupt', { cause: err });

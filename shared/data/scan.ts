@@ -20,6 +20,7 @@ import { countCocoObjects } from './formats/coco.js';
 import { readInstanceMasks } from './formats/instance_labels.js';
 import { readBinaryMask } from './formats/reference_layout.js';
 import { inspectImage } from './image_io.js';
+import { errorMessage } from '../errors/error_message.js';
 
 export type ScanPolicy = 'fail' | 'skip';
 
@@ -70,7 +71,7 @@ export async function checkSample(ds: Dataset, ref: SampleRef): Promise<DataProb
   const problems: DataProblem[] = [];
   const note = (err: unknown) => {
     if (err instanceof DataError) problems.push(err.toProblem(ref.id));
-    else problems.push({ file: ref.imagePath, reason: `unexpected error: ${err instanceof Error ? err.message : String(err)}`, code: 'corrupt', sampleId: ref.id });
+    else problems.push({ file: ref.imagePath, reason: `unexpected error: ${errorMessage(err)}`, code: 'corrupt', sampleId: ref.id });
   };
   const imageCheck = (async () => inspectImage(await readOrProblem(ref.imagePath, 'image'), ref.imagePath))().catch((err: unknown) => {
     note(err);

@@ -6,6 +6,7 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type ListenAddress, formatAddress } from './listen_address.js';
+import { errorMessage } from '../errors/error_message.js';
 
 /** What the server needs of a prom-client Registry. */
 export interface MetricsSource {
@@ -71,7 +72,7 @@ export async function startMetricsServer(o: { listen: ListenAddress; source: Met
     if (req.method !== 'GET' && req.method !== 'HEAD') return reply(405, 'only GET /metrics\n', { allow: 'GET, HEAD' });
     withTimeout(o.source.metrics(), SCRAPE_TIMEOUT_MS).then(
       (text) => reply(200, text, { 'content-type': o.source.contentType }),
-      (err: unknown) => reply(500, `collecting metrics failed: ${err instanceof Error ? err.message : String(err)}\n`),
+      (err: unknown) => reply(500, `collecting metrics failed: ${errorMessage(err)}\n`),
     );
   });
   server.maxConnections = MAX_CONNECTIONS;

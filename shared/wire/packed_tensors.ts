@@ -29,6 +29,7 @@ import {
   sameShape,
   shapeElements,
 } from './tensor_codec.js';
+import { errorMessage } from '../errors/error_message.js';
 
 /** Which envelope a message goes in: WorkerMessage or CoordinatorMessage. */
 export type ChunkEnvelope = 'worker_message' | 'coordinator_message';
@@ -189,7 +190,7 @@ export class PackedAssembler {
     try {
       this.accept(chunk);
     } catch (e) {
-      this.closed = e instanceof Error ? e.message : String(e);
+      this.closed = errorMessage(e);
       throw e;
     }
   }

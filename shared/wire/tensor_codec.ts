@@ -9,6 +9,7 @@
 import { bfloat16ArrayToFloat32, bfloat16BitsToFloat32, float32ArrayToBfloat16, float32ToBfloat16Bits, HOST_LITTLE_ENDIAN } from '../tensor/dtype_codec.js';
 import { MAX_TENSOR_NAME_BYTES, MAX_TENSOR_RANK, MiB } from './limits.js';
 import type { Encoding, TensorChunk, TensorInfo } from './messages.js';
+import { errorMessage } from '../errors/error_message.js';
 
 /** Element encoding chosen by the sender. */
 export type TensorEncoding = 'fp32' | 'bf16';
@@ -321,7 +322,7 @@ export class TensorAssembler {
     try {
       return this.accept(chunk);
     } catch (e) {
-      this.closed = e instanceof Error ? e.message : String(e);
+      this.closed = errorMessage(e);
       throw e;
     }
   }

@@ -6,6 +6,7 @@
 //   node dist/tests/deploy/cli_probe.js '[["coordinator","--listen","0.0.0.0:50051"], ...]'
 
 import { commands } from '../../bin/commands.js';
+import { errorMessage } from '../../shared/errors/error_message.js';
 
 interface Probe {
   argv: string[];
@@ -29,7 +30,7 @@ async function probe(argv: string[]): Promise<Probe> {
   try {
     return { argv, status: await command.run([...rest, '--help']), stderr };
   } catch (e) {
-    return { argv, status: 1, stderr: `${stderr}${e instanceof Error ? e.message : String(e)}` };
+    return { argv, status: 1, stderr: `${stderr}${errorMessage(e)}` };
   } finally {
     process.stdout.write = out;
     process.stderr.write = err;

@@ -15,6 +15,7 @@ import {
 } from '../../shared/wire/proto_loader.js';
 import { type HostTensor, iterateTensorChunks, TensorAssembler, tensorInfos } from '../../shared/wire/tensor_codec.js';
 import { deadline, type RunningServer, startServer, trivialCoordinator, within, writeAll } from './helpers.js';
+import { errorMessage } from '../../shared/errors/error_message.js';
 
 const LIMIT = 4 * MiB;
 const ELEMENTS = 10_000_000; // 40 MB of float32
@@ -29,7 +30,7 @@ function echoSession(): CoordinatorHandlers['Session'] {
     let asm: TensorAssembler | undefined;
     let header: { step: number; tensors: number } | undefined;
     const fail = (e: unknown): void => {
-      const details = e instanceof Error ? e.message : String(e);
+      const details = errorMessage(e);
       call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details });
     };
     call.on('data', (m: WorkerMessage) => {

@@ -13,6 +13,7 @@ import { maskBounds } from '../../shared/data/prompts.js';
 import { type SegScores, meanScores, segScores } from '../../shared/metrics/segmentation.js';
 import type { LoraSpec } from '../../shared/sam/lora.js';
 import { type BaseModel, type EvalModel, inferenceFor } from './eval_model.js';
+import { errorMessage } from '../../shared/errors/error_message.js';
 
 export interface ImageScore extends SegScores {
   id: string;
@@ -64,7 +65,7 @@ export async function evaluateModels(o: EvaluateOptions): Promise<ModelResult[]>
         try {
           sample = await o.dataset.load(ref);
         } catch (err) {
-          failed.push({ id: ref.id, reason: err instanceof Error ? err.message : String(err) });
+          failed.push({ id: ref.id, reason: errorMessage(err) });
           continue;
         }
         const objects = sample.objects.filter((m) => maskBounds(m) !== null);

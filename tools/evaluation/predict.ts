@@ -13,6 +13,7 @@ import type { Box } from '../../shared/data/prompts.js';
 import type { RgbImage } from '../../shared/data/types.js';
 import { type BaseModelOptions, type EvalModel, baseEvalModel, inferenceFor, loadBaseModel, loadLoraModel } from './eval_model.js';
 import { drawBox, drawPoint, renderOverlay } from './overlay.js';
+import { errorMessage } from '../../shared/errors/error_message.js';
 
 export interface PointPrompt {
   x: number;
@@ -73,7 +74,7 @@ async function readImage(file: string): Promise<RgbImage> {
   try {
     return await decodeImage(file);
   } catch (err) {
-    throw new PredictInputError(`cannot read the image: ${err instanceof Error ? err.message : String(err)}`);
+    throw new PredictInputError(`cannot read the image: ${errorMessage(err)}`);
   }
 }
 

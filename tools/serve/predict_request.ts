@@ -10,6 +10,7 @@
 import type { Box } from '../../shared/data/prompts.js';
 import type { PointPrompt } from '../evaluation/predict.js';
 import { HttpError } from './http_error.js';
+import { errorMessage } from '../../shared/errors/error_message.js';
 
 export interface PredictRequest {
   /** An image the server holds (its id), or the image's bytes. */
@@ -68,7 +69,7 @@ export function parsePredictRequest(body: Buffer, maxPoints: number): PredictReq
   try {
     json = JSON.parse(body.toString('utf8'));
   } catch (err) {
-    throw new HttpError(400, 'bad_json', `the request body is not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
+    throw new HttpError(400, 'bad_json', `the request body is not valid JSON: ${errorMessage(err)}`);
   }
   if (!isRecord(json)) throw new HttpError(400, 'bad_json', 'the request body must be a JSON object {"image", "box", "points"}');
   const unknown = Object.keys(json).filter((k) => !KEYS.includes(k));

@@ -18,6 +18,7 @@ import { readBody } from './request_body.js';
 import type { Segmenter } from './segmenter.js';
 import type { ModelsInfo } from './serve_models.js';
 import { type StaticFile, loadStaticFiles } from './static_files.js';
+import { errorMessage, errorWithStack } from '../../shared/errors/error_message.js';
 
 export const DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024;
 
@@ -133,8 +134,8 @@ export async function startServer(segmenter: Segmenter, info: ModelsInfo, o: Ser
       if (err instanceof HttpError) {
         return sendJson(res, err.status, { error: err.message, code: err.code } satisfies ErrorBody, err.headers);
       }
-      log(`internal error on ${req.method} ${req.url}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-      sendJson(res, 500, { error: `internal error: ${err instanceof Error ? err.message : String(err)}`, code: 'internal' } satisfies ErrorBody);
+      log(`internal error on ${req.method} ${req.url}: ${errorWithStack(err)}`);
+      sendJson(res, 500, { error: `internal error: ${errorMessage(err)}`, code: 'internal' } satisfies ErrorBody);
     });
   });
 
