@@ -1,5 +1,6 @@
-// The subcommand table. Each later capability adds its command here.
+// The subcommands of the sam-lora binary, in the order its help lists them.
 
+import type { Command } from './command.js';
 import { coordinatorCommand } from './coordinator_command.js';
 import { demoDataCommand } from './demo_data_command.js';
 import { evalCommand } from './eval_command.js';
@@ -9,12 +10,6 @@ import { serveCommand } from './serve_command.js';
 import { loraCommand } from './lora_command.js';
 import { trainCommand } from './train_command.js';
 import { workerCommand } from './worker_command.js';
-
-export interface Command {
-  name: string;
-  summary: string;
-  run: (args: string[]) => Promise<number>;
-}
 
 export const commands: Command[] = [
   trainCommand,

@@ -1,20 +1,18 @@
 // `sam-lora coordinator`: serves a training run to workers that join over gRPC. Without --config,
 // the same embedded demo job as `sam-lora train`.
 
-import { parseArgs } from 'node:util';
 import { runDistributed } from '../coordinator/distributed_run.js';
-import { completedRun } from '../coordinator/prepare_run.js';
 import type { Summary } from '../coordinator/trainer.js';
-import { parseSetArgs } from '../shared/config/index.js';
-import { type ServerSecurity, SharedToken, TOKEN_ENV_VAR } from '../shared/wire/security.js';
-import type { Command } from './commands.js';
+import { type ServerSecurity, TOKEN_ENV_VAR } from '../shared/wire/security.js';
+import { UsageError } from './cli_errors.js';
+import { type ParsedArgs, defineCommand } from './define_command.js';
 import { RUN_EXIT_STATUS, runExitStatus, withGracefulStop } from './graceful_stop.js';
 import { RunEvents } from '../coordinator/run_events.js';
 import { serveRunMetrics } from '../coordinator/metrics/serve_run_metrics.js';
-import { type ListenAddress, parseMetricsOption } from '../shared/prometheus/listen_address.js';
-import { LOG_ARG_OPTIONS, LOG_USAGE } from '../shared/log/log_settings.js';
-import { OUTPUT_ARG_OPTIONS, OUTPUT_USAGE, type OutputSettings, notEvaluatedAfter, outputSettingsFromArgs, startRunOutput } from './run_output.js';
-import { errorMessage } from '../shared/errors/error_message.js';
+import { LOG_USAGE } from '../shared/log/log_settings.js';
+import { OUTPUT_USAGE, notEvaluatedAfter, startRunOutput } from './run_output.js';
+import { RUN_ARG_OPTIONS, completedRunText, runArgs } from './run_args.js';
+import { runToken } from './run_token.js';
 
 const USAGE = `usage: sam-lora coordinator --listen HOST:PORT [--config FILE] [--run-dir DIR] [--resume | --auto-resume]
                             [--min-workers N] [--token-file FILE] [--tls-cert F --tls-key F [--tls-client-ca F]]
@@ -50,91 +48,52 @@ ${LOG_USAGE}
 ${RUN_EXIT_STATUS}
 `;
 
-async function runCoordinatorCommand(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        listen: { type: 'string' },
-        config: { type: 'string' },
-        'run-dir': { type: 'string' },
-        resume: { type: 'boolean' },
-        'auto-resume': { type: 'boolean' },
-        'min-workers': { type: 'string' },
-        'token-file': { type: 'string' },
-        'tls-cert': { type: 'string' },
-        'tls-key': { type: 'string' },
-        'tls-client-ca': { type: 'string' },
-        bf16: { type: 'boolean' },
-        'step-deadline': { type: 'string' },
-        set: { type: 'string', multiple: true },
-        epochs: { type: 'string' },
-        metrics: { type: 'string' },
-        ...OUTPUT_ARG_OPTIONS,
-        ...LOG_ARG_OPTIONS,
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    process.stderr.write(`sam-lora coordinator: ${errorMessage(err)}\n\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  const usage = (msg: string): number => {
-    process.stderr.write(`sam-lora coordinator: ${msg}\n\n${USAGE}`);
-    return 2;
-  };
-  if (!values.listen || !/^.+:\d+$/.test(values.listen)) return usage('--listen HOST:PORT is required');
+const COORDINATOR_OPTIONS = {
+  ...RUN_ARG_OPTIONS,
+  listen: { type: 'string' },
+  'min-workers': { type: 'string' },
+  'token-file': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-client-ca': { type: 'string' },
+  bf16: { type: 'boolean' },
+  'step-deadline': { type: 'string' },
+} as const;
+
+async function runCoordinatorCommand({ values }: ParsedArgs<typeof COORDINATOR_OPTIONS>): Promise<number> {
+  if (!values.listen || !/^.+:\d+$/.test(values.listen)) throw new UsageError('--listen HOST:PORT is required');
   const minWorkers = values['min-workers'] === undefined ? 1 : Number(values['min-workers']);
-  if (!Number.isInteger(minWorkers) || minWorkers < 1) return usage(`--min-workers must be a positive integer (got ${values['min-workers']})`);
+  if (!Number.isInteger(minWorkers) || minWorkers < 1) throw new UsageError(`--min-workers must be a positive integer (got ${values['min-workers']})`);
   const deadline = values['step-deadline'] === undefined ? 600 : Number(values['step-deadline']);
-  if (!(deadline > 0)) return usage(`--step-deadline must be a positive number of seconds (got ${values['step-deadline']})`);
-  if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) return usage('--tls-cert and --tls-key go together');
-  if (values['tls-client-ca'] && !values['tls-cert']) return usage('--tls-client-ca needs --tls-cert and --tls-key');
+  if (!(deadline > 0)) throw new UsageError(`--step-deadline must be a positive number of seconds (got ${values['step-deadline']})`);
+  if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) throw new UsageError('--tls-cert and --tls-key go together');
+  if (values['tls-client-ca'] && !values['tls-cert']) throw new UsageError('--tls-client-ca needs --tls-cert and --tls-key');
   const security: ServerSecurity = values['tls-cert']
     ? values['tls-client-ca']
       ? { mode: 'mtls', certFile: values['tls-cert'], keyFile: values['tls-key']!, clientCaFile: values['tls-client-ca'] }
       : { mode: 'tls', certFile: values['tls-cert'], keyFile: values['tls-key']! }
     : { mode: 'insecure' };
-  let output: OutputSettings;
-  let metricsAt: ListenAddress | undefined;
-  try {
-    output = outputSettingsFromArgs(values);
-    metricsAt = parseMetricsOption(values.metrics);
-  } catch (err) {
-    return usage(errorMessage(err));
-  }
-  const overrides = parseSetArgs(values.set ?? []);
-  if (values.epochs !== undefined) overrides['train.epochs'] = values.epochs;
-
-  if (values['auto-resume'] && !values['run-dir']) return usage('--auto-resume needs --run-dir (the directory a restarted job finds its checkpoints in)');
-  const resume = values['auto-resume'] ? ('auto' as const) : (values.resume ?? false);
-  // A restart after the end (a replaced pod, a requeued job) reports the run and trains nothing.
-  const completed = completedRun({ runDir: values['run-dir'], resume });
+  const run = runArgs(values);
+  const completed = completedRunText(run, summaryLine);
   if (completed) {
-    process.stdout.write(`${completed.message}\n${summaryLine(completed.summary)}`);
+    process.stdout.write(completed);
     return 0;
   }
 
   const listen = values.listen;
   return withGracefulStop(async (signal, stop) => {
     const events = new RunEvents();
-    const display = startRunOutput({ ...output, events, signal, stop, bindings: { role: 'coordinator' } });
+    const display = startRunOutput({ ...run.output, events, signal, stop, bindings: { role: 'coordinator' } });
     try {
-      const token = values['token-file'] ? await SharedToken.fromFile(values['token-file']) : process.env[TOKEN_ENV_VAR] ? SharedToken.fromEnv() : undefined;
+      const token = await runToken(values['token-file']);
       if (!token) events.emit({ kind: 'log', level: 'warn', text: 'no token (--token-file or SAMLORA_TOKEN): any client that reaches the port can join; use this only on a trusted network' });
-      const metrics = metricsAt ? await serveRunMetrics({ listen: metricsAt, events, requiredWorkers: minWorkers }) : undefined;
+      const metrics = run.metricsAt ? await serveRunMetrics({ listen: run.metricsAt, events, requiredWorkers: minWorkers }) : undefined;
       if (metrics) events.emit({ kind: 'log', level: 'info', text: `serving metrics at ${metrics.url}` });
       const summary = await runDistributed({
-        configPath: values.config,
-        overrides,
-        runDir: values['run-dir'],
-        resume,
+        configPath: run.configPath,
+        overrides: run.overrides,
+        runDir: run.runDir,
+        resume: run.resume,
         listen,
         minWorkers,
         ...(token ? { token } : {}),
@@ -147,9 +106,9 @@ async function runCoordinatorCommand(argv: string[]): Promise<number> {
       process.stdout.write(`\n${summaryLine(summary)}`);
       return runExitStatus(summary.status, stop.stoppedBy());
     } catch (err) {
+      // Off the screen before the error is reported.
       await display.close();
-      process.stderr.write(`sam-lora coordinator: ${errorMessage(err)}\n`);
-      return 1;
+      throw err;
     }
   });
 }
@@ -160,8 +119,10 @@ function summaryLine(s: Summary): string {
   return `${s.status}: ${s.steps} steps, held-out before ${fmt(s.eval_before)}, after ${s.status === 'completed' ? fmt(s.eval_after) : notEvaluatedAfter(s)}\n`;
 }
 
-export const coordinatorCommand: Command = {
+export const coordinatorCommand = defineCommand({
   name: 'coordinator',
   summary: 'serve a distributed training run to gRPC workers',
+  usage: USAGE,
+  options: COORDINATOR_OPTIONS,
   run: runCoordinatorCommand,
-};
+});

@@ -1,9 +1,8 @@
 // `sam-lora demo-data`: write the generated demo dataset (shared/data/demo_data.ts).
 
-import { parseArgs } from 'node:util';
 import { DEMO_DEFAULTS, writeDemoDataset } from '../shared/data/demo_data.js';
-import { UsageError, reportCommandError } from './cli_errors.js';
-import type { Command } from './commands.js';
+import { UsageError } from './cli_errors.js';
+import { type ParsedArgs, defineCommand } from './define_command.js';
 
 const USAGE = `usage: sam-lora demo-data --out DIR [--seed N] [--train N] [--test N] [--size PX] [--force]
 
@@ -27,41 +26,30 @@ function intOption(name: string, value: string | undefined, fallback: number, mi
   return n;
 }
 
-async function runDemoData(argv: string[]): Promise<number> {
-  try {
-    if (argv.includes('--help') || argv.includes('-h')) {
-      process.stdout.write(USAGE);
-      return 0;
-    }
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: { out: { type: 'string' }, seed: { type: 'string' }, train: { type: 'string' }, test: { type: 'string' }, size: { type: 'string' }, force: { type: 'boolean' } },
-    });
-    if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-    if (values.out === undefined || values.out === '') throw new UsageError('missing --out DIR');
-    const options = {
-      seed: intOption('seed', values.seed, DEMO_DEFAULTS.seed, Number.MIN_SAFE_INTEGER),
-      train: intOption('train', values.train, DEMO_DEFAULTS.train, 0),
-      test: intOption('test', values.test, DEMO_DEFAULTS.test, 0),
-      size: intOption('size', values.size, DEMO_DEFAULTS.size, 16),
-    };
-    const t0 = performance.now();
-    const summary = await writeDemoDataset(values.out, options, values.force ?? false);
-    const ms = Math.round(performance.now() - t0);
-    process.stdout.write(
-      `wrote ${summary.counts.train} train + ${summary.counts.test} test images (${summary.size} px, seed ${summary.seed}; ` +
-        `${summary.kinds.ring} rings, ${summary.kinds.ellipse} ellipses, ${summary.kinds.polygon} polygons) to ${summary.out} in ${ms} ms\n`,
-    );
-    return 0;
-  } catch (e) {
-    return reportCommandError('demo-data', USAGE, e);
-  }
+const DEMO_DATA_OPTIONS = { out: { type: 'string' }, seed: { type: 'string' }, train: { type: 'string' }, test: { type: 'string' }, size: { type: 'string' }, force: { type: 'boolean' } } as const;
+
+async function runDemoData({ values }: ParsedArgs<typeof DEMO_DATA_OPTIONS>): Promise<number> {
+  if (values.out === undefined || values.out === '') throw new UsageError('missing --out DIR');
+  const options = {
+    seed: intOption('seed', values.seed, DEMO_DEFAULTS.seed, Number.MIN_SAFE_INTEGER),
+    train: intOption('train', values.train, DEMO_DEFAULTS.train, 0),
+    test: intOption('test', values.test, DEMO_DEFAULTS.test, 0),
+    size: intOption('size', values.size, DEMO_DEFAULTS.size, 16),
+  };
+  const t0 = performance.now();
+  const summary = await writeDemoDataset(values.out, options, values.force ?? false);
+  const ms = Math.round(performance.now() - t0);
+  process.stdout.write(
+    `wrote ${summary.counts.train} train + ${summary.counts.test} test images (${summary.size} px, seed ${summary.seed}; ` +
+      `${summary.kinds.ring} rings, ${summary.kinds.ellipse} ellipses, ${summary.kinds.polygon} polygons) to ${summary.out} in ${ms} ms\n`,
+  );
+  return 0;
 }
 
-export const demoDataCommand: Command = {
+export const demoDataCommand = defineCommand({
   name: 'demo-data',
   summary: 'write a generated demo dataset (rings, ellipses, polygons with exact masks) in the reference layout',
+  usage: USAGE,
+  options: DEMO_DATA_OPTIONS,
   run: runDemoData,
-};
+});

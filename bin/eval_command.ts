@@ -2,13 +2,12 @@
 // Dice / IoU, with result files, a chart and overlays (tools/evaluation/).
 
 import { existsSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { resolveLoraPath } from '../tools/evaluation/eval_model.js';
 import { runEval } from '../tools/evaluation/run_eval.js';
 import { BASE_MODEL } from '../tools/evaluation/names.js';
 import { parseSetArgs } from '../shared/config/index.js';
-import { UsageError, reportCommandError } from './cli_errors.js';
-import type { Command } from './commands.js';
+import { UsageError } from './cli_errors.js';
+import { type ParsedArgs, defineCommand } from './define_command.js';
 
 const USAGE = `usage: sam-lora eval [--config FILE | --checkpoint SAM.pth] [--lora [NAME=]FILE ...] [--data DIR]
                      --out DIR [--set KEY=VALUE ...] [--no-overlays]
@@ -45,58 +44,46 @@ export function parseLoraArg(arg: string): { file: string; name?: string } {
   return { file: resolveLoraPath(arg) };
 }
 
-async function runEvalCommand(argv: string[]): Promise<number> {
-  try {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        config: { type: 'string' },
-        checkpoint: { type: 'string' },
-        lora: { type: 'string', multiple: true },
-        data: { type: 'string' },
-        out: { type: 'string' },
-        set: { type: 'string', multiple: true },
-        'no-overlays': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-    if (values.help) {
-      process.stdout.write(USAGE);
-      return 0;
-    }
-    if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-    if (!values.out) throw new UsageError('missing --out DIR');
-    const loras = (values.lora ?? []).map(parseLoraArg);
-    const explicit = loras.flatMap((l) => (l.name === undefined ? [] : [l.name]));
-    if (explicit.includes(BASE_MODEL)) throw new UsageError(`--lora: the name "${BASE_MODEL}" is the untuned model's`);
-    const dup = explicit.find((n, i) => explicit.indexOf(n) !== i);
-    if (dup !== undefined) throw new UsageError(`--lora: the name "${dup}" is given twice`);
-    const overrides = parseSetArgs(values.set ?? []);
+const EVAL_OPTIONS = {
+  config: { type: 'string' },
+  checkpoint: { type: 'string' },
+  lora: { type: 'string', multiple: true },
+  data: { type: 'string' },
+  out: { type: 'string' },
+  set: { type: 'string', multiple: true },
+  'no-overlays': { type: 'boolean' },
+} as const;
 
-    const r = await runEval({
-      configPath: values.config,
-      checkpoint: values.checkpoint,
-      overrides,
-      loras,
-      data: values.data,
-      out: values.out,
-      noOverlays: values['no-overlays'] ?? false,
-      progress: (line) => process.stderr.write(`${line}\n`),
-    });
-    process.stdout.write(`\n${r.table}\n`);
-    process.stdout.write(`wrote ${r.files.json}, ${r.files.csv}, ${r.files.chart}${r.files.overlays ? ` and ${r.files.overlays}/` : ''}\n`);
-    const failed = r.results.reduce((a, m) => a + m.failed.length, 0);
-    if (failed) process.stderr.write(`${failed} image evaluation(s) failed; see "failed" in results.json\n`);
-    return 0;
-  } catch (e) {
-    return reportCommandError('eval', USAGE, e);
-  }
+async function runEvalCommand({ values }: ParsedArgs<typeof EVAL_OPTIONS>): Promise<number> {
+  if (!values.out) throw new UsageError('missing --out DIR');
+  const loras = (values.lora ?? []).map(parseLoraArg);
+  const explicit = loras.flatMap((l) => (l.name === undefined ? [] : [l.name]));
+  if (explicit.includes(BASE_MODEL)) throw new UsageError(`--lora: the name "${BASE_MODEL}" is the untuned model's`);
+  const dup = explicit.find((n, i) => explicit.indexOf(n) !== i);
+  if (dup !== undefined) throw new UsageError(`--lora: the name "${dup}" is given twice`);
+  const overrides = parseSetArgs(values.set ?? []);
+
+  const r = await runEval({
+    configPath: values.config,
+    checkpoint: values.checkpoint,
+    overrides,
+    loras,
+    data: values.data,
+    out: values.out,
+    noOverlays: values['no-overlays'] ?? false,
+    progress: (line) => process.stderr.write(`${line}\n`),
+  });
+  process.stdout.write(`\n${r.table}\n`);
+  process.stdout.write(`wrote ${r.files.json}, ${r.files.csv}, ${r.files.chart}${r.files.overlays ? ` and ${r.files.overlays}/` : ''}\n`);
+  const failed = r.results.reduce((a, m) => a + m.failed.length, 0);
+  if (failed) process.stderr.write(`${failed} image evaluation(s) failed; see "failed" in results.json\n`);
+  return 0;
 }
 
-export const evalCommand: Command = {
+export const evalCommand = defineCommand({
   name: 'eval',
   summary: 'Dice/IoU of the base model and LoRA files on a test split (table, results.json/csv, chart, overlays)',
+  usage: USAGE,
+  options: EVAL_OPTIONS,
   run: runEvalCommand,
-};
+});

@@ -1,9 +1,8 @@
 // `sam-lora export`: merged weights and ONNX encoder / decoder models (tools/export/).
 
-import { parseArgs } from 'node:util';
 import { runExport } from '../tools/export/export_model.js';
-import { UsageError, reportCommandError } from './cli_errors.js';
-import type { Command } from './commands.js';
+import { UsageError } from './cli_errors.js';
+import { type ParsedArgs, defineCommand } from './define_command.js';
 import { MODEL_ARG_OPTIONS, modelArgs } from './model_args.js';
 
 const USAGE = `usage: sam-lora export [--config FILE | --checkpoint SAM.pth] [--lora FILE] --out DIR
@@ -32,38 +31,26 @@ const USAGE = `usage: sam-lora export [--config FILE | --checkpoint SAM.pth] [--
   it), 2 usage error.
 `;
 
-async function runExportCommand(argv: string[]): Promise<number> {
-  try {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        ...MODEL_ARG_OPTIONS,
-        out: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-    if (values.help) {
-      process.stdout.write(USAGE);
-      return 0;
-    }
-    if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-    if (!values.out) throw new UsageError('missing --out DIR');
-    const result = await runExport({
-      ...modelArgs(values),
-      out: values.out,
-      progress: (line) => process.stderr.write(`${line}\n`),
-    });
-    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-    return 0;
-  } catch (e) {
-    return reportCommandError('export', USAGE, e);
-  }
+const EXPORT_OPTIONS = {
+  ...MODEL_ARG_OPTIONS,
+  out: { type: 'string' },
+} as const;
+
+async function runExportCommand({ values }: ParsedArgs<typeof EXPORT_OPTIONS>): Promise<number> {
+  if (!values.out) throw new UsageError('missing --out DIR');
+  const result = await runExport({
+    ...modelArgs(values),
+    out: values.out,
+    progress: (line) => process.stderr.write(`${line}\n`),
+  });
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  return 0;
 }
 
-export const exportCommand: Command = {
+export const exportCommand = defineCommand({
   name: 'export',
   summary: 'write merged weights (safetensors) and ONNX encoder / decoder models for SAM front ends',
+  usage: USAGE,
+  options: EXPORT_OPTIONS,
   run: runExportCommand,
-};
+});

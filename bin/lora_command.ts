@@ -2,8 +2,9 @@
 
 import { parseArgs } from 'node:util';
 import { LORA_FORMATS, type LoraFormat, loadLora, loraInfo, saveLora } from '../shared/sam/lora_io.js';
-import { UsageError, reportCommandError } from './cli_errors.js';
-import type { Command } from './commands.js';
+import { UsageError } from './cli_errors.js';
+import type { Command } from './command.js';
+import { runReported } from './define_command.js';
 
 const USAGE = `usage: sam-lora lora info FILE
        sam-lora lora convert IN OUT --format reference|native
@@ -43,21 +44,18 @@ async function convert(args: string[]): Promise<number> {
 
 async function runLora(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
-  try {
-    if (sub === '--help' || sub === '-h' || sub === 'help' || rest.includes('--help') || rest.includes('-h')) {
-      process.stdout.write(USAGE);
-      return 0;
-    }
-    if (sub === 'info') return await info(rest);
-    if (sub === 'convert') return await convert(rest);
-    usage(sub === undefined ? 'missing subcommand' : `unknown subcommand "${sub}"`);
-  } catch (e) {
-    return reportCommandError('lora', USAGE, e);
+  if (sub === '--help' || sub === '-h' || sub === 'help' || rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(USAGE);
+    return 0;
   }
+  if (sub === 'info') return info(rest);
+  if (sub === 'convert') return convert(rest);
+  usage(sub === undefined ? 'missing subcommand' : `unknown subcommand "${sub}"`);
 }
 
+/** Subcommands, so it parses its own arguments; reporting is every command's. */
 export const loraCommand: Command = {
   name: 'lora',
   summary: 'inspect (info) and convert (convert --format reference|native) LoRA weight files',
-  run: runLora,
+  run: (argv) => runReported('lora', USAGE, () => runLora(argv)),
 };

@@ -1,10 +1,9 @@
 // `sam-lora predict`: segment one image from a box and/or point prompt (tools/evaluation/predict.ts).
 
-import { parseArgs } from 'node:util';
 import { type PointPrompt, runPredict } from '../tools/evaluation/predict.js';
 import type { Box } from '../shared/data/prompts.js';
-import { UsageError, reportCommandError } from './cli_errors.js';
-import type { Command } from './commands.js';
+import { UsageError } from './cli_errors.js';
+import { type ParsedArgs, defineCommand } from './define_command.js';
 import { MODEL_ARG_OPTIONS, modelArgs } from './model_args.js';
 
 const USAGE = `usage: sam-lora predict [--config FILE | --checkpoint SAM.pth] [--lora FILE] --image IMG
@@ -53,49 +52,37 @@ export function parsePoint(text: string): PointPrompt {
   return { x, y, label };
 }
 
-async function runPredictCommand(argv: string[]): Promise<number> {
-  try {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        ...MODEL_ARG_OPTIONS,
-        image: { type: 'string' },
-        box: { type: 'string' },
-        point: { type: 'string', multiple: true },
-        multimask: { type: 'boolean' },
-        out: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-    if (values.help) {
-      process.stdout.write(USAGE);
-      return 0;
-    }
-    if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-    if (!values.image) throw new UsageError('missing --image IMG');
-    if (!values.out) throw new UsageError('missing --out DIR');
-    const box = values.box === undefined ? undefined : parseBox(values.box);
-    const points = (values.point ?? []).map(parsePoint);
-    const result = await runPredict({
-      ...modelArgs(values),
-      image: values.image,
-      ...(box ? { box } : {}),
-      points,
-      multimask: values.multimask ?? false,
-      out: values.out,
-      progress: (line) => process.stderr.write(`${line}\n`),
-    });
-    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-    return 0;
-  } catch (e) {
-    return reportCommandError('predict', USAGE, e);
-  }
+const PREDICT_OPTIONS = {
+  ...MODEL_ARG_OPTIONS,
+  image: { type: 'string' },
+  box: { type: 'string' },
+  point: { type: 'string', multiple: true },
+  multimask: { type: 'boolean' },
+  out: { type: 'string' },
+} as const;
+
+async function runPredictCommand({ values }: ParsedArgs<typeof PREDICT_OPTIONS>): Promise<number> {
+  if (!values.image) throw new UsageError('missing --image IMG');
+  if (!values.out) throw new UsageError('missing --out DIR');
+  const box = values.box === undefined ? undefined : parseBox(values.box);
+  const points = (values.point ?? []).map(parsePoint);
+  const result = await runPredict({
+    ...modelArgs(values),
+    image: values.image,
+    ...(box ? { box } : {}),
+    points,
+    multimask: values.multimask ?? false,
+    out: values.out,
+    progress: (line) => process.stderr.write(`${line}\n`),
+  });
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  return 0;
 }
 
-export const predictCommand: Command = {
+export const predictCommand = defineCommand({
   name: 'predict',
   summary: 'segment one image from a box or point prompt (mask.png, overlay.png, predicted IoU as JSON)',
+  usage: USAGE,
+  options: PREDICT_OPTIONS,
   run: runPredictCommand,
-};
+});

@@ -1,13 +1,12 @@
 // `sam-lora serve`: the web demo (tools/serve/): upload an image, draw a box or click points,
 // see base SAM's mask and the LoRA's side by side.
 
-import { parseArgs } from 'node:util';
 import { describeModel } from '../tools/evaluation/eval_model.js';
 import { DEFAULT_SEGMENTER_LIMITS, Segmenter } from '../tools/serve/segmenter.js';
 import { DEFAULT_MAX_UPLOAD_BYTES, startServer } from '../tools/serve/server.js';
 import { loadServeModels } from '../tools/serve/serve_models.js';
-import { UsageError, reportCommandError } from './cli_errors.js';
-import type { Command } from './commands.js';
+import { UsageError } from './cli_errors.js';
+import { type ParsedArgs, defineCommand } from './define_command.js';
 import { MODEL_ARG_OPTIONS, modelArgs } from './model_args.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:7860';
@@ -74,57 +73,45 @@ function stopSignal(): { stopped: Promise<string>; dispose: () => void } {
   };
 }
 
-async function runServeCommand(argv: string[]): Promise<number> {
+const SERVE_OPTIONS = {
+  ...MODEL_ARG_OPTIONS,
+  listen: { type: 'string' },
+  'max-upload-mb': { type: 'string' },
+} as const;
+
+async function runServeCommand({ values }: ParsedArgs<typeof SERVE_OPTIONS>): Promise<number> {
+  const listen = parseListen(values.listen ?? DEFAULT_LISTEN);
+  const maxUploadBytes = values['max-upload-mb'] === undefined ? DEFAULT_MAX_UPLOAD_BYTES : parseMegabytes(values['max-upload-mb']);
+  const models = await loadServeModels(modelArgs(values));
+  process.stderr.write(`SAM: ${models.info.variant}, ${models.info.weights}, on ${models.info.device}\n`);
+  for (const m of models.models) process.stderr.write(`${describeModel(m.model)}\n`);
+  const segmenter = new Segmenter(models);
+  let server;
   try {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        ...MODEL_ARG_OPTIONS,
-        listen: { type: 'string' },
-        'max-upload-mb': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-    if (values.help) {
-      process.stdout.write(USAGE);
-      return 0;
-    }
-    if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-    const listen = parseListen(values.listen ?? DEFAULT_LISTEN);
-    const maxUploadBytes = values['max-upload-mb'] === undefined ? DEFAULT_MAX_UPLOAD_BYTES : parseMegabytes(values['max-upload-mb']);
-    const models = await loadServeModels(modelArgs(values));
-    process.stderr.write(`SAM: ${models.info.variant}, ${models.info.weights}, on ${models.info.device}\n`);
-    for (const m of models.models) process.stderr.write(`${describeModel(m.model)}\n`);
-    const segmenter = new Segmenter(models);
-    let server;
-    try {
-      server = await startServer(segmenter, models.info, { ...listen, maxUploadBytes, log: (line) => process.stderr.write(`${line}\n`) });
-    } catch (err) {
-      await segmenter.close();
-      throw err;
-    }
-    // Until here a signal just ends the process (nothing to clean up); from here it closes the server.
-    const signal = stopSignal();
-    try {
-      const shown = models.models.length > 1 ? 'base SAM and the LoRA side by side' : 'base SAM only: no --lora given';
-      process.stdout.write(`sam-lora serve: ${server.url} (${shown}); Ctrl-C stops\n`);
-      const name = await signal.stopped;
-      process.stderr.write(`${name}: stopping (after the request being computed); press Ctrl-C again to quit at once\n`);
-      await server.close();
-      process.stderr.write('stopped\n');
-      return 0;
-    } finally {
-      signal.dispose();
-    }
-  } catch (e) {
-    return reportCommandError('serve', USAGE, e);
+    server = await startServer(segmenter, models.info, { ...listen, maxUploadBytes, log: (line) => process.stderr.write(`${line}\n`) });
+  } catch (err) {
+    await segmenter.close();
+    throw err;
+  }
+  // Until here a signal just ends the process (nothing to clean up); from here it closes the server.
+  const signal = stopSignal();
+  try {
+    const shown = models.models.length > 1 ? 'base SAM and the LoRA side by side' : 'base SAM only: no --lora given';
+    process.stdout.write(`sam-lora serve: ${server.url} (${shown}); Ctrl-C stops\n`);
+    const name = await signal.stopped;
+    process.stderr.write(`${name}: stopping (after the request being computed); press Ctrl-C again to quit at once\n`);
+    await server.close();
+    process.stderr.write('stopped\n');
+    return 0;
+  } finally {
+    signal.dispose();
   }
 }
 
-export const serveCommand: Command = {
+export const serveCommand = defineCommand({
   name: 'serve',
   summary: 'web demo: draw a box or points on an image, see base SAM and the LoRA side by side (JSON API too)',
+  usage: USAGE,
+  options: SERVE_OPTIONS,
   run: runServeCommand,
-};
+});

@@ -1,20 +1,17 @@
 // `sam-lora train`: a training run on this host. Without --config, the embedded demo job.
 
-import { parseArgs } from 'node:util';
 import { launchLocal } from '../launcher/local_processes.js';
-import { completedRun } from '../coordinator/prepare_run.js';
 import { runLocal } from '../launcher/in_process_run.js';
 import type { Summary } from '../coordinator/trainer.js';
 import { assertCudaAvailable } from '../shared/graph/runtime.js';
-import { parseSetArgs } from '../shared/config/index.js';
-import type { Command } from './commands.js';
+import { UsageError } from './cli_errors.js';
+import { type ParsedArgs, defineCommand } from './define_command.js';
 import { RUN_EXIT_STATUS, runExitStatus, withGracefulStop } from './graceful_stop.js';
 import { RunEvents } from '../coordinator/run_events.js';
 import { serveRunMetrics } from '../coordinator/metrics/serve_run_metrics.js';
-import { type ListenAddress, parseMetricsOption } from '../shared/prometheus/listen_address.js';
-import { LOG_ARG_OPTIONS, LOG_USAGE } from '../shared/log/log_settings.js';
-import { OUTPUT_ARG_OPTIONS, OUTPUT_USAGE, type OutputSettings, notEvaluatedAfter, outputSettingsFromArgs, startRunOutput } from './run_output.js';
-import { errorMessage } from '../shared/errors/error_message.js';
+import { LOG_USAGE } from '../shared/log/log_settings.js';
+import { OUTPUT_USAGE, notEvaluatedAfter, startRunOutput } from './run_output.js';
+import { RUN_ARG_OPTIONS, completedRunText, runArgs } from './run_args.js';
 
 const USAGE = `usage: sam-lora train [--config FILE] [--run-dir DIR] [--resume | --auto-resume] [--set KEY=VALUE ...]
                       [--epochs N] [--device cpu|cuda] [--gpu N] [--threads N]
@@ -46,49 +43,18 @@ ${LOG_USAGE}
 ${RUN_EXIT_STATUS}
 `;
 
-async function runTrain(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        config: { type: 'string' },
-        'run-dir': { type: 'string' },
-        resume: { type: 'boolean' },
-        'auto-resume': { type: 'boolean' },
-        set: { type: 'string', multiple: true },
-        epochs: { type: 'string' },
-        device: { type: 'string' },
-        gpu: { type: 'string' },
-        threads: { type: 'string' },
-        workers: { type: 'string' },
-        gpus: { type: 'string' },
-        metrics: { type: 'string' },
-        ...OUTPUT_ARG_OPTIONS,
-        ...LOG_ARG_OPTIONS,
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    process.stderr.write(`sam-lora train: ${errorMessage(err)}\n\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  let output: OutputSettings;
-  let metricsAt: ListenAddress | undefined;
-  try {
-    output = outputSettingsFromArgs(values);
-    metricsAt = parseMetricsOption(values.metrics);
-  } catch (err) {
-    process.stderr.write(`sam-lora train: ${errorMessage(err)}\n\n${USAGE}`);
-    return 2;
-  }
-  const overrides = parseSetArgs(values.set ?? []);
-  if (values.epochs !== undefined) overrides['train.epochs'] = values.epochs;
+const TRAIN_OPTIONS = {
+  ...RUN_ARG_OPTIONS,
+  device: { type: 'string' },
+  gpu: { type: 'string' },
+  threads: { type: 'string' },
+  workers: { type: 'string' },
+  gpus: { type: 'string' },
+} as const;
+
+async function runTrain({ values }: ParsedArgs<typeof TRAIN_OPTIONS>): Promise<number> {
+  const run = runArgs(values);
+  const { overrides, output, metricsAt } = run;
   if (values.device !== undefined) overrides['runtime.device'] = values.device;
   if (values.gpu !== undefined) overrides['runtime.gpu'] = values.gpu;
   if (values.threads !== undefined) overrides['runtime.threads'] = values.threads;
@@ -97,29 +63,19 @@ async function runTrain(argv: string[]): Promise<number> {
   let gpus: number[] | undefined;
   if (values.workers !== undefined) {
     workers = Number(values.workers);
-    if (!Number.isInteger(workers) || workers < 1) {
-      process.stderr.write(`sam-lora train: --workers must be a positive integer (got ${values.workers})\n`);
-      return 2;
-    }
+    if (!Number.isInteger(workers) || workers < 1) throw new UsageError(`--workers must be a positive integer (got ${values.workers})`);
   }
   if (values.gpus !== undefined) {
     gpus = values.gpus.split(',').map((g) => Number(g.trim()));
     if (gpus.some((g) => !Number.isInteger(g) || g < 0) || (workers !== undefined && workers !== gpus.length)) {
-      process.stderr.write(`sam-lora train: --gpus takes device numbers like 0,1,2 (one worker each; got ${values.gpus})\n`);
-      return 2;
+      throw new UsageError(`--gpus takes device numbers like 0,1,2 (one worker each; got ${values.gpus})`);
     }
     assertCudaAvailable();
   }
 
-  if (values['auto-resume'] && !values['run-dir']) {
-    process.stderr.write(`sam-lora train: --auto-resume needs --run-dir (the directory a restarted job finds its checkpoints in)\n\n${USAGE}`);
-    return 2;
-  }
-  const resume = values['auto-resume'] ? ('auto' as const) : (values.resume ?? false);
-  // A restart after the end (a reboot, a requeued job) reports the run and trains nothing.
-  const completed = completedRun({ runDir: values['run-dir'], resume });
+  const completed = completedRunText(run, summaryText);
   if (completed) {
-    process.stdout.write(`${completed.message}\n${summaryText(completed.summary)}`);
+    process.stdout.write(completed);
     return 0;
   }
 
@@ -129,10 +85,10 @@ async function runTrain(argv: string[]): Promise<number> {
     const display = startRunOutput({ ...output, events, signal, stop, bindings: { role: 'coordinator' } });
     if (metrics) events.emit({ kind: 'log', level: 'info', text: `serving metrics at ${metrics.url}` });
     const common = {
-      configPath: values.config,
+      configPath: run.configPath,
       overrides,
-      runDir: values['run-dir'],
-      resume,
+      runDir: run.runDir,
+      resume: run.resume,
       signal,
       events,
     };
@@ -158,8 +114,10 @@ function summaryText(s: Summary): string {
   );
 }
 
-export const trainCommand: Command = {
+export const trainCommand = defineCommand({
   name: 'train',
   summary: 'train LoRA adapters (no --config: the embedded demo job)',
+  usage: USAGE,
+  options: TRAIN_OPTIONS,
   run: runTrain,
-};
+});

@@ -2,18 +2,17 @@
 // its device at once (a missing CUDA provider is a one-line message, not an ORT stack trace), then
 // joins the coordinator: serveCoordinator() is the single place the gRPC client plugs in.
 
-import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { assertCudaAvailable, CudaUnavailableError, type Device } from '../shared/graph/runtime.js';
-import { type ClientSecurity, SharedToken, TOKEN_ENV_VAR } from '../shared/wire/security.js';
+import type { ClientSecurity } from '../shared/wire/security.js';
 import { CoordinatorUnreachableError, WorkerRefusedError, runRemoteWorker } from '../worker/grpc_worker.js';
 import { serveWorkerMetrics } from '../worker/metrics/serve_worker_metrics.js';
 import { type ListenAddress, parseMetricsOption } from '../shared/prometheus/listen_address.js';
 import { LOG_ARG_OPTIONS, LOG_USAGE, type LogSettings, logSettingsFromArgs } from '../shared/log/log_settings.js';
-import type { Command } from './commands.js';
+import { CommandFailure, UsageError, asUsage } from './cli_errors.js';
+import { type ParsedArgs, defineCommand, parseCommandArgs } from './define_command.js';
+import { runToken } from './run_token.js';
 import { signalExitStatus } from './graceful_stop.js';
 import { workerLogging } from './worker_logging.js';
-import { errorMessage } from '../shared/errors/error_message.js';
 
 const USAGE = `usage: sam-lora worker --coordinator HOST:PORT (--gpu N | --device cpu) [--threads N]
                       [--token-file FILE] [--metrics HOST:PORT] [--log-level LEVEL] [--log-file FILE] [--log-pretty]
@@ -33,8 +32,9 @@ const USAGE = `usage: sam-lora worker --coordinator HOST:PORT (--gpu N | --devic
                            npm ci --onnxruntime-node-install=cuda12 (CUDA 12 and cuDNN 9 on the host)
   --device cpu             compute on the CPU instead (--device cuda is the same as giving --gpu N)
   --threads N              ORT intra-op threads (default 0: ORT's choice, one per physical core)
-  --token-file FILE        file holding the run's shared secret (its first line), sent to the
-                           coordinator to be admitted; keep it readable by you only.
+  --token-file FILE        file holding the run's shared secret (the whole file; a trailing newline
+                           is ignored), sent to the coordinator to be admitted; keep it readable by
+                           you only.
                            Without it, the SAMLORA_TOKEN environment variable is used when set.
 
   A lost connection (coordinator restart, network) is retried with backoff; the worker rejoins
@@ -60,10 +60,6 @@ ${LOG_USAGE}
 /** Exit status after --give-up-after ran out (an orchestrator can fail the whole job on it). */
 export const GAVE_UP_EXIT_STATUS = 3;
 
-export class WorkerUsageError extends Error {
-  override readonly name = 'WorkerUsageError';
-}
-
 export interface WorkerCommandOptions {
   coordinator: { host: string; port: number };
   device: Device;
@@ -84,16 +80,16 @@ export interface WorkerCommandOptions {
 
 /** Parses HOST:PORT ([v6]:PORT for IPv6). */
 export function parseAddress(arg: string): { host: string; port: number } {
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(arg)) throw new WorkerUsageError(`--coordinator ${arg}: give HOST:PORT without a scheme (e.g. ${arg.replace(/^[^:]+:\/\//, '')})`);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(arg)) throw new UsageError(`--coordinator ${arg}: give HOST:PORT without a scheme (e.g. ${arg.replace(/^[^:]+:\/\//, '')})`);
   const m = /^\[([^\]]+)\]:([^:]*)$/.exec(arg) ?? /^([^:[\]]+):([^:]*)$/.exec(arg);
-  if (!m) throw new WorkerUsageError(`--coordinator ${arg}: expected HOST:PORT, e.g. 10.0.0.5:50051 or [::1]:50051`);
+  if (!m) throw new UsageError(`--coordinator ${arg}: expected HOST:PORT, e.g. 10.0.0.5:50051 or [::1]:50051`);
   const port = /^\d{1,5}$/.test(m[2]!) ? Number(m[2]) : NaN;
-  if (!(port >= 1 && port <= 65535)) throw new WorkerUsageError(`--coordinator ${arg}: the port must be a number from 1 to 65535`);
+  if (!(port >= 1 && port <= 65535)) throw new UsageError(`--coordinator ${arg}: the port must be a number from 1 to 65535`);
   return { host: m[1]!, port };
 }
 
 function nonNegInt(flag: string, v: string): number {
-  if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v))) throw new WorkerUsageError(`${flag} ${v}: expected a whole number >= 0`);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v))) throw new UsageError(`${flag} ${v}: expected a whole number >= 0`);
   return Number(v);
 }
 
@@ -116,84 +112,67 @@ export function checkVisibleGpu(n: number, env: NodeJS.ProcessEnv): void {
   const cvd = env.CUDA_VISIBLE_DEVICES;
   const count = visibleGpuCount(cvd);
   if (count === undefined || n < count) return;
-  if (count === 0) throw new WorkerUsageError(`--gpu ${n}: CUDA_VISIBLE_DEVICES="${cvd}" hides every GPU from this process`);
-  throw new WorkerUsageError(
+  if (count === 0) throw new UsageError(`--gpu ${n}: CUDA_VISIBLE_DEVICES="${cvd}" hides every GPU from this process`);
+  throw new UsageError(
     `--gpu ${n}: CUDA_VISIBLE_DEVICES="${cvd}" shows this process ${count} GPU${count === 1 ? '' : 's'}, numbered 0${count > 1 ? `..${count - 1}` : ''} ` +
       '(--gpu indexes the visible GPUs, not the physical ones; under Slurm --gpus-per-task=1 or Kubernetes nvidia.com/gpu: 1 use --gpu 0)',
   );
 }
 
-/** The command line as options; 'help' for --help. Throws WorkerUsageError for anything wrong. */
+const WORKER_OPTIONS = {
+  coordinator: { type: 'string' },
+  gpu: { type: 'string' },
+  device: { type: 'string' },
+  threads: { type: 'string' },
+  'token-file': { type: 'string' },
+  'connect-attempts': { type: 'string' },
+  'give-up-after': { type: 'string' },
+  'tls-ca': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  metrics: { type: 'string' },
+  ...LOG_ARG_OPTIONS,
+} as const;
+
+/** The command line as options; 'help' for --help. Throws UsageError for anything wrong. */
 export function parseWorkerArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): WorkerCommandOptions | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        coordinator: { type: 'string' },
-        gpu: { type: 'string' },
-        device: { type: 'string' },
-        threads: { type: 'string' },
-        'token-file': { type: 'string' },
-        'connect-attempts': { type: 'string' },
-        'give-up-after': { type: 'string' },
-        'tls-ca': { type: 'string' },
-        'tls-cert': { type: 'string' },
-        'tls-key': { type: 'string' },
-        metrics: { type: 'string' },
-        ...LOG_ARG_OPTIONS,
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    throw new WorkerUsageError(errorMessage(err));
-  }
-  const { values, positionals } = parsed;
-  if (values.help) return 'help';
-  if (positionals.length) throw new WorkerUsageError(`unexpected argument "${positionals[0]}"`);
-  if (values.coordinator === undefined) throw new WorkerUsageError('missing --coordinator HOST:PORT');
+  const parsed = parseCommandArgs({ options: WORKER_OPTIONS }, argv);
+  return parsed === 'help' ? 'help' : workerOptions(parsed, env);
+}
+
+function workerOptions({ values }: ParsedArgs<typeof WORKER_OPTIONS>, env: NodeJS.ProcessEnv): WorkerCommandOptions {
+  if (values.coordinator === undefined) throw new UsageError('missing --coordinator HOST:PORT');
   const coordinator = parseAddress(values.coordinator);
 
-  if (values.device !== undefined && values.device !== 'cpu' && values.device !== 'cuda') throw new WorkerUsageError(`--device ${values.device}: expected cpu (or cuda with --gpu N)`);
+  if (values.device !== undefined && values.device !== 'cpu' && values.device !== 'cuda') throw new UsageError(`--device ${values.device}: expected cpu (or cuda with --gpu N)`);
   let device: Device;
   if (values.gpu !== undefined) {
-    if (values.device === 'cpu') throw new WorkerUsageError('--gpu and --device cpu exclude each other: choose one');
+    if (values.device === 'cpu') throw new UsageError('--gpu and --device cpu exclude each other: choose one');
     const n = nonNegInt('--gpu', values.gpu);
     checkVisibleGpu(n, env);
     device = { kind: 'cuda', deviceId: n };
   } else if (values.device === 'cpu') {
     device = { kind: 'cpu' };
   } else if (values.device === 'cuda') {
-    throw new WorkerUsageError('--device cuda needs --gpu N to say which GPU (--gpu 0 when CUDA_VISIBLE_DEVICES shows this process one GPU)');
+    throw new UsageError('--device cuda needs --gpu N to say which GPU (--gpu 0 when CUDA_VISIBLE_DEVICES shows this process one GPU)');
   } else {
-    throw new WorkerUsageError('choose the device: --gpu N (a CUDA device) or --device cpu');
+    throw new UsageError('choose the device: --gpu N (a CUDA device) or --device cpu');
   }
   const threads = values.threads === undefined ? 0 : nonNegInt('--threads', values.threads);
-  if (values['token-file'] === '') throw new WorkerUsageError('--token-file needs a file');
+  if (values['token-file'] === '') throw new UsageError('--token-file needs a file');
   const attempts = values['connect-attempts'] === undefined ? undefined : nonNegInt('--connect-attempts', values['connect-attempts']);
   const giveUp = values['give-up-after'] === undefined ? undefined : Number(values['give-up-after']);
-  if (giveUp !== undefined && !(giveUp > 0 && Number.isFinite(giveUp))) throw new WorkerUsageError(`--give-up-after must be a positive number of seconds (got ${values['give-up-after']})`);
-  if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) throw new WorkerUsageError('--tls-cert and --tls-key go together (mutual TLS)');
+  if (giveUp !== undefined && !(giveUp > 0 && Number.isFinite(giveUp))) throw new UsageError(`--give-up-after must be a positive number of seconds (got ${values['give-up-after']})`);
+  if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) throw new UsageError('--tls-cert and --tls-key go together (mutual TLS)');
   const tls = values['tls-ca'] !== undefined || values['tls-cert'] !== undefined;
   const security: ClientSecurity | undefined = !tls
     ? undefined
     : values['tls-cert']
       ? { mode: 'mtls', ...(values['tls-ca'] ? { caFile: values['tls-ca'] } : {}), certFile: values['tls-cert'], keyFile: values['tls-key']! }
       : { mode: 'tls', ...(values['tls-ca'] ? { caFile: values['tls-ca'] } : {}) };
-  let metrics: ListenAddress | undefined;
-  try {
-    metrics = parseMetricsOption(values.metrics);
-  } catch (err) {
-    throw new WorkerUsageError((err as Error).message);
-  }
-  let log: LogSettings | undefined;
-  try {
-    if (Object.keys(LOG_ARG_OPTIONS).some((k) => values[k as keyof typeof LOG_ARG_OPTIONS] !== undefined)) log = logSettingsFromArgs(values);
-  } catch (err) {
-    throw new WorkerUsageError((err as Error).message);
-  }
+  const metrics = asUsage(() => parseMetricsOption(values.metrics));
+  const logGiven = Object.keys(LOG_ARG_OPTIONS).some((k) => values[k as keyof typeof LOG_ARG_OPTIONS] !== undefined);
+  const log = logGiven ? asUsage(() => logSettingsFromArgs(values)) : undefined;
   return {
     coordinator,
     device,
@@ -207,27 +186,9 @@ export function parseWorkerArgs(argv: string[], env: NodeJS.ProcessEnv = process
   };
 }
 
-/** The token file's first line; a failure names the file (never the token). */
-export async function readToken(file: string): Promise<string> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    throw new Error(`--token-file ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : errorMessage(err)}`);
-  }
-  const token = text.split(/\r?\n/, 1)[0]!.trim();
-  if (!token) throw new Error(`--token-file ${file}: the first line is empty (expected the run's token)`);
-  return token;
-}
-
-export interface WorkerSession extends WorkerCommandOptions {
-  token?: string;
-}
-
-/** Connects to the coordinator and serves it until the run ends; returns the exit status. */
-export async function serveCoordinator(o: WorkerSession): Promise<number> {
-  const token = o.tokenFile !== undefined ? await SharedToken.fromFile(o.tokenFile) : process.env[TOKEN_ENV_VAR] ? SharedToken.fromEnv() : undefined;
+/** Connects to the coordinator and serves it until the run ends; returns the exit status, throws when the run could not be served. */
+export async function serveCoordinator(o: WorkerCommandOptions): Promise<number> {
+  const token = await runToken(o.tokenFile);
   const host = o.coordinator.host.includes(':') && !o.coordinator.host.startsWith('[') ? `[${o.coordinator.host}]` : o.coordinator.host;
   const stop = new AbortController();
   let stoppedBy: NodeJS.Signals | undefined;
@@ -254,14 +215,8 @@ export async function serveCoordinator(o: WorkerSession): Promise<number> {
     // Left because of a signal (a drained node, a deleted pod): not the end of the run.
     return stoppedBy ? signalExitStatus(stoppedBy) : 0;
   } catch (err) {
-    if (err instanceof WorkerRefusedError) {
-      process.stderr.write(`sam-lora worker: refused: ${err.message}\n`);
-      return 1;
-    }
-    if (err instanceof CoordinatorUnreachableError) {
-      process.stderr.write(`sam-lora worker: ${err.message} (--give-up-after)\n`);
-      return GAVE_UP_EXIT_STATUS;
-    }
+    if (err instanceof WorkerRefusedError) throw new Error(`refused: ${err.message}`, { cause: err });
+    if (err instanceof CoordinatorUnreachableError) throw new CommandFailure(`${err.message} (--give-up-after)`, GAVE_UP_EXIT_STATUS, { cause: err });
     throw err;
   } finally {
     process.off('SIGINT', onSignal);
@@ -270,32 +225,21 @@ export async function serveCoordinator(o: WorkerSession): Promise<number> {
   }
 }
 
-async function runWorkerCommand(argv: string[]): Promise<number> {
-  let opts: WorkerCommandOptions | 'help';
+async function runWorkerCommand(parsed: ParsedArgs<typeof WORKER_OPTIONS>): Promise<number> {
+  const opts = workerOptions(parsed, process.env);
   try {
-    opts = parseWorkerArgs(argv);
-  } catch (err) {
-    if (!(err instanceof WorkerUsageError)) throw err;
-    process.stderr.write(`sam-lora worker: ${err.message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (opts === 'help') {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  try {
-    const token = opts.tokenFile !== undefined ? await readToken(opts.tokenFile) : undefined;
     if (opts.device.kind === 'cuda') assertCudaAvailable();
-    return await serveCoordinator({ ...opts, ...(token !== undefined ? { token } : {}) });
+    return await serveCoordinator(opts);
   } catch (err) {
-    const prefix = err instanceof CudaUnavailableError && opts.device.kind === 'cuda' ? `--gpu ${opts.device.deviceId}: ` : '';
-    process.stderr.write(`sam-lora worker: ${prefix}${errorMessage(err)}\n`);
-    return 1;
+    if (err instanceof CudaUnavailableError && opts.device.kind === 'cuda') throw new Error(`--gpu ${opts.device.deviceId}: ${err.message}`, { cause: err });
+    throw err;
   }
 }
 
-export const workerCommand: Command = {
+export const workerCommand = defineCommand({
   name: 'worker',
   summary: 'join a distributed run as a worker on one GPU (--gpu N) or the CPU',
+  usage: USAGE,
+  options: WORKER_OPTIONS,
   run: runWorkerCommand,
-};
+});

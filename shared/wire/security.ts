@@ -10,6 +10,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { inspect } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
+import { fileErrorReason } from '../errors/file_error.js';
 
 /** Environment variable the token is read from by default. */
 export const TOKEN_ENV_VAR = 'SAMLORA_TOKEN';
@@ -54,13 +55,17 @@ export class SharedToken {
     this.source = source;
   }
 
-  /** Reads the token from a file (its whole content, less trailing newlines). */
-  static async fromFile(file: string): Promise<SharedToken> {
+  /**
+   * Reads the token from a file: its whole content, less trailing newlines (so a second line is
+   * refused, not ignored: both ends of a run read the file the same way). `what` names the file
+   * in the message when it cannot be read (a flag, say).
+   */
+  static async fromFile(file: string, what = 'the token file'): Promise<SharedToken> {
     let text: string;
     try {
       text = await readFile(file, 'utf8');
     } catch (e) {
-      throw new SecurityConfigError(`cannot read the token file ${file}: ${(e as Error).message}`, { cause: e });
+      throw new SecurityConfigError(`cannot read ${what} ${file}: ${fileErrorReason(e)}`, { cause: e });
     }
     return new SharedToken(text, `file ${file}`);
   }

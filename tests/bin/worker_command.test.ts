@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { after, describe, it } from 'node:test';
-import { parseAddress, parseWorkerArgs, readToken, visibleGpuCount, WorkerUsageError } from '../../bin/worker_command.js';
+import { UsageError } from '../../bin/cli_errors.js';
+import { parseAddress, parseWorkerArgs, visibleGpuCount } from '../../bin/worker_command.js';
 import { assertCudaAvailable } from '../../shared/graph/runtime.js';
 import { repoRoot } from '../helpers/fixtures.js';
 
@@ -139,7 +140,7 @@ describe('sam-lora worker', () => {
       [['--coordinator', 'h:1', '--gpu', '2'], /shows this process 2 GPUs, numbered 0\.\.1/, { CUDA_VISIBLE_DEVICES: '4,5' }],
     ];
     for (const [args, message, env] of bad) {
-      assert.throws(() => parseWorkerArgs(args, env ?? {}), (e: Error) => e instanceof WorkerUsageError && message.test(e.message), args.join(' '));
+      assert.throws(() => parseWorkerArgs(args, env ?? {}), (e: Error) => e instanceof UsageError && message.test(e.message), args.join(' '));
     }
   });
 
@@ -163,13 +164,5 @@ describe('sam-lora worker', () => {
     assert.equal(visibleGpuCount('2,3'), 2);
     assert.equal(visibleGpuCount('0,1,-1,2'), 2, 'CUDA stops at the first invalid entry');
     assert.equal(visibleGpuCount('GPU-5a1f,MIG-GPU-5a1f/1/0'), 2);
-  });
-
-  it('reads the token file\'s first line', async () => {
-    const f = path.join(tmp, 'tok');
-    writeFileSync(f, '  abc123 \nsecond line\n');
-    assert.equal(await readToken(f), 'abc123');
-    writeFileSync(f, '\n');
-    await assert.rejects(readToken(f), /first line is empty/);
   });
 });

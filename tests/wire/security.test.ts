@@ -70,6 +70,20 @@ describe('SharedToken', () => {
     assert.throws(() => SharedToken.fromEnv('T', { T: `${GOOD} with spaces` }), /printable ASCII/);
   });
 
+  test('a token file holds the token alone: a trailing newline is ignored, a second line or spaces are refused', async () => {
+    const file = path.join(tmp.dir, 'tok-rule');
+    writeFileSync(file, `${GOOD}\n\n`);
+    assert.ok((await SharedToken.fromFile(file)).matches(GOOD));
+    for (const text of [`${GOOD}\nsecond line\n`, `  ${GOOD} \n`]) {
+      writeFileSync(file, text);
+      await assert.rejects(SharedToken.fromFile(file), (e: unknown) => e instanceof SecurityConfigError && e.message.includes(file) && /printable ASCII/.test(e.message) && !e.message.includes(GOOD));
+    }
+    writeFileSync(file, '\n');
+    await assert.rejects(SharedToken.fromFile(file), /is empty/);
+    await assert.rejects(SharedToken.fromFile(path.join(tmp.dir, 'absent'), '--token-file'), /^SecurityConfigError: cannot read --token-file \S+absent: no such file$/);
+    await assert.rejects(SharedToken.fromFile(tmp.dir), /: is a directory$/);
+  });
+
   test('checkAuthorization explains each failure without echoing what was sent', () => {
     const t = SharedToken.fromEnv('T', { T: GOOD });
     const md = (v?: string[]): grpc.Metadata => {
