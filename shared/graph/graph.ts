@@ -2,7 +2,8 @@
 // outputs and initializers. Ops (ops/*.ts) append nodes; autodiff walks them backward.
 
 import { type DType, type HostArray, DTYPE_BYTES, hostArrayFromNumbers } from './dtype.js';
-import { type Shape, ShapeError, fmt, numel } from './shape.js';
+import { type Shape, ShapeError, fmt } from './shape.js';
+import { numel } from '../tensor/host_tensor.js';
 
 /** An ONNX attribute value, tagged so ints and floats stay distinct on the wire. */
 export type AttrValue =

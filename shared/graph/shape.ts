@@ -14,12 +14,6 @@ export function fmt(shape: Shape): string {
   return `[${shape.join(', ')}]`;
 }
 
-export function numel(shape: Shape): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
-}
-
 export function sameShape(a: Shape, b: Shape): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }

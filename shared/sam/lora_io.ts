@@ -145,7 +145,7 @@ function inferNative(tensors: Map<string, HostTensor>, file: string, nameOf: (ke
   const blocks = new Set<number>();
   const targets = new Set<EncoderTarget>();
   const decoderTargets = new Set<DecoderTarget>();
-  const parsed: { key: string; p: NativeKey; shape: number[] }[] = [];
+  const parsed: { key: string; p: NativeKey; shape: readonly number[] }[] = [];
   for (const [key, t] of tensors) {
     const p = parseNativeKey(key);
     if (!p) throw new LoraFormatError(file, `not a LoRA key: ${nameOf(key)}`);

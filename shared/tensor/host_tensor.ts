@@ -5,7 +5,7 @@
 export type HostDType = 'float32' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'uint8' | 'bool' | 'float64';
 
 export interface HostTensor {
-  shape: number[];
+  shape: readonly number[];
   data: Float32Array;
 }
 

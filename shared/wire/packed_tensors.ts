@@ -13,11 +13,11 @@ import { float32ArrayToBfloat16, float32ToBfloat16Bits, HOST_LITTLE_ENDIAN } fro
 import { PreEncodedMessage } from './pre_encoded.js';
 import { LENGTH_DELIMITED, VARINT, tag, varintSize, writeVarint } from './proto_bytes.js';
 import type { PackedTensors } from './messages.js';
+import type { HostTensor } from '../tensor/host_tensor.js';
 import {
   type AssembledTensor,
   DEFAULT_ASSEMBLER_BUDGET_BYTES,
   type EncodeOptions,
-  type HostTensor,
   type TensorEncoding,
   TensorWireError,
   checkName,

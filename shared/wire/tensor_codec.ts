@@ -7,18 +7,13 @@
 // the receiving side is tested with.
 
 import { bfloat16ArrayToFloat32, bfloat16BitsToFloat32, float32ArrayToBfloat16, float32ToBfloat16Bits, HOST_LITTLE_ENDIAN } from '../tensor/dtype_codec.js';
+import type { HostTensor } from '../tensor/host_tensor.js';
 import { MAX_TENSOR_NAME_BYTES, MAX_TENSOR_RANK, MiB } from './limits.js';
 import type { Encoding, TensorChunk, TensorInfo } from './messages.js';
 import { errorMessage } from '../errors/error_message.js';
 
 /** Element encoding chosen by the sender. */
 export type TensorEncoding = 'fp32' | 'bf16';
-
-/** A float32 tensor as the training loop holds it. */
-export interface HostTensor {
-  shape: readonly number[];
-  data: Float32Array;
-}
 
 const WIRE_ENCODING: Record<TensorEncoding, Encoding> = { fp32: 'FP32', bf16: 'BF16' };
 const ELEMENT_BYTES: Record<TensorEncoding, number> = { fp32: 4, bf16: 2 };

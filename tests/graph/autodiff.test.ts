@@ -5,7 +5,8 @@ import { Graph, type Node, type Tensor } from '../../shared/graph/graph.js';
 import * as op from '../../shared/graph/ops/index.js';
 import { GraphSession } from '../../shared/graph/runtime.js';
 import { modelToBytes } from '../../shared/graph/serialize.js';
-import { ShapeError, numel, sameShape } from '../../shared/graph/shape.js';
+import { ShapeError, sameShape } from '../../shared/graph/shape.js';
+import { numel } from '../../shared/tensor/host_tensor.js';
 import { GRAD_TOLERANCE, gradCheck, type GradCase } from '../helpers/gradcheck.js';
 import { Rng } from '../helpers/rng.js';
 

@@ -14,7 +14,7 @@ import { Graph, type Tensor } from '../../shared/graph/graph.js';
 import * as op from '../../shared/graph/ops/index.js';
 import { GraphSession, type Feed, type Fetched } from '../../shared/graph/runtime.js';
 import { modelToBytes, saveModel } from '../../shared/graph/serialize.js';
-import { numel } from '../../shared/graph/shape.js';
+import { numel } from '../../shared/tensor/host_tensor.js';
 import { GRAD_TOLERANCE, gradCheck } from '../helpers/gradcheck.js';
 import { Rng } from '../helpers/rng.js';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as op from '../../shared/graph/ops/index.js';
-import { numel } from '../../shared/graph/shape.js';
+import { numel } from '../../shared/tensor/host_tensor.js';
 import { GRAD_TOLERANCE, gradCheck, type GradCase } from '../helpers/gradcheck.js';
 import { Rng } from '../helpers/rng.js';
 

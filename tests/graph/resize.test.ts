@@ -7,7 +7,7 @@ import { Graph, str } from '../../shared/graph/graph.js';
 import * as op from '../../shared/graph/ops/index.js';
 import { GraphSession } from '../../shared/graph/runtime.js';
 import { modelToBytes } from '../../shared/graph/serialize.js';
-import { numel } from '../../shared/graph/shape.js';
+import { numel } from '../../shared/tensor/host_tensor.js';
 import { Rng } from '../helpers/rng.js';
 
 /** PyTorch's source index for align_corners=False with an output size: in/out scale, clamped at 0. */

@@ -7,7 +7,7 @@ import type { HostArray } from '../../shared/graph/dtype.js';
 import { Graph, type Tensor } from '../../shared/graph/graph.js';
 import { modelToBytes } from '../../shared/graph/serialize.js';
 import { GraphSession, type Feed } from '../../shared/graph/runtime.js';
-import { numel } from '../../shared/graph/shape.js';
+import { numel } from '../../shared/tensor/host_tensor.js';
 import { Rng } from './rng.js';
 
 export interface GradInput {

@@ -35,7 +35,7 @@ function get(m: Map<string, HostTensor>, key: string): HostTensor {
   return t;
 }
 
-function shapes(m: Map<string, HostTensor>): Record<string, number[]> {
+function shapes(m: Map<string, HostTensor>): Record<string, readonly number[]> {
   return Object.fromEntries([...m].map(([k, t]) => [k, t.shape]));
 }
 

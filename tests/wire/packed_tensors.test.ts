@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import type * as pb from '../../shared/wire/messages.js';
 import { PackedAssembler, packedTensorMessages } from '../../shared/wire/packed_tensors.js';
 import { loadWireProtos } from '../../shared/wire/proto_loader.js';
-import { type HostTensor, type TensorEncoding, type TensorWireErrorCode, TensorAssembler, TensorWireError, encodeTensors } from '../../shared/wire/tensor_codec.js';
+import { type TensorEncoding, type TensorWireErrorCode, TensorAssembler, TensorWireError, encodeTensors } from '../../shared/wire/tensor_codec.js';
+import type { HostTensor } from '../../shared/tensor/host_tensor.js';
 
 const session = loadWireProtos().coordinator.definition.Session;
 

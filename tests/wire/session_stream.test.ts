@@ -13,9 +13,10 @@ import {
   type WorkerMessage,
   type WorkerMessageOut,
 } from '../../shared/wire/proto_loader.js';
-import { type HostTensor, iterateTensorChunks, TensorAssembler, tensorInfos } from '../../shared/wire/tensor_codec.js';
+import { iterateTensorChunks, TensorAssembler, tensorInfos } from '../../shared/wire/tensor_codec.js';
 import { deadline, type RunningServer, startServer, trivialCoordinator, within, writeAll } from './helpers.js';
 import { errorMessage } from '../../shared/errors/error_message.js';
+import type { HostTensor } from '../../shared/tensor/host_tensor.js';
 
 const LIMIT = 4 * MiB;
 const ELEMENTS = 10_000_000; // 40 MB of float32

@@ -4,7 +4,6 @@ import { float32ToBfloat16Bits, bfloat16BitsToFloat32 } from '../../shared/tenso
 import {
   type AssemblerOptions,
   encodeTensors,
-  type HostTensor,
   iterateTensorChunks,
   TensorAssembler,
   TensorWireError,
@@ -13,6 +12,7 @@ import {
 } from '../../shared/wire/tensor_codec.js';
 import type { TensorChunk } from '../../shared/wire/messages.js';
 import { MAX_TENSOR_NAME_BYTES } from '../../shared/wire/limits.js';
+import type { HostTensor } from '../../shared/tensor/host_tensor.js';
 
 /** Deterministic xorshift PRNG in [0, 1). */
 function rng(seed: number): () => number {

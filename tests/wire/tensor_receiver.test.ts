@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import type * as pb from '../../shared/wire/messages.js';
 import { packedTensorMessages } from '../../shared/wire/packed_tensors.js';
 import { loadWireProtos } from '../../shared/wire/proto_loader.js';
-import { type HostTensor, TensorWireError, encodeTensors } from '../../shared/wire/tensor_codec.js';
+import { TensorWireError, encodeTensors } from '../../shared/wire/tensor_codec.js';
 import { type TensorMessage, TensorReceiver } from '../../shared/wire/tensor_receiver.js';
+import type { HostTensor } from '../../shared/tensor/host_tensor.js';
 
 const session = loadWireProtos().coordinator.definition.Session;
 const tensors = new Map<string, HostTensor>([

@@ -2,7 +2,7 @@
 
 import type { Node, Tensor } from '../graph.js';
 import { div, expand, reshape } from '../ops/index.js';
-import { numel } from '../shape.js';
+import { numel } from '../../tensor/host_tensor.js';
 import { registerGradient } from './registry.js';
 
 function spread(node: Node, dy: Tensor): Tensor {

@@ -2,7 +2,7 @@
 
 import type { Tensor } from '../graph.js';
 import { concat, expand, matmul, pad, reshape, slice, split, transpose } from '../ops/index.js';
-import { numel } from '../shape.js';
+import { numel } from '../../tensor/host_tensor.js';
 import { attrInt, attrInts } from './attrs.js';
 import { registerGradient } from './registry.js';
 import { unbroadcast } from './unbroadcast.js';

@@ -2,7 +2,8 @@
 // int64 constants, and kept in the node's meta for the gradient rules.
 
 import { type Tensor, int, ints } from '../graph.js';
-import { type Shape, ShapeError, fmt, normAxis, numel } from '../shape.js';
+import { type Shape, ShapeError, fmt, normAxis } from '../shape.js';
+import { numel } from '../../tensor/host_tensor.js';
 
 function i64(x: Tensor, values: readonly number[]): Tensor {
   return x.graph.constant(values, [values.length], 'int64');
