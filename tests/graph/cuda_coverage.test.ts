@@ -1,12 +1,12 @@
 // GPU path guarded by construction: every (op, opset, dtype) the training and inference graphs
-// emit must have a CUDA kernel in onnxruntime (table: shared/graph/cuda_kernels.ts), so no node
+// emit must have a CUDA kernel in onnxruntime (table: cuda_kernels.ts beside this test), so no node
 // silently falls back to the CPU on a GPU worker. Runs without a GPU.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CUDA_KERNELS_SOURCE, cudaAttributeFallback, cudaKernel, cudaProblems } from '../../shared/graph/cuda_kernels.js';
+import { CUDA_KERNELS_SOURCE, cudaAttributeFallback, cudaKernel, cudaProblems } from './cuda_kernels.js';
 import { Graph, int, ints } from '../../shared/graph/graph.js';
-import { mergeInventories, opInventory } from '../../shared/graph/op_inventory.js';
+import { mergeInventories, opInventory } from './op_inventory.js';
 import * as op from '../../shared/graph/ops/index.js';
 import type { SamConfig } from '../../shared/sam/config.js';
 import { generateStateDict } from '../../shared/sam/generated_weights.js';

@@ -10,8 +10,8 @@
 // with that fixed type. An op this file has no binding for is listed with `binding: undefined` so a
 // check fails instead of guessing.
 
-import type { DType } from './dtype.js';
-import type { Graph, Node, Tensor } from './graph.js';
+import type { DType } from '../../shared/graph/dtype.js';
+import type { Graph, Node, Tensor } from '../../shared/graph/graph.js';
 
 /** Where a constraint's dtype is read: input i, output i, or every present input / output. */
 type Slot = number | `out${number}` | 'in*' | 'out*';

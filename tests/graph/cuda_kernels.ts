@@ -25,7 +25,7 @@
 // only). Update CUDA_KERNELS_SOURCE, run the cuda_coverage test, and add rows for any op it reports
 // as missing from the table.
 
-import type { DType } from './dtype.js';
+import type { DType } from '../../shared/graph/dtype.js';
 import type { InventoryEntry } from './op_inventory.js';
 
 export const CUDA_KERNELS_SOURCE = {
