@@ -7,7 +7,6 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { after, describe, it } from 'node:test';
 import { UsageError } from '../../bin/cli_errors.js';
 import { parseAddress, parseWorkerArgs, visibleGpuCount } from '../../bin/worker_command.js';
@@ -18,12 +17,11 @@ const CLI = path.join(repoRoot(), 'dist', 'bin', 'sam-lora.js');
 const tmp = mkdtempSync(path.join(tmpdir(), 'samlora-workercmd-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-function cli(args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string; ms: number } {
+function cli(args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
   const base = { ...process.env };
   delete base.CUDA_VISIBLE_DEVICES;
-  const t0 = performance.now();
   const r = spawnSync(process.execPath, [CLI, 'worker', ...args], { encoding: 'utf8', timeout: 20_000, env: { ...base, ...env } });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr, ms: performance.now() - t0 };
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 const STACK_LINE = /^ {4}at /m;
@@ -38,10 +36,10 @@ function cudaInstalled(): boolean {
 }
 
 describe('sam-lora worker', () => {
-  it('--gpu N without the CUDA execution provider: exit 1 at once, saying what is missing and how to install it', { skip: cudaInstalled() && 'this host has the CUDA provider' }, () => {
+  // How quickly (target: under 10 s) is measured by bench/cli_latency.ts.
+  it('--gpu N without the CUDA execution provider: exit 1 before connecting, saying what is missing and how to install it', { skip: cudaInstalled() && 'this host has the CUDA provider' }, () => {
     const r = cli(['--coordinator', '127.0.0.1:1', '--gpu', '0']);
     assert.equal(r.status, 1, r.stderr);
-    assert.ok(r.ms < 10_000, `took ${r.ms.toFixed(0)} ms`);
     assert.match(r.stderr, /^sam-lora worker: --gpu 0: CUDA execution provider not available/);
     assert.match(r.stderr, /libonnxruntime_providers_cuda\.so/);
     assert.match(r.stderr, /--onnxruntime-node-install=cuda12/);

@@ -26,12 +26,10 @@ function listTree(root: string): string[] {
 }
 
 describe('demo data', () => {
-  it('generates the default dataset quickly in the reference layout', async () => {
+  // How quickly (target: under 4 s) is measured by bench/cli_latency.ts.
+  it('generates the default dataset in the reference layout', async () => {
     const out = path.join(tmp, 'default');
-    const t0 = performance.now();
     const summary = await writeDemoDataset(out, { seed: 7 });
-    const ms = performance.now() - t0;
-    assert.ok(ms < 4000, `took ${ms} ms`);
     assert.deepEqual(summary.counts, { train: 48, test: 12 });
     assert.deepEqual(summary.kinds, { ring: 20, ellipse: 20, polygon: 20 });
     const files = listTree(out);
