@@ -5,7 +5,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -23,44 +22,56 @@ after(() => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
+interface Started {
+  proc: ChildProcess;
+  exit: Promise<number | null>;
 }
 
-function start(args: string[], onLine?: (line: string, p: ChildProcess) => void): { proc: ChildProcess; exit: Promise<number | null> } {
+/** Runs the CLI; `onLine` sees each line of its stdout and stderr. */
+function start(args: string[], onLine?: (line: string, p: ChildProcess) => void): Started {
   const proc = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   procs.push(proc);
-  let buf = '';
-  proc.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString();
-    const lines = buf.split('\n');
-    buf = lines.pop()!;
-    for (const l of lines) onLine?.(l, proc);
-  });
-  proc.stderr!.resume();
+  for (const stream of [proc.stdout!, proc.stderr!]) {
+    let buf = '';
+    stream.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const lines = buf.split('\n');
+      buf = lines.pop()!;
+      for (const l of lines) onLine?.(l, proc);
+    });
+  }
   return { proc, exit: new Promise((resolve) => proc.on('exit', (code) => resolve(code))) };
 }
 
-async function coordinatorRun(name: string, config: string, port: number, killAfterStep?: number): Promise<Summary> {
+/**
+ * Starts a coordinator on `listen` (port 0: the kernel picks a free one, which no one can take
+ * between choosing and binding) and resolves with it and the address it is listening on.
+ */
+async function startCoordinator(args: string[], listen: string, onLine?: (line: string, p: ChildProcess) => void): Promise<Started & { address: string }> {
+  let listening: (address: string) => void = () => undefined;
+  const address = new Promise<string>((resolve) => (listening = resolve));
+  const c = start(['coordinator', '--listen', listen, ...args], (line, p) => {
+    const m = /coordinator listening on (127\.0\.0\.1:\d+)/.exec(line);
+    if (m) listening(m[1]!);
+    onLine?.(line, p);
+  });
+  return { ...c, address: await Promise.race([address, c.exit.then((code) => assert.fail(`the coordinator exited (${code}) before listening`))]) };
+}
+
+async function coordinatorRun(name: string, config: string, killAfterStep?: number): Promise<Summary> {
   const runDir = path.join(tmp, name);
-  const args = ['coordinator', '--listen', `127.0.0.1:${port}`, '--config', config, '--run-dir', runDir, '--min-workers', '2', '--set', 'checkpoint.interval_steps=1', '--progress-interval', '0'];
-  // --give-up-after counts only time without a coordinator: the outage here is far shorter.
-  const workers = [0, 1].map(() => start(['worker', '--coordinator', `127.0.0.1:${port}`, '--device', 'cpu', '--threads', '1', '--connect-attempts', '20', '--give-up-after', '120']));
-  const first = start(args, (line, p) => {
+  const args = ['--config', config, '--run-dir', runDir, '--min-workers', '2', '--set', 'checkpoint.interval_steps=1', '--progress-interval', '0'];
+  const first = await startCoordinator(args, '127.0.0.1:0', (line, p) => {
     // The step-k checkpoint is on disk before step k + 1 begins (a progress record every step: --progress-interval 0).
     if (killAfterStep !== undefined && line.includes(`step ${killAfterStep + 1}/`)) p.kill('SIGKILL');
   });
+  // --give-up-after counts only time without a coordinator: the outage here is far shorter.
+  const workers = [0, 1].map(() => start(['worker', '--coordinator', first.address, '--device', 'cpu', '--threads', '1', '--connect-attempts', '20', '--give-up-after', '120']));
   const code = await first.exit;
   if (killAfterStep !== undefined) {
     assert.equal(code, null, 'the first coordinator was killed');
-    const resumed = start([...args, '--resume']);
+    // The same address: the workers reconnect to it.
+    const resumed = await startCoordinator([...args, '--resume'], first.address);
     assert.equal(await resumed.exit, 0);
   } else {
     assert.equal(code, 0);
@@ -72,8 +83,8 @@ async function coordinatorRun(name: string, config: string, port: number, killAf
 describe('coordinator restart', () => {
   it('workers reconnect to a coordinator restarted with --resume; the result equals an uninterrupted run', async () => {
     const config = await tinyRunConfig(tmp, { train: 8, batch: 2, epochs: 2 });
-    const clean = await coordinatorRun('clean', config, await freePort());
-    const restarted = await coordinatorRun('restarted', config, await freePort(), 5);
+    const clean = await coordinatorRun('clean', config);
+    const restarted = await coordinatorRun('restarted', config, 5);
     assert.equal(clean.status, 'completed');
     assert.equal(restarted.status, 'completed');
     assert.equal(restarted.steps, clean.steps);
