@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { encodeRgbPng, generateDemoSample } from '../../shared/data/demo_data.js';
 import { encodeSafetensors } from '../../shared/tensor/safetensors.js';
 import { runCli } from '../helpers/run_cli.js';
-import { buildPth, float32Bytes, stateDictPickle } from '../sam/pth_test_helpers.js';
+import { buildPth, float32Bytes, stateDictPickle } from '../tensor/pth_test_helpers.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'samlora-hostile-ckpt-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));

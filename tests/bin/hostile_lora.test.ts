@@ -13,7 +13,7 @@ import { maskBounds } from '../../shared/data/prompts.js';
 import { initLora } from '../../shared/sam/lora.js';
 import type { HostTensor } from '../../shared/tensor/host_tensor.js';
 import { writeSafetensors } from '../../shared/tensor/safetensors.js';
-import { TINY, writeTinyConfig } from '../coordinator/evaluation/tiny_model.js';
+import { TINY, writeTinyConfig } from '../tools/evaluation/tiny_model.js';
 import { runCli } from '../helpers/run_cli.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'samlora-hostile-lora-'));
