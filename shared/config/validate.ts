@@ -4,7 +4,7 @@
 import type { z } from 'zod';
 import { validateConfig } from '../sam/config.js';
 import { describeValue, suggest } from './errors.js';
-import { blockProblems, decoderHeadProblems, declaredModelConfig } from './model_fit.js';
+import { blockProblems, decoderHeadProblems, declaredModelConfig, rankProblems } from './model_fit.js';
 import { REFERENCE_KEYS, customVariantSchema, knownKeys } from './schema.js';
 import { type Seg, type Tree, getAt, isPlainObject, segsToKey } from './tree.js';
 
@@ -144,6 +144,12 @@ export function crossProblems(tree: Tree): TreeProblem[] {
     }
     if (declared) {
       for (const p of decoderHeadProblems(dheads, declared.pdim)) out.push({ segs: p.key.split('.'), message: p.message });
+      const rank = num('lora.rank');
+      const targets = at('lora.targets');
+      const decoderTargets = at('lora.decoder_targets');
+      if (rank !== undefined && Array.isArray(targets) && Array.isArray(decoderTargets)) {
+        for (const p of rankProblems(rank, declared, targets, decoderTargets)) out.push({ segs: p.key.split('.'), message: p.message });
+      }
       const blocks = at('lora.blocks');
       if (Array.isArray(blocks)) {
         for (const p of blockProblems(blocks, declared.depth)) {
