@@ -38,6 +38,20 @@ export function blockProblems(blocks: 'all' | readonly unknown[], depth: number)
   );
 }
 
+/**
+ * A rank above the width of the narrowest layer it adapts: such a LoRA has more parameters than the
+ * layer has inputs or outputs, and nothing more to learn. Encoder layers are at least dim wide,
+ * decoder attention layers pdim / 2.
+ */
+export function rankProblems(rank: number, model: Pick<SamConfig, 'dim' | 'pdim'>, targets: readonly unknown[] | undefined, decoderTargets: readonly unknown[] | undefined): ConfigProblem[] {
+  const widths: [number, string][] = [];
+  if (targets && targets.length > 0) widths.push([model.dim, `the image encoder's width ${model.dim}`]);
+  if (decoderTargets && decoderTargets.length > 0) widths.push([model.pdim / 2, `the mask decoder's attention width ${model.pdim / 2}`]);
+  const narrowest = widths.sort((a, b) => a[0] - b[0])[0];
+  if (!narrowest || !(rank > narrowest[0])) return [];
+  return [{ key: 'lora.rank', message: `rank ${rank} is larger than ${narrowest[1]} (a LoRA's rank is at most the width of the layers it adapts)` }];
+}
+
 /** Decoder heads that do not divide the decoder's attention width. */
 export function decoderHeadProblems(decoderHeads: number, pdim: number): ConfigProblem[] {
   const inner = pdim / 2;
@@ -72,6 +86,7 @@ export function modelFitProblems(config: TrainConfig, model: SamConfig): ConfigP
   }
   problems.push(...decoderHeadProblems(config.model.decoderHeads, model.pdim));
   problems.push(...blockProblems(config.lora.blocks, model.depth));
+  problems.push(...rankProblems(config.lora.rank, model, config.lora.targets, config.lora.decoderTargets));
   return problems;
 }
 

@@ -4,6 +4,7 @@
 
 import { open } from 'node:fs/promises';
 import { fmt, sameShape } from '../graph/shape.js';
+import { refuseNonFinite } from '../tensor/finite.js';
 import { readSafetensors } from '../tensor/safetensors.js';
 import type { HostTensor } from '../tensor/host_tensor.js';
 import { readPth } from '../tensor/pth_reader.js';
@@ -17,19 +18,28 @@ export interface LoadedCheckpoint {
   state: StateDictMap;
 }
 
-/** Reads a .pth (zip) or .safetensors file by its content, not its name. */
+/**
+ * Reads a .pth (zip, or the legacy pickle format, refused by name) or .safetensors file by its
+ * content; a .pth/.pt name that is neither gets the .pth reader's error. Non-finite weights are
+ * refused naming the tensor.
+ */
 export async function readStateDict(path: string): Promise<StateDictMap> {
   const fh = await open(path, 'r').catch((e: NodeJS.ErrnoException) => {
     throw new Error(`checkpoint ${path}: cannot open (${e.code ?? e.message})`);
   });
   const head = Buffer.alloc(4);
+  let bytesRead: number;
   try {
-    await fh.read(head, 0, 4, 0);
+    ({ bytesRead } = await fh.read(head, 0, 4, 0));
   } finally {
     await fh.close();
   }
-  if (head[0] === 0x50 && head[1] === 0x4b) return readPth(path);
-  return (await readSafetensors(path)).tensors;
+  if (bytesRead === 0) throw new Error(`checkpoint ${path}: the file is empty (0 bytes), not a SAM checkpoint`);
+  const zip = head[0] === 0x50 && head[1] === 0x4b;
+  const legacyPickle = head[0] === 0x80;
+  const state = zip || legacyPickle || /\.(pth|pt)$/i.test(path) ? await readPth(path) : (await readSafetensors(path)).tensors;
+  refuseNonFinite(state, `checkpoint ${path}`);
+  return state;
 }
 
 /**

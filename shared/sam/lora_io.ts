@@ -11,6 +11,7 @@
 //            only hold q and v adapters on blocks 0..n-1.
 
 import { readSafetensors, writeSafetensors } from '../tensor/safetensors.js';
+import { firstNonFiniteIndex } from '../tensor/finite.js';
 import type { HostTensor } from '../tensor/host_tensor.js';
 import { SAM_CONSTANTS, type SamConfig, VARIANTS } from './config.js';
 import {
@@ -82,11 +83,17 @@ function listKeys(keys: readonly string[]): string {
 
 const fmtShape = (s: readonly number[]): string => `[${s.join(', ')}]`;
 
-/** Every mask-decoder adapter key, with its A/B kind and projection (names do not depend on widths). */
-const DECODER_KEYS: ReadonlyMap<string, { kind: Kind; target: DecoderTarget }> = new Map(
+/**
+ * Every mask-decoder adapter key, with its A/B kind, projection, and its non-rank width as a multiple
+ * of the prompt/decoder width pdim (names do not depend on widths; widths scale with pdim).
+ */
+const DECODER_KEYS: ReadonlyMap<string, { kind: Kind; target: DecoderTarget; widthPerPdim: number }> = new Map(
   DECODER_TARGETS.flatMap((target) =>
     loraLayout(VARIANTS.vit_b, { rank: 1, alpha: 1, blocks: [], targets: [], decoderTargets: [target] }).map(
-      ({ key }): [string, { kind: Kind; target: DecoderTarget }] => [key, { kind: key.endsWith('_a') ? 'a' : 'b', target }],
+      ({ key, shape }): [string, { kind: Kind; target: DecoderTarget; widthPerPdim: number }] => {
+        const kind: Kind = key.endsWith('_a') ? 'a' : 'b';
+        return [key, { kind, target, widthPerPdim: (kind === 'a' ? shape[1] : shape[0]) / VARIANTS.vit_b.pdim }];
+      },
     ),
   ),
 );
@@ -99,7 +106,7 @@ function parseNativeKey(key: string): NativeKey | undefined {
   const m = NATIVE_KEY.exec(key);
   if (m) return { encoder: true, block: Number(m[1]), kind: m[2] as Kind, target: m[3] as EncoderTarget };
   const d = DECODER_KEYS.get(key);
-  return d ? { encoder: false, ...d } : undefined;
+  return d ? { encoder: false, kind: d.kind, target: d.target } : undefined;
 }
 
 function parseReferenceKey(key: string): { kind: Kind; index: number } | undefined {
@@ -192,10 +199,30 @@ function inferNative(tensors: Map<string, HostTensor>, file: string, nameOf: (ke
     const parts = [...dims].map(([d, keys]) => `width ${d} in ${listKeys(keys)}`);
     problems.push(`inconsistent encoder widths: ${parts.join('; ')}`);
   }
+  const decoderWidths = groupBy(
+    parsed.flatMap(({ key, p, shape }): [number, string][] => {
+      if (p.encoder) return [];
+      const { widthPerPdim } = DECODER_KEYS.get(key)!;
+      return [[(p.kind === 'a' ? shape[1]! : shape[0]!) / widthPerPdim, nameOf(key)]];
+    }),
+  );
+  if (decoderWidths.size > 1) {
+    const parts = [...decoderWidths].map(([d, keys]) => `pdim ${d} in ${listKeys(keys)}`);
+    problems.push(`inconsistent mask-decoder widths (each adapter's width follows the decoder width pdim): ${parts.join('; ')}`);
+  }
   const rank = [...ranks.keys()][0]!;
   const dim = dims.size ? [...dims.keys()][0]! : null;
   if (ranks.size === 1 && rank < 1) problems.push(`rank must be at least 1 (got ${rank})`);
   if (dims.size === 1 && !(Number.isInteger(dim) && dim! >= 1)) problems.push(`tensor widths imply an invalid encoder width ${dim}`);
+  const pdim = decoderWidths.size === 1 ? [...decoderWidths.keys()][0]! : null;
+  if (pdim !== null && !(Number.isInteger(pdim) && pdim >= 2 && pdim % 2 === 0)) problems.push(`tensor widths imply an invalid mask-decoder width ${pdim}`);
+  if (ranks.size === 1 && problems.length === 0) {
+    // A rank above the width of the layer it adapts adds parameters and nothing else: refuse it.
+    const widthOf = (t: { p: NativeKey; shape: number[] }): number => (t.p.kind === 'a' ? t.shape[1]! : t.shape[0]!);
+    const narrowest = parsed.reduce((best, cur) => (widthOf(cur) < widthOf(best) ? cur : best));
+    const width = widthOf(narrowest);
+    if (rank > width) problems.push(`rank ${rank} is larger than the width ${width} of the layer ${nameOf(narrowest.key)} adapts (a LoRA's rank is at most its layer's width)`);
+  }
   if (problems.length) throw new LoraFormatError(file, problems.join('; '));
   return { rank, dim, blocks: sortedBlocks, targets: sortedTargets, decoderTargets: sortedDecoder };
 }
@@ -324,16 +351,21 @@ function loadReference(fileTensors: Map<string, HostTensor>, file: string): Load
     slot[kind] = t;
     byIndex.set(index, slot);
   }
-  const count = Math.max(...byIndex.keys()) + 1;
+  let count = 0;
+  for (const i of byIndex.keys()) count = Math.max(count, i + 1);
   const pairs = count + (count % 2); // q and v for every block
-  const missing: string[] = [];
-  for (let i = 0; i < pairs; i++) {
-    for (const kind of ['a', 'b'] as const) if (byIndex.get(i)?.[kind] === undefined) missing.push(referenceKey(kind, i));
-  }
-  if (missing.length) {
+  // The keys present bound the work: a file naming w_a_100000000 is found incomplete without
+  // walking every index below it.
+  const missingCount = 2 * pairs - fileTensors.size;
+  if (missingCount > 0) {
+    const shown: string[] = [];
+    for (let i = 0; i < pairs && shown.length < MAX_LISTED; i++) {
+      for (const kind of ['a', 'b'] as const) if (byIndex.get(i)?.[kind] === undefined && shown.length < MAX_LISTED) shown.push(referenceKey(kind, i));
+    }
+    const more = missingCount > shown.length ? ` (+${missingCount - shown.length} more)` : '';
     throw new LoraFormatError(
       file,
-      `incomplete reference-format LoRA: expected w_a_NNN and w_b_NNN for NNN = 000..${String(pairs - 1).padStart(3, '0')} (q then v of each block); missing ${listKeys(missing)}`,
+      `incomplete reference-format LoRA: expected w_a_NNN and w_b_NNN for NNN = 000..${String(pairs - 1).padStart(3, '0')} (q then v of each block); missing ${shown.join(', ')}${more}`,
     );
   }
   const tensors = new Map<string, HostTensor>();
@@ -366,6 +398,10 @@ export async function loadLora(file: string): Promise<LoadedLora> {
     throw new LoraFormatError(file, `not a readable LoRA file: ${msg.startsWith(`${file}: `) ? msg.slice(file.length + 2) : msg}`);
   }
   const { tensors, metadata } = contents;
+  for (const [key, t] of tensors) {
+    const i = firstNonFiniteIndex(t.data);
+    if (i >= 0) throw new LoraFormatError(file, `tensor "${key}" holds a non-finite value (${t.data[i]} at element ${i}); refusing weights that are not numbers`);
+  }
   const keys = [...tensors.keys()];
   if (keys.length === 0) throw new LoraFormatError(file, 'holds no tensors, so it is not a LoRA file');
   const native = keys.filter((k) => parseNativeKey(k) !== undefined);

@@ -39,6 +39,14 @@ export const PTH_ALLOWED_GLOBALS: ReadonlySet<string> = new Set([
   ...STORAGE_DTYPES.keys(),
 ]);
 
+// A state_dict's pickle is tens of KB (a training checkpoint's with optimizer state, a few MB).
+const MAX_PICKLE_BYTES = 64 * 1024 * 1024;
+// Tied weights and broadcast (stride-0) buffers make tensors view more elements than their storage
+// holds; each view is copied, so the copies are bounded.
+const MAX_VIEWS_PER_STORAGE = 4;
+// ... except for small storages, whose broadcast views (stride 0) may be larger, up to this many elements.
+const MIN_VIEW_BUDGET = 1 << 20;
+
 // Keys under which training scripts (MedSAM, detectron-style, Lightning) nest the model's weights.
 const WRAPPER_KEYS = ['state_dict', 'model', 'model_state_dict', 'module', 'net'];
 
@@ -249,12 +257,12 @@ export async function readPth(file: string): Promise<Map<string, HostTensor>> {
     let littleEndian = true;
     const byteorder = zip.entries.get(`${prefix}byteorder`);
     if (byteorder !== undefined) {
-      const order = new TextDecoder().decode(await zip.read(byteorder)).trim();
+      const order = new TextDecoder().decode(await zip.read(byteorder, 16)).trim();
       if (order !== 'little' && order !== 'big') throw new PthFormatError(file, `unknown byteorder "${order}"`);
       littleEndian = order === 'little';
     }
 
-    const root = unpickle(await zip.read(entry('data.pkl')), file, torchHooks(file));
+    const root = unpickle(await zip.read(entry('data.pkl'), MAX_PICKLE_BYTES), file, torchHooks(file));
     const stateDict = selectStateDict(root, file);
 
     // Group tensors by storage so each storage is read once, even when tensors share it.
@@ -266,26 +274,56 @@ export async function readPth(file: string): Promise<Map<string, HostTensor>> {
       byStorage.set(value.storage.key, group);
     }
 
-    const out = new Map<string, HostTensor>();
+    // Every size, stride and offset is checked against the storages' declared sizes, and those
+    // against the archive's entries, before anything is read or allocated.
+    const plans: { storage: StorageRef; entry: ZipEntry; bytes: number; tensors: { name: string; t: TensorRef; n: number }[] }[] = [];
     for (const { storage, tensors } of byStorage.values()) {
-      const width = DTYPE_BYTES[storage.dtype];
+      const bytes = storage.numel * DTYPE_BYTES[storage.dtype];
       const e = entry(`data/${storage.key}`);
-      if (e.uncompressedSize < storage.numel * width) {
-        throw new PthFormatError(file, `storage ${storage.key} has ${e.uncompressedSize} bytes, needs ${storage.numel * width} for ${storage.numel} ${storage.dtype} elements`);
+      if (!Number.isSafeInteger(bytes) || e.uncompressedSize !== bytes) {
+        throw new PthFormatError(file, `storage ${storage.key} is ${e.uncompressedSize} bytes in the archive, but its ${storage.numel} ${storage.dtype} elements are ${bytes} bytes`);
       }
-      const raw = (await zip.read(e)).subarray(0, storage.numel * width);
+      let viewed = 0;
+      const planned: { name: string; t: TensorRef; n: number }[] = [];
+      for (const [name, t] of tensors) {
+        const where = `tensor "${name}" (offset ${t.offset}, size [${t.shape.join(', ')}], stride [${t.stride.join(', ')}])`;
+        let n: number;
+        try {
+          n = numel(t.shape);
+        } catch (err) {
+          throw new PthFormatError(file, `${where}: ${(err as Error).message}`);
+        }
+        let last = t.offset;
+        for (let d = 0; d < t.shape.length; d++) last += (t.shape[d] - 1) * t.stride[d];
+        if (n > 0 && !(last < storage.numel)) {
+          throw new PthFormatError(file, `${where} reaches past its storage of ${storage.numel} elements`);
+        }
+        viewed += n;
+        planned.push({ name, t, n });
+      }
+      // Views that repeat elements (stride 0, overlapping strides, several tensors on one storage)
+      // are copied out, so what they add up to is bounded by what the storage holds: a few stored
+      // values must not claim gigabytes.
+      const budget = Math.max(MAX_VIEWS_PER_STORAGE * storage.numel, MIN_VIEW_BUDGET);
+      if (viewed > budget) {
+        const names = tensors.slice(0, 3).map(([name]) => `"${name}"`).join(', ') + (tensors.length > 3 ? ` and ${tensors.length - 3} more` : '');
+        throw new PthFormatError(
+          file,
+          `tensor${tensors.length === 1 ? '' : 's'} ${names} view storage ${storage.key} of ${storage.numel} elements as ${viewed} elements; more than ${MAX_VIEWS_PER_STORAGE} times a storage's size (or ${MIN_VIEW_BUDGET} elements) is refused`,
+        );
+      }
+      plans.push({ storage, entry: e, bytes, tensors: planned });
+    }
+
+    const out = new Map<string, HostTensor>();
+    for (const { storage, entry: e, bytes, tensors } of plans) {
+      const raw = await zip.read(e, bytes);
       // A fresh float32 buffer in host order can be used as is; everything else is converted.
       const values = storage.dtype === 'float32' && littleEndian && HOST_LITTLE_ENDIAN && raw.byteOffset % 4 === 0
         ? new Float32Array(raw.buffer, raw.byteOffset, storage.numel)
         : decodeToFloat32(raw, storage.dtype, littleEndian);
 
-      for (const [name, t] of tensors) {
-        const n = numel(t.shape);
-        let last = t.offset;
-        for (let d = 0; d < t.shape.length; d++) last += (t.shape[d] - 1) * t.stride[d];
-        if (n > 0 && last >= storage.numel) {
-          throw new PthFormatError(file, `tensor "${name}" (offset ${t.offset}, size [${t.shape.join(', ')}], stride [${t.stride.join(', ')}]) reaches past its storage of ${storage.numel} elements`);
-        }
+      for (const { name, t, n } of tensors) {
         let data: Float32Array;
         if (n === 0) data = new Float32Array(0);
         else if (!isContiguous(t.shape, t.stride)) data = gatherStrided(values, t.offset, t.shape, t.stride);

@@ -72,6 +72,15 @@ export interface UnpicklerHooks {
 }
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+// Bounds on pickled integers: conversion is quadratic in their length, and a state_dict's are small.
+// 4300 digits is Python's own default limit for int <-> str.
+const MAX_INT_DIGITS = 4300;
+const MAX_INT_BYTES = 2048;
+
+/** A short quote of a bad text argument (the rest of a hostile line can be megabytes). */
+function quoted(s: string): string {
+  return s.length > 40 ? `${JSON.stringify(s.slice(0, 40))}... (${s.length} characters)` : JSON.stringify(s);
+}
 
 function pyInt(v: bigint): number | bigint {
   return v <= MAX_SAFE && v >= -MAX_SAFE ? Number(v) : v;
@@ -122,6 +131,11 @@ export function unpickle(data: Uint8Array, sourceName: string, hooks: UnpicklerH
     if (end < 0) throw fail(`truncated: unterminated text argument at offset ${pos}`);
     const s = utf8.decode(data.subarray(pos, end));
     pos = end + 1;
+    return s;
+  }
+  /** A text integer argument, refused when too long to convert in bounded time (as Python does). */
+  function intText(s: string): string {
+    if (s.length > MAX_INT_DIGITS) throw fail(`integer argument of ${s.length} characters: over ${MAX_INT_DIGITS} digits are refused`);
     return s;
   }
   function littleEndianSigned(b: Uint8Array): bigint {
@@ -228,21 +242,22 @@ export function unpickle(data: Uint8Array, sourceName: string, hooks: UnpicklerH
         // LONG4
         const n = i32();
         if (n < 0) throw fail('LONG4 with a negative length');
+        if (n > MAX_INT_BYTES) throw fail(`LONG4 of ${n} bytes: integers over ${MAX_INT_BYTES} bytes are refused (converting them takes quadratic time)`);
         stack.push(pyInt(littleEndianSigned(bytes(n))));
         break;
       }
       case 0x49: {
         // INT (text): "00"/"01" are protocol-0 False/True
-        const s = line().trim();
+        const s = intText(line().trim());
         if (s === '00' || s === '01') stack.push(s === '01');
         else if (/^[+-]?\d+$/.test(s)) stack.push(pyInt(BigInt(s)));
-        else throw fail(`bad INT argument "${s}"`);
+        else throw fail(`bad INT argument ${quoted(s)}`);
         break;
       }
       case 0x4c: {
         // LONG (text), e.g. "123L"
-        const s = line().trim().replace(/L$/, '');
-        if (!/^[+-]?\d+$/.test(s)) throw fail(`bad LONG argument "${s}"`);
+        const s = intText(line().trim().replace(/L$/, ''));
+        if (!/^[+-]?\d+$/.test(s)) throw fail(`bad LONG argument ${quoted(s)}`);
         stack.push(pyInt(BigInt(s)));
         break;
       }
@@ -253,7 +268,7 @@ export function unpickle(data: Uint8Array, sourceName: string, hooks: UnpicklerH
         // FLOAT (text)
         const s = line().trim();
         const v = Number(s);
-        if (s === '' || (Number.isNaN(v) && !/^[+-]?nan$/i.test(s))) throw fail(`bad FLOAT argument "${s}"`);
+        if (s === '' || (Number.isNaN(v) && !/^[+-]?nan$/i.test(s))) throw fail(`bad FLOAT argument ${quoted(s)}`);
         stack.push(v);
         break;
       }
@@ -375,7 +390,7 @@ export function unpickle(data: Uint8Array, sourceName: string, hooks: UnpicklerH
       case 0x70: {
         // PUT (text)
         const s = line();
-        if (!/^\d+$/.test(s)) throw fail(`bad PUT argument "${s}"`);
+        if (!/^\d+$/.test(s)) throw fail(`bad PUT argument ${quoted(s)}`);
         memo.set(Number(s), top());
         break;
       }
@@ -388,7 +403,7 @@ export function unpickle(data: Uint8Array, sourceName: string, hooks: UnpicklerH
       case 0x67: {
         // GET (text)
         const s = line();
-        if (!/^\d+$/.test(s)) throw fail(`bad GET argument "${s}"`);
+        if (!/^\d+$/.test(s)) throw fail(`bad GET argument ${quoted(s)}`);
         stack.push(memoGet(Number(s)));
         break;
       }

@@ -84,9 +84,17 @@ export class ZipReader {
     return readExactly(this.file, this.fh, position, length);
   }
 
-  /** The entry's uncompressed bytes, CRC-checked. The buffer is fresh and starts at byteOffset 0. */
-  async read(entry: ZipEntry): Promise<Uint8Array> {
+  /**
+   * The entry's uncompressed bytes, CRC-checked. The buffer is fresh and starts at byteOffset 0.
+   * An entry whose size is over maxBytes (what the caller can use of it) is refused before anything
+   * is read or inflated, and inflating never produces more than its declared size.
+   */
+  async read(entry: ZipEntry, maxBytes: number): Promise<Uint8Array> {
     const fail = (problem: string): ZipFormatError => new ZipFormatError(this.file, `entry "${entry.name}": ${problem}`);
+    if (entry.uncompressedSize > maxBytes) throw fail(`is ${entry.uncompressedSize} bytes uncompressed, more than the ${maxBytes} it may have`);
+    if (entry.method === METHOD_STORED && entry.compressedSize !== entry.uncompressedSize) {
+      throw fail(`is stored (not compressed) but its sizes differ (${entry.compressedSize} and ${entry.uncompressedSize} bytes)`);
+    }
     if ((entry.flags & 1) !== 0) throw fail('is encrypted');
     if (entry.method !== METHOD_STORED && entry.method !== METHOD_DEFLATE) {
       throw fail(`uses compression method ${entry.method}; only stored (0) and deflate (8) are supported`);

@@ -134,6 +134,16 @@ function parseHeader(json: Uint8Array, dataLength: number, sourceName: string): 
     }
     entries.push({ name, dtype, shape: [...dims], begin, end });
   }
+  // Each tensor is decoded into its own array, so ranges shared by several tensors would let a small
+  // file claim many times its size: every byte belongs to at most one tensor.
+  const byStart = entries.filter((e) => e.end > e.begin).sort((a, b) => a.begin - b.begin);
+  for (let i = 1; i < byStart.length; i++) {
+    const prev = byStart[i - 1]!;
+    const cur = byStart[i]!;
+    if (cur.begin < prev.end) {
+      fail(`tensors "${prev.name}" [${prev.begin}, ${prev.end}) and "${cur.name}" [${cur.begin}, ${cur.end}) overlap in the data buffer`);
+    }
+  }
   // fromEntries defines own properties, so a "__proto__" key cannot touch the prototype.
   return { entries, metadata: Object.fromEntries(metadata) };
 }

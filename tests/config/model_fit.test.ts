@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, TINY_VARIANT, applyOverrides, checkModelFit, declaredModelConfig, loadConfig, loraSpecFor } from '../../shared/config/index.js';
+import { ConfigError, TINY_VARIANT, applyOverrides, checkModelFit, declaredModelConfig, loadConfig, loraSpecFor, modelFitProblems, parseConfigText } from '../../shared/config/index.js';
 import { VARIANTS } from '../../shared/sam/config.js';
 import { REFERENCE_CONFIG, makeProject } from './project.js';
 
@@ -38,9 +38,10 @@ describe('model fit', () => {
 
   it('loraSpecFor expands "all" and keeps alpha', async () => {
     const p = makeProject();
-    const c = await loadConfig(p.write('config.yaml', REFERENCE_CONFIG), { 'lora.alpha': '1024', 'lora.decoder_targets': '[out_proj]' });
+    // Rank 128: the decoder's cross-attention layers are 128 wide (512 is refused with decoder targets).
+    const c = await loadConfig(p.write('config.yaml', REFERENCE_CONFIG), { 'lora.rank': '128', 'lora.alpha': '1024', 'lora.decoder_targets': '[out_proj]' });
     assert.deepEqual(loraSpecFor(c, VIT_B), {
-      rank: 512,
+      rank: 128,
       alpha: 1024,
       blocks: [...Array(12).keys()],
       targets: ['q', 'v'],
@@ -76,5 +77,23 @@ describe('model fit', () => {
       'model.variant.pdim',
       'model.variant.window',
     ]);
+  });
+});
+
+describe('LoRA rank against the layer widths', () => {
+  it('refuses a rank above the encoder width when the variant is known from the config', () => {
+    const text = 'model:\n  checkpoint: null\ndata:\n  train: null\nlora:\n  rank: 65\n';
+    assert.throws(() => parseConfigText(text, '/cfg/wide.yaml', { checkPaths: false }), /\/cfg\/wide\.yaml:6:9: lora\.rank: rank 65 is larger than the image encoder's width 64/);
+    assert.equal(parseConfigText(text.replace('65', '64'), '/cfg/ok.yaml', { checkPaths: false }).lora.rank, 64);
+  });
+
+  it('uses the decoder attention width when only decoder targets are adapted', () => {
+    const text = 'model:\n  checkpoint: null\ndata:\n  train: null\nlora:\n  rank: 40\n  targets: []\n  decoder_targets: [q_proj]\n';
+    assert.throws(() => parseConfigText(text, '/cfg/dec.yaml', { checkPaths: false }), /rank 40 is larger than the mask decoder's attention width 32/);
+  });
+
+  it('checkModelFit refuses it once the checkpoint is read', () => {
+    const config = parseConfigText('model:\n  checkpoint: null\ndata:\n  train: null\nlora:\n  rank: 512\n', '/cfg/r.yaml', { checkPaths: false, overrides: { 'model.variant': 'vit_b' } });
+    assert.deepEqual(modelFitProblems(config, { ...VARIANTS.vit_b, dim: 256, dheads: 8 }).map((p) => p.key), ['model.variant', 'lora.rank']);
   });
 });

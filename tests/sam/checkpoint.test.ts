@@ -70,3 +70,33 @@ describe('checkpoint', () => {
     await assert.rejects(loadSamCheckpoint(path.join(tmp, 'nope.pth')), /nope\.pth: cannot open \(ENOENT\)/);
   });
 });
+
+describe('checkpoint files that are not what they claim', () => {
+  const write = (name: string, bytes: Uint8Array): string => {
+    const file = path.join(tmp, name);
+    writeFileSync(file, bytes);
+    return file;
+  };
+
+  it('an empty .pth is called empty, not an invalid safetensors file', async () => {
+    const file = write('empty.pth', new Uint8Array(0));
+    await assert.rejects(readStateDict(file), new RegExp(`^Error: checkpoint ${file}: the file is empty \\(0 bytes\\)`));
+  });
+
+  it('a legacy torch.save file is called legacy', async () => {
+    const file = write('legacy.pth', Uint8Array.from([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc]));
+    await assert.rejects(readStateDict(file), /legacy \(pre-1\.6, non-zip\) torch\.save format is not supported/);
+  });
+
+  it('a .pth that is neither zip nor safetensors gets the .pth reader error', async () => {
+    const file = write('junk.pth', new TextEncoder().encode('not a checkpoint'));
+    await assert.rejects(readStateDict(file), /invalid PyTorch checkpoint: not a zip archive/);
+  });
+
+  it('non-finite weights are refused naming the tensor', async () => {
+    const bad = new Float32Array(6);
+    bad[4] = Number.NEGATIVE_INFINITY;
+    const file = write('inf.safetensors', encodeSafetensors({ 'image_encoder.pos_embed': { shape: [2, 3], data: bad } }));
+    await assert.rejects(readStateDict(file), new RegExp(`checkpoint ${file}: tensor "image_encoder\\.pos_embed" holds a non-finite value \\(-Infinity at element 4\\)`));
+  });
+});

@@ -351,3 +351,45 @@ describe('sam-lora lora (CLI)', () => {
     assert.match(help.stdout, /usage: sam-lora lora/);
   });
 });
+
+describe('hostile LoRA files', () => {
+  const matrix = (rows: number, cols: number, fill = 0): HostTensor => ({ shape: [rows, cols], data: new Float32Array(rows * cols).fill(fill) });
+  const refused = async (tensors: Map<string, HostTensor>, pattern: RegExp): Promise<void> => {
+    const file = tmpFile('hostile.safetensors');
+    await writeSafetensors(file, tensors);
+    await assert.rejects(loadLora(file), (e: Error) => {
+      assert.equal(e.name, 'LoraFormatError');
+      assert.ok(e.message.startsWith(`${file}: `), e.message);
+      assert.match(e.message, pattern);
+      return true;
+    });
+  };
+
+  it('a reference key with a huge index is found incomplete without walking the indices below it', async () => {
+    const started = process.hrtime.bigint();
+    await refused(new Map([['w_a_100000000', matrix(4, 64)], ['w_b_100000000', matrix(64, 4)]]), /missing w_a_000, w_b_000, .* \(\+199999990 more\)/);
+    // A walk of 10^8 indices takes minutes and gigabytes; a bounded one is instant. Generous for a shared CI host.
+    assert.ok(Number(process.hrtime.bigint() - started) / 1e9 < 10);
+  });
+
+  it('a mask-decoder adapter of the wrong width is refused (lora info too)', async () => {
+    const spec: LoraSpec = { rank: 2, alpha: 2, blocks: [], targets: [], decoderTargets: ['q_proj'] };
+    const good = initLora({ ...VARIANTS.vit_b, pdim: 32, dheads: 2 }, spec, 1);
+    const key = 'mask_decoder.transformer.layers.0.self_attn.q_proj.lora_a';
+    good.set(key, matrix(2, 24));
+    await refused(good, new RegExp(`inconsistent mask-decoder widths .*pdim 24 in ${key.replace(/\./g, '\\.')}`));
+  });
+
+  it('a rank larger than the layer width is refused', async () => {
+    await refused(new Map([['blocks.0.a_q', matrix(100, 64)], ['blocks.0.b_q', matrix(64, 100)]]), /rank 100 is larger than the width 64 of the layer blocks\.0\.a_q adapts/);
+  });
+
+  it('non-finite weights are refused naming the tensor, in both formats', async () => {
+    const nan = matrix(64, 4);
+    nan.data[7] = Number.NaN;
+    await refused(new Map([['blocks.0.a_q', matrix(4, 64)], ['blocks.0.b_q', nan]]), /tensor "blocks\.0\.b_q" holds a non-finite value \(NaN at element 7\)/);
+    const inf = matrix(4, 64);
+    inf.data[0] = Number.POSITIVE_INFINITY;
+    await refused(new Map([['w_a_000', inf], ['w_b_000', matrix(64, 4)], ['w_a_001', matrix(4, 64)], ['w_b_001', matrix(64, 4)]]), /tensor "w_a_000" holds a non-finite value \(Infinity at element 0\)/);
+  });
+});

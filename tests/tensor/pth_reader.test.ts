@@ -235,7 +235,7 @@ describe('readPth errors name the file', () => {
   it('reports a storage too small for its tensor', async () => {
     const pkl = stateDictPickle({ x: { storageType: 'FloatStorage', storageKey: '0', storageNumel: 4, offset: 2, size: [3], stride: [1] } });
     await rejectsWith(buildPth(pkl, { '0': float32Bytes([1, 2, 3, 4]) }), /reaches past its storage/);
-    await rejectsWith(buildPth(pkl, { '0': float32Bytes([1, 2]) }), /storage 0 has 8 bytes/);
+    await rejectsWith(buildPth(pkl, { '0': float32Bytes([1, 2]) }), /storage 0 is 8 bytes in the archive, but its 4 float32 elements are 16 bytes/);
   });
 
   it('reports a missing storage entry and a missing data.pkl', async () => {
@@ -262,5 +262,46 @@ describe('readPth errors name the file', () => {
     const file = tmpFile(new TextEncoder().encode('nope'));
     await assert.rejects(readPth(file), PthFormatError);
     await assert.rejects(readPth(path.join(tmp, 'does-not-exist.pth')), /does-not-exist\.pth/);
+  });
+});
+
+describe('small .pth files that claim huge tensors', () => {
+  async function refused(bytes: Uint8Array, pattern: RegExp): Promise<void> {
+    const file = tmpFile(bytes, 'hostile.pth');
+    const before = process.memoryUsage().arrayBuffers;
+    await assert.rejects(readPth(file), (e: unknown) => {
+      assert.ok(e instanceof PthFormatError || (e instanceof Error && e.name === 'ZipFormatError') || (e instanceof Error && e.name === 'PickleFormatError'), String(e));
+      assert.ok(e.message.startsWith(`${file}: `), e.message);
+      assert.match(e.message, pattern);
+      return true;
+    });
+    // Refused before allocating: nothing near the claimed size was held (the attacks reached gigabytes).
+    assert.ok(process.memoryUsage().arrayBuffers - before < 64 * 1024 * 1024);
+  }
+
+  it('refuses a stride-0 view of 2^32 elements over one stored value', async () => {
+    const pkl = stateDictPickle({ x: { storageType: 'FloatStorage', storageKey: '0', storageNumel: 1, offset: 0, size: [65536, 65536], stride: [0, 0] } });
+    const bytes = buildPth(pkl, { '0': float32Bytes([1]) });
+    assert.ok(bytes.length < 1024);
+    await refused(bytes, /tensor "x" view storage 0 of 1 elements as 4294967296 elements; more than 4 times/);
+  });
+
+  it('refuses many tensors viewing one storage many times over', async () => {
+    const tensors: Record<string, TensorSpec> = {};
+    for (let i = 0; i < 20; i++) tensors[`t${i}`] = { storageType: 'FloatStorage', storageKey: '0', storageNumel: 1 << 18, offset: 0, size: [1 << 18], stride: [1] };
+    await refused(buildPth(stateDictPickle(tensors), { '0': new Uint8Array(4 << 18) }), /tensors "t0", "t1", "t2" and 17 more view storage 0 of 262144 elements as 5242880 elements/);
+  });
+
+  it('refuses a deflated storage that inflates past what its tensors declare, without inflating it', async () => {
+    const pkl = stateDictPickle({ x: { storageType: 'FloatStorage', storageKey: '0', storageNumel: 1, offset: 0, size: [1], stride: [1] } });
+    const bytes = buildPth(pkl, { '0': new Uint8Array(128 * 1024 * 1024) }, { deflate: true });
+    assert.ok(bytes.length < 1024 * 1024, `${bytes.length} bytes`);
+    await refused(bytes, /storage 0 is 134217728 bytes in the archive, but its 1 float32 elements are 4 bytes/);
+  });
+
+  it('refuses a pickled integer too long to convert in bounded time', async () => {
+    const huge = new PickleWriter().proto(2).op(0x8b, 0x00, 0x00, 0x10, 0x00);
+    for (let i = 0; i < 1 << 20; i += 4096) huge.op(...new Array<number>(4096).fill(0x7f));
+    await refused(buildPth(huge.stop().bytes(), {}), /LONG4 of 1048576 bytes: integers over 2048 bytes are refused/);
   });
 });

@@ -292,3 +292,27 @@ describe('safetensors errors name the file and the problem', () => {
     await assert.rejects(readSafetensors(missing), (e: Error) => e.message.startsWith(`${missing}: `));
   });
 });
+
+describe('safetensors with overlapping data offsets', () => {
+  it('refuses tensors sharing bytes, before decoding any (a small file claiming many copies of itself)', async () => {
+    const header: Record<string, unknown> = {};
+    for (let i = 0; i < 1000; i++) header[`t${i}`] = { dtype: 'F32', shape: [1 << 16], data_offsets: [0, 4 << 16] };
+    const bytes = rawFile(header, new Uint8Array(4 << 16));
+    assert.throws(() => parseSafetensorsRaw(bytes, 'many.safetensors'), (e: unknown) => {
+      assert.ok(e instanceof SafetensorsFormatError);
+      assert.match(e.message, /^many\.safetensors: invalid safetensors file: tensors "t\d+" \[0, 262144\) and "t\d+" \[0, 262144\) overlap in the data buffer$/);
+      return true;
+    });
+    const file = path.join(tmp, 'overlap.safetensors');
+    writeFileSync(file, rawFile({ a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] }, b: { dtype: 'F32', shape: [2], data_offsets: [12, 20] } }, new Uint8Array(20)));
+    await assert.rejects(readSafetensors(file), /"a" \[0, 16\) and "b" \[12, 20\) overlap/);
+  });
+
+  it('still accepts adjacent and empty tensors', () => {
+    const ok = rawFile(
+      { a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, e: { dtype: 'F32', shape: [0], data_offsets: [4, 4] }, b: { dtype: 'F32', shape: [1], data_offsets: [8, 12] } },
+      new Uint8Array(12),
+    );
+    assert.deepEqual([...parseSafetensors(ok, 'ok').tensors.keys()], ['a', 'e', 'b']);
+  });
+});

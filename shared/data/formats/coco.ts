@@ -8,7 +8,10 @@
 // Decisions:
 // - iscrowd annotations (one region covering a crowd) are left out unless includeCrowd is set;
 // - annotations without a segmentation (bbox-only) are left out; objects whose mask comes out empty
-//   (degenerate polygons) are dropped when the sample is loaded;
+//   (degenerate polygons) are dropped when the sample is loaded; a polygon of fewer than 3 points is
+//   an invalid annotation (reported with its id, like any other), not an empty object dropped unseen;
+// - a file_name that is absolute or contains `..` is refused (reported per image): images are read
+//   from under the image directory only;
 // - images with no usable annotation are not samples (COCO keeps unlabelled "negative" images, e.g.
 //   48 in val2017; a prompt-driven trainer has nothing to learn from them), listed in `ignored`;
 // - annotations are taken to be in the image's displayed frame (EXIF orientation applied, as every
@@ -85,8 +88,10 @@ function parseSegmentation(seg: unknown, w: number, h: number): { polygons?: num
     // Rasterisation walks every edge on a 1/5-pixel grid: coordinates far outside the image are an error, not a hang.
     const limit = 4 * Math.max(w, h) + 16;
     if (seg.some((p) => p.some((v) => Math.abs(v) > limit))) return `polygon coordinates lie far outside the ${w}x${h} image (beyond +-${limit})`;
-    const polygons = seg.filter((p) => p.length >= 6);
-    return polygons.length === 0 ? '' : { polygons };
+    // A polygon of fewer than 3 points has no area: the annotation is reported, not silently emptied.
+    const short = seg.findIndex((p) => p.length < 6);
+    if (short >= 0) return `polygon ${short} has ${seg[short]!.length / 2} point${seg[short]!.length === 2 ? '' : 's'}; a polygon needs at least 3 (fix or remove it)`;
+    return { polygons: seg };
   }
   if (typeof seg === 'object') {
     const { size, counts } = seg as { size?: unknown; counts?: unknown };
@@ -106,8 +111,14 @@ function parseSegmentation(seg: unknown, w: number, h: number): { polygons?: num
   return 'segmentation is neither polygons nor RLE';
 }
 
+/** True for a file_name that is absolute (POSIX or Windows) or climbs out of its directory. */
+function escapesImageDir(fileName: string): boolean {
+  if (path.posix.isAbsolute(fileName) || path.win32.isAbsolute(fileName) || /^[a-zA-Z]:/.test(fileName)) return true;
+  return fileName.split('/').includes('..');
+}
+
 function resolveImageDir(candidates: string[], firstFile: string | undefined, exists: (p: string) => boolean): string {
-  if (firstFile !== undefined && !path.isAbsolute(firstFile)) {
+  if (firstFile !== undefined && !escapesImageDir(firstFile.replace(/\\/g, '/'))) {
     for (const dir of candidates) if (exists(path.join(dir, firstFile))) return dir;
   }
   return candidates[0]!;
@@ -151,7 +162,16 @@ export async function listCoco(annotationFile: string, imageDirs: string[], opts
       continue;
     }
     const fileName = im.file_name.replace(/\\/g, '/');
-    const imagePath = path.isAbsolute(fileName) ? fileName : path.join(imageDir, fileName);
+    if (escapesImageDir(fileName)) {
+      problems.push({
+        file: annotationFile,
+        reason: `image id ${key}: file_name ${JSON.stringify(fileName.slice(0, 200))} is absolute or leaves the image directory (..); image files must lie under ${imageDir}`,
+        code: 'bad_annotation',
+        sampleId: fileName,
+      });
+      continue;
+    }
+    const imagePath = path.join(imageDir, fileName);
     byId.set(key, { fileName, imagePath, info: { imageId: im.id, width: im.width, height: im.height, annotationFile, objects: [] }, crowdOnly: 0 });
     const ids = byFile.get(fileName);
     if (ids) ids.push(im.id);

@@ -181,6 +181,58 @@ describe('COCO datasets', () => {
     await assert.rejects(ds.load(g), (e: unknown) => e instanceof DataError && e.code === 'size_mismatch' && e.file.endsWith('g.png'));
   });
 
+  it('reports a polygon of fewer than 3 points with its annotation id instead of dropping the image unseen', async () => {
+    const short = path.join(tmp.dir, 'short');
+    put(short, 'a.png', await gray(8, 8));
+    put(short, 'p.png', await gray(8, 8));
+    put(
+      short,
+      'coco.json',
+      JSON.stringify({
+        images: [
+          { id: 1, file_name: 'a.png', width: 8, height: 8 },
+          { id: 2, file_name: 'p.png', width: 8, height: 8 },
+        ],
+        annotations: [
+          { id: 10, image_id: 1, category_id: 1, segmentation: [[1, 1, 6, 1, 6, 6]] },
+          { id: 31, image_id: 2, category_id: 1, segmentation: [[1, 1, 6, 6]] },
+        ],
+      }),
+    );
+    const ds = await openDataset({ path: short });
+    await assert.rejects(scanDataset(ds, 'fail'), (e: unknown) => {
+      assert.ok(e instanceof DatasetScanError);
+      assert.match(e.message, /annotation 31 \(image 'p\.png'\): polygon 0 has 2 points; a polygon needs at least 3/);
+      return true;
+    });
+    const res = await scanDataset(ds, 'skip');
+    assert.deepEqual(res.samples.map((s) => s.id), ['a.png']);
+    // p.png is not a sample (its only annotation is invalid) and the report says why.
+    assert.deepEqual(res.skipped.map((p) => [p.code, p.sampleId]), [['bad_annotation', 'p.png']]);
+  });
+
+  it('refuses file_name values that are absolute or climb out of the image directory', async () => {
+    const escape = path.join(tmp.dir, 'escape');
+    put(escape, 'a.png', await gray(8, 8));
+    put(tmp.dir, 'outside.png', await gray(8, 8));
+    const names = ['../outside.png', 'sub/../../outside.png', path.join(tmp.dir, 'outside.png'), 'C:\\Windows\\outside.png', '..\\outside.png'];
+    put(
+      escape,
+      'coco.json',
+      JSON.stringify({
+        images: [{ id: 1, file_name: 'a.png', width: 8, height: 8 }, ...names.map((n, i) => ({ id: 2 + i, file_name: n, width: 8, height: 8 }))],
+        annotations: [1, 2, 3, 4, 5, 6].map((image_id) => ({ id: 100 + image_id, image_id, category_id: 1, segmentation: [[1, 1, 6, 1, 6, 6]] })),
+      }),
+    );
+    const ds = await openDataset({ path: escape });
+    assert.deepEqual(ds.samples.map((s) => s.id), ['a.png']);
+    const refused = ds.problems.filter((p) => /is absolute or leaves the image directory/.test(p.reason));
+    assert.equal(refused.length, names.length, JSON.stringify(ds.problems));
+    await assert.rejects(scanDataset(ds, 'fail'), /file_name "\.\.\/outside\.png" is absolute or leaves the image directory/);
+    const res = await scanDataset(ds, 'skip');
+    assert.deepEqual(res.samples.map((s) => s.id), ['a.png']);
+  });
+
   it('clear errors for a broken or ambiguous annotation file', async () => {
     const broken = path.join(tmp.dir, 'broken');
     put(broken, 'x.json', '{ "images": [ ');
