@@ -218,7 +218,7 @@ function inferNative(tensors: Map<string, HostTensor>, file: string, nameOf: (ke
   if (pdim !== null && !(Number.isInteger(pdim) && pdim >= 2 && pdim % 2 === 0)) problems.push(`tensor widths imply an invalid mask-decoder width ${pdim}`);
   if (ranks.size === 1 && problems.length === 0) {
     // A rank above the width of the layer it adapts adds parameters and nothing else: refuse it.
-    const widthOf = (t: { p: NativeKey; shape: number[] }): number => (t.p.kind === 'a' ? t.shape[1]! : t.shape[0]!);
+    const widthOf = (t: { p: NativeKey; shape: readonly number[] }): number => (t.p.kind === 'a' ? t.shape[1]! : t.shape[0]!);
     const narrowest = parsed.reduce((best, cur) => (widthOf(cur) < widthOf(best) ? cur : best));
     const width = widthOf(narrowest);
     if (rank > width) problems.push(`rank ${rank} is larger than the width ${width} of the layer ${nameOf(narrowest.key)} adapts (a LoRA's rank is at most its layer's width)`);
