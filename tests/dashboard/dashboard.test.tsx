@@ -122,14 +122,28 @@ describe('dashboard', () => {
     let ready!: () => void;
     const listening = new Promise<void>((resolve) => (ready = resolve));
     const store = storeOf(events.slice(0, events.indexOf(steps[0]!) + 1));
-    const { stdin, lastFrame, unmount } = render(<Dashboard store={store} onStop={() => stops++} onReady={ready} columns={80} rows={24} />);
+    const { stdin, stdout, lastFrame, unmount } = render(<Dashboard store={store} onStop={() => stops++} onReady={ready} columns={80} rows={24} />);
     await listening;
+    // The footer follows on a later render (React schedules it; on a busy machine not within one
+    // turn of the loop): wait for the frame that shows it, or fail after a bounded time.
+    const write = stdout.write;
+    let timer: NodeJS.Timeout | undefined;
+    const saysStopping = new Promise<void>((resolve, reject) => {
+      stdout.write = (frame: string): void => {
+        write(frame);
+        if (/stopping after this step…/.test(stripAnsi(frame))) resolve();
+      };
+      timer = setTimeout(() => reject(new Error(`no frame says it is stopping; the last:\n${stripAnsi(lastFrame() ?? '')}`)), 10_000);
+    });
     stdin.write('x');
     assert.equal(stops, 0);
     stdin.write('q');
     assert.equal(stops, 1);
-    // The footer follows on the next render.
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    try {
+      await saysStopping;
+    } finally {
+      clearTimeout(timer);
+    }
     assert.match(stripAnsi(lastFrame() ?? ''), /stopping after this step…/);
     unmount();
   });
