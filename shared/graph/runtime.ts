@@ -70,7 +70,7 @@ export class CudaUnavailableError extends Error {
 }
 
 /** Directory holding onnxruntime-node's native libraries for this platform. */
-function ortNativeDir(): string | undefined {
+export function ortNativeDir(): string | undefined {
   const req = createRequire(import.meta.url);
   const pkgDir = dirname(req.resolve('onnxruntime-node/package.json'));
   const binDir = join(pkgDir, 'bin');
