@@ -13,6 +13,9 @@ export interface BenchResult {
   median_s: number;
   /** process.resourceUsage().maxRSS of the measuring process, bytes. */
   peak_rss_bytes: number;
+  /** Bytes one step copies into the session (its feeds) and out of it (its fetches): host-device traffic on a GPU. */
+  feed_bytes_per_step: number;
+  fetch_bytes_per_step: number;
 }
 
 export function median(xs: readonly number[]): number {
@@ -30,7 +33,7 @@ export function parseResult(line: string): BenchResult {
   const problems: string[] = [];
   if (!(BENCHES as readonly unknown[]).includes(r.bench)) problems.push(`bench ${String(r.bench)}`);
   if (typeof r.variant !== 'string' || !r.variant) problems.push(`variant ${String(r.variant)}`);
-  for (const k of ['batch', 'threads', 'peak_rss_bytes'] as const) {
+  for (const k of ['batch', 'threads', 'peak_rss_bytes', 'feed_bytes_per_step', 'fetch_bytes_per_step'] as const) {
     if (!Number.isInteger(r[k]) || (r[k] as number) <= 0) problems.push(`${k} ${String(r[k])}`);
   }
   if (typeof r.median_s !== 'number' || !(r.median_s > 0) || !Number.isFinite(r.median_s)) problems.push(`median_s ${String(r.median_s)}`);

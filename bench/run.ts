@@ -168,11 +168,12 @@ async function main(): Promise<void> {
       }
     }
   }
-  process.stderr.write('\nbench            variant          batch threads    median_s   peak RSS\n');
+  const mib = (b: number): string => `${(b / 2 ** 20).toFixed(2)} MiB`;
+  process.stderr.write('\nbench            variant          batch threads    median_s   peak RSS  copied in/out per step\n');
   for (const r of results) {
     const time = r.median_s < 1 ? `${(r.median_s * 1000).toFixed(2)} ms` : `${r.median_s.toFixed(3)} s`;
     process.stderr.write(
-      `${r.bench.padEnd(16)} ${r.variant.padEnd(16)} ${String(r.batch).padStart(5)} ${String(r.threads).padStart(7)} ${time.padStart(11)} ${(r.peak_rss_bytes / 2 ** 30).toFixed(2).padStart(6)} GiB\n`,
+      `${r.bench.padEnd(16)} ${r.variant.padEnd(16)} ${String(r.batch).padStart(5)} ${String(r.threads).padStart(7)} ${time.padStart(11)} ${(r.peak_rss_bytes / 2 ** 30).toFixed(2).padStart(6)} GiB  ${mib(r.feed_bytes_per_step)} / ${mib(r.fetch_bytes_per_step)}\n`,
     );
   }
   if (skipped) process.stderr.write(`bench: ${skipped} measurement(s) skipped for memory\n`);

@@ -1,7 +1,7 @@
 // One measurement in its own process, so that its peak RSS is its own: builds the training graph
 // (train_step) or the inference graph (forward) of one variant at one batch size, creates a CPU
 // session, runs warm-up steps then measured steps, and prints one JSON line on stdout:
-//   {"bench", "variant", "batch", "threads", "median_s", "peak_rss_bytes"}
+//   {"bench", "variant", "batch", "threads", "median_s", "peak_rss_bytes", "feed_bytes_per_step", "fetch_bytes_per_step"}
 // Everything else (graph build / session creation times, per-step times, profile summary) goes to
 // stderr. Graph building and session creation are not part of the step time.
 //
@@ -172,6 +172,8 @@ async function runStep(o: StepOptions): Promise<BenchResult> {
       threads: o.threads,
       median_s: median(times),
       peak_rss_bytes: peakRssBytes(),
+      feed_bytes_per_step: session.lastTransfer.feedBytes,
+      fetch_bytes_per_step: session.lastTransfer.fetchBytes,
     };
     log(`median ${result.median_s.toFixed(4)} s (min ${Math.min(...times).toFixed(4)} s), peak RSS ${gib(result.peak_rss_bytes)}`);
     return result;

@@ -3,6 +3,7 @@
 import type { Command } from './command.js';
 import { coordinatorCommand } from './coordinator_command.js';
 import { demoDataCommand } from './demo_data_command.js';
+import { doctorCommand } from './doctor_command.js';
 import { evalCommand } from './eval_command.js';
 import { exportCommand } from './export_command.js';
 import { predictCommand } from './predict_command.js';
@@ -21,4 +22,5 @@ export const commands: Command[] = [
   exportCommand,
   serveCommand,
   workerCommand,
+  doctorCommand,
 ];

@@ -19,6 +19,7 @@ import { runtimeOptions } from '../shared/contract/runtime_options.js';
 import type { EvalResult, EvalWork, StepResult, StepWork, WorkerEndpoint } from '../shared/contract/worker_endpoint.js';
 import { ConfigError, type TrainConfig } from '../shared/config/index.js';
 import { DataError } from '../shared/data/errors.js';
+import { applyCudaEnvironment } from '../shared/graph/cuda_settings.js';
 import { CudaUnavailableError, type RuntimeOptions } from '../shared/graph/runtime.js';
 import { buffersOf, type ComputeReply, type ComputeRequest, type ComputeThreadInit, type WireError } from './compute_thread_protocol.js';
 
@@ -110,6 +111,8 @@ export class ThreadedWorker implements WorkerEndpoint {
       runtime: o.runtime ?? runtimeOptions(o.config),
       ...(o.microBatch !== undefined ? { microBatch: o.microBatch } : {}),
     };
+    // Native libraries read the real environment, which a worker thread cannot change (TF32 off).
+    if (init.runtime.device?.kind === 'cuda' && init.runtime.cuda) applyCudaEnvironment(init.runtime.cuda);
     this.ready = new Promise<void>((resolve, reject) => {
       this.readyResolve = resolve;
       this.readyReject = reject;

@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { parseConfigText } from '../shared/config/index.js';
 import type { RuntimeOptions } from '../shared/graph/runtime.js';
 import { modelFingerprint } from '../shared/contract/fingerprint.js';
+import { cudaSettings } from '../shared/contract/runtime_options.js';
 import { clientFlowControlOptions } from '../shared/wire/flow_control.js';
 import { channelLimitOptions, negotiateMaxMessageBytes, tensorChunkBytes } from '../shared/wire/limits.js';
 import type * as pb from '../shared/wire/messages.js';
@@ -137,7 +138,8 @@ async function oneConnection(o: RemoteWorkerOptions, log: (l: string, level?: Wo
     const dataDirs = reply.samples_as_bytes ? { train: null, test: null } : {};
     // The model is built only once the coordinator accepted the fingerprint (a refusal is immediate).
     const start = async (): Promise<ThreadedWorker> => {
-      compute = await ThreadedWorker.start({ id, config, runtime: o.runtime, ...dataDirs });
+      // The device is this worker's own (--gpu); the CUDA settings are the run's.
+      compute = await ThreadedWorker.start({ id, config, runtime: { ...o.runtime, cuda: cudaSettings(config) }, ...dataDirs });
       log(`joined run ${reply.run_id} as ${id}`);
       return compute;
     };

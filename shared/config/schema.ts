@@ -3,6 +3,7 @@
 // project's upper-case keys onto ours.
 
 import { z } from 'zod';
+import { ARENA_EXTEND_STRATEGIES, CUDNN_CONV_ALGO_SEARCHES, type CudaSettings, unappliableCudaSettings } from '../graph/cuda_settings.js';
 import type { SamConfig, VariantName } from '../sam/config.js';
 import { DECODER_TARGETS, type DecoderTarget, ENCODER_TARGETS, type EncoderTarget } from '../sam/lora.js';
 
@@ -108,12 +109,31 @@ export const rawConfigSchema = z.strictObject({
     annotations: pathString.nullable(),
     on_bad_sample: z.enum(BAD_SAMPLE_POLICIES),
   }),
-  runtime: z.strictObject({
-    device: z.enum(DEVICES),
-    gpu: nonNegInt,
-    threads: nonNegInt,
-  }),
+  runtime: z
+    .strictObject({
+      device: z.enum(DEVICES),
+      gpu: nonNegInt,
+      threads: nonNegInt,
+      gpu_mem_limit: posInt.nullable(),
+      arena_extend_strategy: z.enum(ARENA_EXTEND_STRATEGIES),
+      cudnn_conv_algo_search: z.enum(CUDNN_CONV_ALGO_SEARCHES),
+      use_tf32: z.boolean(),
+    })
+    .superRefine((r, ctx) => {
+      // Valid values this build cannot hand to the CUDA provider: refused at load, before any work.
+      // Only values that passed their own checks (zod runs this after a field's issue too).
+      const ok = (key: keyof typeof r): boolean => !ctx.issues.some((i) => i.path?.[0] === key);
+      for (const p of unappliableCudaSettings(cudaSettingsOf(r))) {
+        const key = p.key.slice('runtime.'.length) as keyof typeof r;
+        if (ok(key)) ctx.addIssue({ code: 'custom', path: [key], message: p.message });
+      }
+    }),
 });
+
+/** The CUDA provider settings of a runtime section (YAML form). */
+export function cudaSettingsOf(r: { gpu_mem_limit: number | null; arena_extend_strategy: CudaSettings['arenaExtendStrategy']; cudnn_conv_algo_search: CudaSettings['cudnnConvAlgoSearch']; use_tf32: boolean }): CudaSettings {
+  return { gpuMemLimit: r.gpu_mem_limit, arenaExtendStrategy: r.arena_extend_strategy, cudnnConvAlgoSearch: r.cudnn_conv_algo_search, useTf32: r.use_tf32 };
+}
 
 /** A configuration as written in YAML, after defaults are filled in and before paths are resolved. */
 export type RawConfig = z.infer<typeof rawConfigSchema>;
@@ -179,7 +199,8 @@ export interface TrainConfig {
     annotations: string | null;
     onBadSample: (typeof BAD_SAMPLE_POLICIES)[number];
   };
-  runtime: { device: (typeof DEVICES)[number]; gpu: number; threads: number };
+  /** The CUDA provider's settings are CudaSettings' fields (cudaSettings() in shared/contract/runtime_options.ts). */
+  runtime: { device: (typeof DEVICES)[number]; gpu: number; threads: number } & CudaSettings;
 }
 
 /** The reference project's config.yaml keys and the keys of ours they set. */

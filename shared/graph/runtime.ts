@@ -12,6 +12,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { isMainThread } from 'node:worker_threads';
+import { applyCudaEnvironment, assertCudaSettingsApplicable, type CudaSettings, ORT_CUDA_DEFAULTS, tf32InEffect } from './cuda_settings.js';
 import type { DType, HostArray } from './dtype.js';
 
 export type Device = { kind: 'cpu' } | { kind: 'cuda'; deviceId: number };
@@ -32,6 +34,16 @@ export interface RuntimeOptions {
    * at the same speed).
    */
   memPattern?: boolean;
+  /** CUDA provider settings (device cuda only); ORT's defaults when omitted. See cuda_settings.ts. */
+  cuda?: CudaSettings;
+}
+
+/** Bytes one run copied between the host and the session: onnxruntime-node has no device-resident tensors. */
+export interface RunTransfer {
+  /** Every feed's bytes (copied to the device on a GPU session). */
+  feedBytes: number;
+  /** Every fetched output's bytes (copied back). */
+  fetchBytes: number;
 }
 
 export interface Feed {
@@ -58,7 +70,7 @@ export class CudaUnavailableError extends Error {
 }
 
 /** Directory holding onnxruntime-node's native libraries for this platform. */
-function ortNativeDir(): string | undefined {
+export function ortNativeDir(): string | undefined {
   const req = createRequire(import.meta.url);
   const pkgDir = dirname(req.resolve('onnxruntime-node/package.json'));
   const binDir = join(pkgDir, 'bin');
@@ -105,6 +117,8 @@ function inferDType(d: HostArray): DType {
 }
 
 export class GraphSession {
+  private transfer: RunTransfer = { feedBytes: 0, fetchBytes: 0 };
+
   private constructor(
     private readonly session: ort.InferenceSession,
     readonly device: Device,
@@ -113,7 +127,13 @@ export class GraphSession {
   /** Loads a model from a file path (external data resolved beside it) or from bytes. */
   static async create(model: string | Uint8Array, opts: RuntimeOptions = {}): Promise<GraphSession> {
     const device = opts.device ?? { kind: 'cpu' };
-    if (device.kind === 'cuda') assertCudaAvailable();
+    if (device.kind === 'cuda') {
+      assertCudaAvailable();
+      const cuda = opts.cuda ?? ORT_CUDA_DEFAULTS;
+      assertCudaSettingsApplicable(cuda);
+      if (isMainThread) applyCudaEnvironment(cuda);
+      tf32InEffect(cuda);
+    }
     const options: ort.InferenceSession.SessionOptions = {
       executionProviders: device.kind === 'cuda' ? [{ name: 'cuda', deviceId: device.deviceId }] : ['cpu'],
       graphOptimizationLevel: opts.optimization ?? 'all',
@@ -147,10 +167,19 @@ export class GraphSession {
     if (missing.length) throw new Error(`run: missing feeds ${missing.join(', ')}`);
     const results = fetches ? await this.session.run(ortFeeds, [...fetches]) : await this.session.run(ortFeeds);
     const out: Record<string, Fetched> = {};
+    let fetchBytes = 0;
     for (const [name, t] of Object.entries(results)) {
-      out[name] = { data: t.data as Fetched['data'], shape: [...t.dims] };
+      const data = t.data as Fetched['data'];
+      out[name] = { data, shape: [...t.dims] };
+      fetchBytes += data.byteLength;
     }
+    this.transfer = { feedBytes: Object.values(ortFeeds).reduce((a, t) => a + (t.data as HostArray).byteLength, 0), fetchBytes };
     return out;
+  }
+
+  /** What the last run() copied in and out. */
+  get lastTransfer(): RunTransfer {
+    return { ...this.transfer };
   }
 
   /** Stops profiling and returns the profile file path (when profiling was on). */

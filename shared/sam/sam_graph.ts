@@ -3,6 +3,7 @@
 // are static because onnxruntime-node cannot override free dimensions.
 
 import { grad } from '../graph/autodiff.js';
+import { enableAutocast } from '../graph/autocast.js';
 import { Graph, type Tensor } from '../graph/graph.js';
 import * as op from '../graph/ops/index.js';
 import { diceCELoss } from '../losses/dice_ce.js';
@@ -29,6 +30,7 @@ export const IO = {
   iou: 'iou_predictions',
   embeddings: 'image_embeddings',
   gradPrefix: 'grad.',
+  lossScale: 'loss_scale', // [] fp16 training graphs: the gradients are of loss * loss_scale
 } as const;
 
 export interface SamGraphOptions {
@@ -48,6 +50,11 @@ export interface SamGraphOptions {
   multimask?: boolean;
   /** Adds the low-res mask prompt inputs (mask_input, has_mask_input). */
   maskInput?: boolean;
+  /**
+   * fp16: matmuls and convolutions in float16 (shared/graph/autocast.ts), and a loss_scale input
+   * that multiplies the loss before differentiation (dynamic loss scaling). Default fp32.
+   */
+  precision?: 'fp32' | 'fp16';
 }
 
 interface Forward {
@@ -104,6 +111,7 @@ export interface BuiltGraph {
 export function buildTrainingGraph(o: SamGraphOptions): BuiltGraph {
   const cfg = o.config;
   const graph = new Graph('sam_train');
+  if (o.precision === 'fp16') enableAutocast(graph);
   const p = new ParamBinder(graph, o.state, o.trainDecoder ? decoderKeys(o.state) : new Set());
   const lora = o.lora ? bindLora(graph, cfg, o.lora) : undefined;
   const fwd = forward(p, o, lora, false);
@@ -116,7 +124,9 @@ export function buildTrainingGraph(o: SamGraphOptions): BuiltGraph {
   const perSample = diceCELoss(logits, gt, valid);
   const loss = op.reduceSum(op.mul(perSample, weights));
   const trainable = [...(lora?.inputs ?? []), ...p.trainableInputs];
-  const grads = grad(loss, trainable.map((t) => t.tensor));
+  // fp16 gradients underflow unless the loss is scaled up first; the host divides them back.
+  const differentiated = o.precision === 'fp16' ? op.mul(loss, graph.input(IO.lossScale, [])) : loss;
+  const grads = grad(differentiated, trainable.map((t) => t.tensor));
   graph.output(loss, IO.loss);
   graph.output(perSample, IO.perSample);
   trainable.forEach((t, i) => graph.output(grads[i]!, `${IO.gradPrefix}${t.key}`));

@@ -28,7 +28,7 @@ describe('bench/sam_step', () => {
     const lines = r.stdout.trim().split('\n');
     assert.equal(lines.length, 1, `stdout must hold only the result line, got:\n${r.stdout}`);
     const result = JSON.parse(lines[0]!) as Record<string, unknown>;
-    assert.deepEqual(Object.keys(result).sort(), ['batch', 'bench', 'median_s', 'peak_rss_bytes', 'threads', 'variant']);
+    assert.deepEqual(Object.keys(result).sort(), ['batch', 'bench', 'feed_bytes_per_step', 'fetch_bytes_per_step', 'median_s', 'peak_rss_bytes', 'threads', 'variant']);
     assert.equal(result.bench, 'train_step');
     assert.equal(result.variant, variant);
     assert.equal(result.batch, 1);
@@ -36,6 +36,10 @@ describe('bench/sam_step', () => {
     assert.equal(typeof result.median_s, 'number');
     assert.ok((result.median_s as number) > 0 && (result.median_s as number) < 60, `median_s ${String(result.median_s)}`);
     assert.ok(Number.isInteger(result.peak_rss_bytes) && (result.peak_rss_bytes as number) > 10 * 2 ** 20, `peak_rss_bytes ${String(result.peak_rss_bytes)}`);
+    // At least the image, the ground-truth and valid masks go in; at least the loss comes out.
+    const feed = result.feed_bytes_per_step as number;
+    assert.ok(Number.isInteger(feed) && feed >= 5 * 64 * 64 * 4, `feed_bytes_per_step ${feed}`);
+    assert.ok(Number.isInteger(result.fetch_bytes_per_step) && (result.fetch_bytes_per_step as number) >= 4, `fetch_bytes_per_step ${String(result.fetch_bytes_per_step)}`);
   });
 
   it('rejects an unknown bench kind with a usage error', async () => {

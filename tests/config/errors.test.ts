@@ -78,6 +78,14 @@ const CASES: Case[] = [
   { name: 'nothing to train', text: OURS('lora: { targets: [] }\n'), key: 'lora.targets', message: /nothing to train/ },
   { name: 'block out of range of a named variant', text: `${MODEL}  variant: vit_b\n${DATA}lora: { blocks: [0, 12] }\n`, key: 'lora.blocks[1]', message: /block 12 is outside 0\.\.11/, line: 6, column: 21 },
   { name: 'not a mapping', text: '- DATASET\n- SAM\n', key: '', message: /must be a mapping of sections/ },
+  { name: 'unknown arena strategy', text: OURS('runtime: { arena_extend_strategy: grow }\n'), key: 'runtime.arena_extend_strategy', message: /must be one of next_power_of_two, same_as_requested \(got "grow"\)/ },
+  { name: 'unknown cuDNN search', text: OURS('runtime: { cudnn_conv_algo_search: fast }\n'), key: 'runtime.cudnn_conv_algo_search', message: /must be one of exhaustive, heuristic, default/ },
+  { name: 'tf32 not a boolean', text: OURS('runtime: { use_tf32: maybe }\n'), key: 'runtime.use_tf32', message: /expected true or false \(got "maybe"\)/ },
+  { name: 'negative memory limit', text: OURS('runtime: { gpu_mem_limit: -1 }\n'), key: 'runtime.gpu_mem_limit', message: /must be >= 1 \(got -1\)/ },
+  // Valid values onnxruntime-node's binding cannot hand to the CUDA provider: refused, not ignored.
+  { name: 'memory limit this build cannot apply', text: OURS('runtime:\n  gpu_mem_limit: 8589934592\n'), key: 'runtime.gpu_mem_limit', message: /passes only the device id .* cannot be applied; leave it null/, line: 6, column: 18 },
+  { name: 'arena strategy this build cannot apply', text: OURS('runtime: { arena_extend_strategy: same_as_requested }\n'), key: 'runtime.arena_extend_strategy', message: /always grows by next_power_of_two/ },
+  { name: 'cuDNN search this build cannot apply', text: OURS('runtime: { cudnn_conv_algo_search: heuristic }\n'), key: 'runtime.cudnn_conv_algo_search', message: /always exhaustive/ },
 ];
 
 describe('bad configurations: one error naming key and file', () => {

@@ -23,6 +23,7 @@ function systemGraphs(): { label: string; graph: Graph }[] {
   const common = { config: cfg, state, lora, trainDecoder: true };
   return [
     { label: 'train', graph: buildTrainingGraph({ ...common, batch: 2, promptsPerImage: 2, promptTokens: 2 }).graph },
+    { label: 'train_fp16', graph: buildTrainingGraph({ ...common, batch: 2, promptsPerImage: 2, promptTokens: 2, precision: 'fp16' }).graph },
     { label: 'train_points', graph: buildTrainingGraph({ ...common, batch: 2, promptsPerImage: 2, promptTokens: 3, maskInput: true }).graph },
     { label: 'infer', graph: buildInferenceGraph({ ...common, batch: 1, promptsPerImage: 2, promptTokens: 2, multimask: true, maskInput: true }).graph },
     { label: 'encoder', graph: buildEncoderGraph({ config: cfg, state, lora, batch: 1 }).graph },

@@ -8,9 +8,9 @@ export interface ScriptRun {
   stderr: string;
 }
 
-export function runNodeScript(script: string, args: string[]): Promise<ScriptRun> {
+export function runNodeScript(script: string, args: string[], env?: NodeJS.ProcessEnv): Promise<ScriptRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env } : {}) });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

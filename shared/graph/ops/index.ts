@@ -8,3 +8,5 @@ export * from './activation.js';
 export * from './conv.js';
 export * from './resize.js';
 export type { Operand } from './operand.js';
+// The products go through the mixed-precision policy (a no-op on graphs without it).
+export { conv, convTranspose, gemm, matmul } from '../autocast.js';

@@ -1,0 +1,180 @@
+// fp16 training graphs (autocast policy + loss scaling) against fp32, on the CPU: ORT 1.29's CPU
+// provider runs MatMul, Gemm and LayerNormalization in fp16 itself and inserts fp32 fallbacks for
+// Conv/ConvTranspose and the element-wise ops it has no fp16 kernel for, so these are numerics
+// checks, not speed measurements (fp16 is slower than fp32 on the CPU).
+
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { BOX_TOKENS, batchSamples, benchLora, benchLoraSpec, loadFixtureModel, trainFeeds } from '../../bench/inputs.js';
+import { Adam } from '../../coordinator/optimizer/adam.js';
+import { DynamicLossScaler } from '../../coordinator/optimizer/loss_scaler.js';
+import { TINY_VARIANT } from '../../shared/config/defaults.js';
+import { generateDemoSample } from '../../shared/data/demo_data.js';
+import { collateBatch, type PreparedSample, prepareSample } from '../../shared/data/prepare.js';
+import { sampleRng } from '../../shared/data/sample_rng.js';
+import { Graph } from '../../shared/graph/graph.js';
+import { enableAutocast } from '../../shared/graph/autocast.js';
+import * as op from '../../shared/graph/ops/index.js';
+import { asFloat32, type Feed, GraphSession } from '../../shared/graph/runtime.js';
+import { modelToBytes } from '../../shared/graph/serialize.js';
+import type { SamConfig } from '../../shared/sam/config.js';
+import { generateStateDict } from '../../shared/sam/generated_weights.js';
+import { defaultLoraSpec, initLora } from '../../shared/sam/lora.js';
+import { buildTrainingGraph, IO } from '../../shared/sam/sam_graph.js';
+import { FIXTURES, fixtureDirs } from '../helpers/fixtures.js';
+
+/** Gradient agreement: globally (all tensors as one vector) and per tensor, relative to max(its norm, 1e-3 x the global norm). */
+function gradientError(g16: ReadonlyMap<string, Float32Array>, g32: ReadonlyMap<string, Float32Array>): { global: number; worst: number; worstKey: string } {
+  let dAll = 0;
+  let nAll = 0;
+  const per: [string, number, number][] = [];
+  for (const [k, b] of g32) {
+    const a = g16.get(k)!;
+    let d = 0;
+    let n = 0;
+    for (let i = 0; i < b.length; i++) {
+      d += (a[i]! - b[i]!) ** 2;
+      n += b[i]! ** 2;
+    }
+    dAll += d;
+    nAll += n;
+    per.push([k, Math.sqrt(d), Math.sqrt(n)]);
+  }
+  const floor = 1e-3 * Math.sqrt(nAll);
+  let worst = 0;
+  let worstKey = '';
+  for (const [k, d, n] of per) {
+    const e = d / Math.max(n, floor);
+    if (e > worst) [worst, worstKey] = [e, k];
+  }
+  return { global: Math.sqrt(dAll / nAll), worst, worstKey };
+}
+
+describe('mixed precision: the autocast policy', () => {
+  it('puts matmuls and convolutions in fp16 and leaves softmax, layer norm, reductions and biases in fp32', () => {
+    const g = new Graph('t');
+    enableAutocast(g);
+    const x = g.input('x', [1, 2, 8, 8]);
+    const c = op.conv(x, g.input('w', [4, 2, 3, 3]), g.input('b', [4]));
+    const flat = op.reshape(c, [4, 36]);
+    const y = op.gemm(flat, g.input('v', [5, 36]), g.input('bias', [5]), { transB: true });
+    const z = op.layerNorm(op.softmax(op.matmul(y, g.input('m', [5, 5])), -1), g.input('s', [5]), null, 1e-5);
+    g.output(op.reduceSum(z), 'out');
+    const dtypeOf = (kind: string): string[] => g.nodes.filter((n) => n.op === kind).map((n) => n.outputs[0]!.dtype);
+    assert.deepEqual(dtypeOf('Conv'), ['float16']);
+    assert.deepEqual(dtypeOf('Gemm'), ['float16']);
+    assert.deepEqual(dtypeOf('MatMul'), ['float16']);
+    for (const kind of ['Softmax', 'ReduceMax', 'Exp', 'LayerNormalization', 'ReduceSum', 'Add']) for (const d of dtypeOf(kind)) assert.equal(d, 'float32', kind);
+    // The same ops on a graph without the policy: no fp16 anywhere.
+    const plain = new Graph('p');
+    op.matmul(plain.input('a', [2, 3]), plain.input('b', [3, 4]));
+    assert.ok(plain.nodes.every((n) => n.outputs.every((t) => t.dtype === 'float32')));
+  });
+});
+
+const fixture = fixtureDirs().find((d) => path.basename(d) === 'sam-tiny');
+
+describe('mixed precision: fp16 gradients against fp32', () => {
+  it('on the sam-tiny fixture (LoRA + decoder): loss within 1e-4, gradients within 2e-2 globally and 5e-2 per tensor', { skip: fixture ? false : `no sam-tiny fixture in ${FIXTURES}` }, async (t) => {
+    const model = await loadFixtureModel(fixture!);
+    const cfg = model.config;
+    const spec = benchLoraSpec(cfg);
+    const feeds: Record<string, Feed> = trainFeeds(cfg, batchSamples(model, 2), benchLora(cfg, spec));
+    const scale = 1024;
+    const out: Record<string, { loss: number; grads: Map<string, Float32Array> }> = {};
+    for (const precision of ['fp32', 'fp16'] as const) {
+      const built = buildTrainingGraph({ config: cfg, state: model.state, lora: spec, trainDecoder: true, batch: 2, promptTokens: BOX_TOKENS, precision });
+      const s = await GraphSession.create(modelToBytes(built.graph), { intraOpThreads: 2 });
+      const f: Record<string, Feed> = { ...feeds };
+      for (const t of built.trainable) f[t.key] ??= { data: model.state.get(t.key)!.data, shape: t.shape };
+      if (precision === 'fp16') f[IO.lossScale] = { data: new Float32Array([scale]), shape: [] };
+      const r = await s.run(Object.fromEntries(Object.entries(f).filter(([k]) => s.inputNames.includes(k))));
+      const unscale = precision === 'fp16' ? 1 / scale : 1;
+      out[precision] = { loss: asFloat32(r, IO.loss)[0]!, grads: new Map(built.trainable.map((t) => [t.key, asFloat32(r, `${IO.gradPrefix}${t.key}`).map((x) => x * unscale)])) };
+      await s.release();
+    }
+    const { fp16, fp32 } = out as { fp16: { loss: number; grads: Map<string, Float32Array> }; fp32: { loss: number; grads: Map<string, Float32Array> } };
+    assert.ok(Math.abs(fp16.loss - fp32.loss) / fp32.loss < 1e-4, `loss ${fp16.loss} vs ${fp32.loss}`);
+    const e = gradientError(fp16.grads, fp32.grads);
+    t.diagnostic(`loss ${fp16.loss} vs ${fp32.loss}; gradients ${JSON.stringify(e)}`);
+    assert.ok(e.global < 2e-2 && e.worst < 5e-2, JSON.stringify(e));
+  });
+});
+
+/** The demo job's model and batches: TINY_VARIANT, generated weights, LoRA rank 4 on q/v, trained decoder. */
+async function demoBatches(cfg: SamConfig, steps: number, batch: number): Promise<Record<string, Feed>[]> {
+  const out: Record<string, Feed>[] = [];
+  const cache = new Map<number, PreparedSample>();
+  for (let s = 0; s < steps; s++) {
+    const samples: PreparedSample[] = [];
+    for (let i = 0; i < batch; i++) {
+      const index = (s * batch + i) % 16;
+      let p = cache.get(index);
+      if (!p) {
+        const demo = generateDemoSample(0, 'train', index, 256);
+        const id = `train/${index}`;
+        p = await prepareSample({ id, image: demo.image, objects: [demo.mask] }, { img: cfg.img, promptMode: 'box', jitter: 5, objectsPerImage: 1, rng: sampleRng(0, 0, id) });
+        cache.set(index, p);
+      }
+      samples.push(p);
+    }
+    out.push(collateBatch(samples));
+  }
+  return out;
+}
+
+/** The demo job trains batches of 4; 2 here halves the test's time (fp16 on the CPU is slow). */
+const BATCH = 2;
+
+async function train(precision: 'fp32' | 'fp16', steps: number, injectOverflowAt?: number): Promise<{ losses: number[]; scales: number[]; skipped: number }> {
+  const cfg: SamConfig = { ...TINY_VARIANT, glob: [...TINY_VARIANT.glob], dheads: 8 };
+  const state = generateStateDict(cfg, 1);
+  const spec = defaultLoraSpec(cfg, 4);
+  const built = buildTrainingGraph({ config: cfg, state, lora: spec, trainDecoder: true, batch: BATCH, promptTokens: 2, precision });
+  const session = await GraphSession.create(modelToBytes(built.graph), { intraOpThreads: 2 });
+  const params = new Map<string, Float32Array>([...initLora(cfg, spec, 0)].map(([k, t]) => [k, Float32Array.from(t.data)]));
+  for (const t of built.trainable) if (!params.has(t.key)) params.set(t.key, Float32Array.from(state.get(t.key)!.data));
+  const adam = new Adam({ lr: 1e-3 });
+  const scaler = new DynamicLossScaler({ initialScale: 2 ** 12, growthInterval: 10 });
+  const losses: number[] = [];
+  const scales: number[] = [];
+  for (const batchFeeds of await demoBatches(cfg, steps, BATCH)) {
+    const feeds: Record<string, Feed> = { ...batchFeeds };
+    for (const t of built.trainable) feeds[t.key] = { data: params.get(t.key)!, shape: t.shape };
+    if (precision === 'fp16') feeds[IO.lossScale] = { data: new Float32Array([scaler.scale]), shape: [] };
+    const r = await session.run(feeds);
+    losses.push(asFloat32(r, IO.loss)[0]!);
+    const grads = new Map(built.trainable.map((t) => [t.key, Float32Array.from(asFloat32(r, `${IO.gradPrefix}${t.key}`))]));
+    if (precision === 'fp32') {
+      adam.step(params, grads);
+      continue;
+    }
+    scales.push(scaler.scale);
+    if (losses.length - 1 === injectOverflowAt) grads.values().next().value![0] = Number.POSITIVE_INFINITY;
+    const outcome = scaler.update(grads);
+    if (outcome.apply) adam.step(params, outcome.grads);
+  }
+  await session.release();
+  return { losses, scales, skipped: scaler.state.skipped };
+}
+
+describe('mixed precision: 50 steps of the demo job', { timeout: 600_000 }, () => {
+  it('fp16 tracks fp32: every step within 5% of the fp32 loss, the mean of the last 10 within 2%; an injected overflow is skipped and recovered from', async (t) => {
+    const steps = 50;
+    const f32 = await train('fp32', steps);
+    const f16 = await train('fp16', steps, 20);
+    const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+    assert.ok(mean(f32.losses.slice(-10)) < mean(f32.losses.slice(0, 10)), `fp32 learns: ${f32.losses.map((l) => l.toFixed(3)).join(' ')}`);
+    f16.losses.forEach((l, i) => assert.ok(Math.abs(l - f32.losses[i]!) <= 0.05 * f32.losses[i]!, `step ${i + 1}: fp16 ${l} vs fp32 ${f32.losses[i]}`));
+    const worstStep = Math.max(...f16.losses.map((l, i) => Math.abs(l - f32.losses[i]!) / f32.losses[i]!));
+    t.diagnostic(`fp32 loss ${f32.losses[0]!.toFixed(4)} -> ${f32.losses.at(-1)!.toFixed(4)}; worst step difference ${worstStep.toExponential(2)}`);
+    const tail = Math.abs(mean(f16.losses.slice(-10)) - mean(f32.losses.slice(-10))) / mean(f32.losses.slice(-10));
+    t.diagnostic(`last-10 mean difference ${tail.toExponential(2)}; scales ${f16.scales.join(' ')}`);
+    assert.ok(tail < 0.02, `last-10 mean differs by ${tail}`);
+    // The injected overflow at step 21 was skipped and halved the scale; later steps grew it back.
+    assert.equal(f16.skipped, 1);
+    assert.equal(f16.scales[21], f16.scales[20]! / 2);
+    assert.ok(f16.scales.at(-1)! > f16.scales[21]!, f16.scales.join(' '));
+  });
+});
