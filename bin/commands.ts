@@ -7,6 +7,7 @@ import { doctorCommand } from './doctor_command.js';
 import { evalCommand } from './eval_command.js';
 import { exportCommand } from './export_command.js';
 import { predictCommand } from './predict_command.js';
+import { pretrainCommand } from './pretrain_command.js';
 import { serveCommand } from './serve_command.js';
 import { loraCommand } from './lora_command.js';
 import { trainCommand } from './train_command.js';
@@ -17,6 +18,7 @@ export const commands: Command[] = [
   coordinatorCommand,
   loraCommand,
   demoDataCommand,
+  pretrainCommand,
   evalCommand,
   predictCommand,
   exportCommand,

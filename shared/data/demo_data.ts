@@ -19,6 +19,7 @@ import * as path from 'node:path';
 import sharp from 'sharp';
 import type { Rng } from '../random/rng.js';
 import { sampleRng } from './sample_rng.js';
+import { type Inside, ellipseTest, polygonTest, randomPolygon } from './shapes.js';
 import type { BinaryMask, RgbImage } from './types.js';
 
 export const SHAPE_KINDS = ['ring', 'ellipse', 'polygon'] as const;
@@ -48,34 +49,6 @@ type Rgb = [number, number, number];
 const randomColour = (rng: Rng): Rgb => [rng.int(0, 255), rng.int(0, 255), rng.int(0, 255)];
 const dist = (a: Rgb, b: Rgb): number => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
 
-/** A point-in-shape test on pixel centres, in image coordinates. */
-type Inside = (x: number, y: number) => boolean;
-
-function ellipseTest(cx: number, cy: number, a: number, b: number, theta: number): Inside {
-  const c = Math.cos(theta);
-  const s = Math.sin(theta);
-  return (x, y) => {
-    const dx = x - cx;
-    const dy = y - cy;
-    const u = (dx * c + dy * s) / a;
-    const v = (-dx * s + dy * c) / b;
-    return u * u + v * v <= 1;
-  };
-}
-
-function polygonTest(vx: number[], vy: number[]): Inside {
-  const n = vx.length;
-  return (x, y) => {
-    let inside = false;
-    for (let i = 0, j = n - 1; i < n; j = i++) {
-      const yi = vy[i]!;
-      const yj = vy[j]!;
-      if (yi > y !== yj > y && x < ((vx[j]! - vx[i]!) * (y - yi)) / (yj - yi) + vx[i]!) inside = !inside;
-    }
-    return inside;
-  };
-}
-
 function shapeTest(kind: ShapeKind, rng: Rng, size: number): Inside {
   const r = (size * rng.uniform(0.2, 0.6)) / 2;
   const margin = Math.max(1, size * 0.02);
@@ -93,16 +66,7 @@ function shapeTest(kind: ShapeKind, rng: Rng, size: number): Inside {
     case 'ellipse':
       return ellipseTest(cx, cy, r, r * rng.uniform(0.45, 1), theta);
     case 'polygon': {
-      const n = rng.int(3, 8);
-      const step = (2 * Math.PI) / n;
-      const vx: number[] = [];
-      const vy: number[] = [];
-      for (let i = 0; i < n; i++) {
-        const a = theta + i * step + rng.uniform(-0.3, 0.3) * step;
-        const rad = r * rng.uniform(n <= 4 ? 0.8 : 0.55, 1);
-        vx.push(cx + rad * Math.cos(a));
-        vy.push(cy + rad * Math.sin(a));
-      }
+      const { vx, vy } = randomPolygon(rng, cx, cy, r, theta);
       return polygonTest(vx, vy);
     }
   }
