@@ -20,7 +20,7 @@ export interface PretrainRecipe {
 
 export const PRETRAIN_RECIPE: Readonly<PretrainRecipe> = Object.freeze({
   seed: 0,
-  batches: 1500,
+  batches: 1000,
   batch: 8,
   refinements: 2,
   lr: 1e-3,
