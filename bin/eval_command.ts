@@ -17,7 +17,7 @@ const USAGE = `usage: sam-lora eval [--config FILE | --checkpoint SAM.pth] [--lo
   image's original resolution; Dice and IoU per image (mean over its objects) and per model.
 
   --config FILE      training config giving the SAM weights and the test split; a run directory's
-                     config.yaml reproduces a demo run's generated weights and finds its demo-data/test
+                     config.yaml names a demo run's bundled base model and finds its demo-data/test
                      (default: the embedded demo config)
   --checkpoint FILE  SAM checkpoint (.pth or .safetensors); sets model.checkpoint
   --lora [NAME=]FILE a LoRA file, native or reference format, or a checkpoint directory (its

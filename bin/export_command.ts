@@ -19,7 +19,7 @@ const USAGE = `usage: sam-lora export [--config FILE | --checkpoint SAM.pth] [--
                             -> masks [1, 1, H, W], iou_predictions, low_res_masks (single mask)
 
   --config FILE      training config giving the SAM weights (default: the embedded demo config; a run
-                     directory's config.yaml reproduces a demo run's generated weights)
+                     directory's config.yaml names a demo run's bundled base model)
   --checkpoint FILE  SAM checkpoint (.pth or .safetensors); sets model.checkpoint
   --lora FILE        a LoRA file (native or reference format) or a checkpoint directory (its
                      lora.safetensors); decoder.safetensors beside it, if any, replaces the mask

@@ -14,7 +14,7 @@ const USAGE = `usage: sam-lora predict [--config FILE | --checkpoint SAM.pth] [-
   coordinates, and prints JSON: the predicted IoU of each mask, the chosen one, the files written.
 
   --config FILE      training config giving the SAM weights (default: the embedded demo config; a run
-                     directory's config.yaml reproduces a demo run's generated weights)
+                     directory's config.yaml names a demo run's bundled base model)
   --checkpoint FILE  SAM checkpoint (.pth or .safetensors); sets model.checkpoint
   --lora FILE        a LoRA file (native or reference format) or a checkpoint directory (its
                      lora.safetensors); decoder.safetensors beside it, if any, replaces the mask

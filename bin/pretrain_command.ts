@@ -1,17 +1,21 @@
 // `sam-lora pretrain`: train the small SAM that the demo job starts from (pretrain/pretrain.ts),
 // from seeded weights, on the generated source domain, and write it as a SAM checkpoint.
 
+import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { PRETRAIN_RECIPE, type PretrainRecipe, pretrainVariant } from '../pretrain/recipe.js';
 import { initialPretrainState } from '../pretrain/initial_weights.js';
 import { pretrain } from '../pretrain/pretrain.js';
-import { writeSafetensors } from '../shared/tensor/safetensors.js';
+import { loadSamCheckpoint } from '../shared/sam/checkpoint.js';
+import type { SamConfig } from '../shared/sam/config.js';
+import type { HostTensor } from '../shared/tensor/host_tensor.js';
+import { readSafetensors, writeSafetensors } from '../shared/tensor/safetensors.js';
 import { UsageError, reportCommandError } from './cli_errors.js';
 import type { Command } from './commands.js';
 
 const R = PRETRAIN_RECIPE;
 const USAGE = `usage: sam-lora pretrain --out FILE.safetensors [--seed N] [--batches N] [--batch N] [--refinements N]
-                        [--lr X] [--warmup N] [--eval-every N] [--eval-images N] [--threads N]
+                        [--lr X] [--warmup N] [--eval-every N] [--eval-images N] [--eval-seed N] [--threads N] [--init FILE]
 
   Trains every weight of the small SAM variant (the embedded configuration's) from seeded weights on
   the generated source domain (plain objects on simple backgrounds) with SAM's recipe: box and point
@@ -29,7 +33,11 @@ const USAGE = `usage: sam-lora pretrain --out FILE.safetensors [--seed N] [--bat
   --warmup N        warm-up updates (default ${R.warmup})
   --eval-every N    evaluate on the source test split every N batches, 0: only at the end (default ${R.evalEvery})
   --eval-images N   source test images (default ${R.evalImages})
+  --eval-seed N     seed of the source test split (default ${R.evalSeed})
   --threads N       onnxruntime CPU threads, 0: its default (default 0)
+  --init FILE       start from this checkpoint's weights (same variant) instead of seeded ones:
+                    a further phase of training (data and prompts continue after the first phase's
+                    when --seed is changed)
 `;
 
 function intOption(name: string, value: string | undefined, fallback: number, min: number): number {
@@ -47,6 +55,21 @@ function numberOption(name: string, value: string | undefined, fallback: number)
   return n;
 }
 
+/** The recipe and result a pretrained file records (a further phase keeps its history). */
+async function pretrainRecord(file: string): Promise<Record<string, unknown>> {
+  const { metadata } = await readSafetensors(file);
+  const parse = (k: string): unknown => (metadata[k] ? (JSON.parse(metadata[k]) as unknown) : null);
+  return { file: path.basename(file), recipe: parse('sam_lora_pretrain_recipe'), result: parse('sam_lora_pretrain_result') };
+}
+
+/** The weights of a checkpoint of the pretrained variant (a further phase), checked against it. */
+async function initFrom(file: string, cfg: SamConfig): Promise<Map<string, HostTensor>> {
+  const loaded = await loadSamCheckpoint(file, { dheads: cfg.dheads });
+  const c = loaded.config;
+  if (c.dim !== cfg.dim || c.depth !== cfg.depth || c.img !== cfg.img || c.pdim !== cfg.pdim) throw new Error(`--init ${file}: not the pretrained variant (dim ${c.dim}, depth ${c.depth}, img ${c.img}, pdim ${c.pdim})`);
+  return new Map([...loaded.state].map(([k, t]) => [k, { shape: [...t.shape], data: Float32Array.from(t.data) }]));
+}
+
 async function runPretrain(argv: string[]): Promise<number> {
   try {
     if (argv.includes('--help') || argv.includes('-h')) {
@@ -57,7 +80,7 @@ async function runPretrain(argv: string[]): Promise<number> {
       args: argv,
       allowPositionals: true,
       strict: true,
-      options: Object.fromEntries(['out', 'seed', 'batches', 'batch', 'refinements', 'lr', 'warmup', 'eval-every', 'eval-images', 'threads'].map((k) => [k, { type: 'string' as const }])),
+      options: Object.fromEntries(['out', 'init', 'seed', 'batches', 'batch', 'refinements', 'lr', 'warmup', 'eval-every', 'eval-images', 'eval-seed', 'threads'].map((k) => [k, { type: 'string' as const }])),
     });
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
     const out = values.out;
@@ -73,15 +96,18 @@ async function runPretrain(argv: string[]): Promise<number> {
       warmup: intOption('warmup', str('warmup'), R.warmup, 0),
       evalEvery: intOption('eval-every', str('eval-every'), R.evalEvery, 0),
       evalImages: intOption('eval-images', str('eval-images'), R.evalImages, 1),
+      evalSeed: intOption('eval-seed', str('eval-seed'), R.evalSeed, Number.MIN_SAFE_INTEGER),
     };
     const threads = intOption('threads', str('threads'), 0, 0);
     const cfg = pretrainVariant();
-    const state = initialPretrainState(cfg, recipe.seed);
+    const init = str('init');
+    const state = init === undefined ? initialPretrainState(cfg, recipe.seed) : await initFrom(init, cfg);
     const log = (line: string): void => void process.stdout.write(`${line}\n`);
     log(`pretraining the ${cfg.img} px variant (dim ${cfg.dim}, depth ${cfg.depth}, pdim ${cfg.pdim}) from seed ${recipe.seed}: ${recipe.batches} batches of ${recipe.batch}, ${recipe.refinements} refinements`);
+    const previousRecord = init === undefined ? null : await pretrainRecord(init);
     const started = performance.now();
     const save = (result: object): Promise<void> =>
-      writeSafetensors(out, state, { format: 'pt', sam_lora_pretrain_recipe: JSON.stringify(recipe), sam_lora_pretrain_result: JSON.stringify(result) });
+      writeSafetensors(out, state, { format: 'pt', sam_lora_pretrain_recipe: JSON.stringify({ ...recipe, ...(init === undefined ? {} : { init: previousRecord }) }), sam_lora_pretrain_result: JSON.stringify(result) });
     const onEval = async (batch: number, e: object): Promise<void> => {
       if (batch < recipe.batches) await save({ partial: true, batch, seconds: Math.round((performance.now() - started) / 1000), source_test: e });
     };

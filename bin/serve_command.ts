@@ -21,7 +21,7 @@ const USAGE = `usage: sam-lora serve [--config FILE | --checkpoint SAM.pth] [--l
   model; new prompts on it run only the mask decoder. Requests run one at a time.
 
   --config FILE       training config giving the SAM weights (default: the embedded demo config, with
-                      its generated weights; a run directory's config.yaml reproduces a demo run's)
+                      the bundled base model; a run directory's config.yaml names a demo run's)
   --checkpoint FILE   SAM checkpoint (.pth or .safetensors); sets model.checkpoint
   --lora FILE         a LoRA file (native or reference format) or a checkpoint directory (its
                       lora.safetensors); decoder.safetensors beside it, if any, replaces the mask

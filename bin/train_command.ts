@@ -1,5 +1,7 @@
 // `sam-lora train`: a training run on this host. Without --config, the embedded demo job.
 
+import * as path from 'node:path';
+import { demoReport } from '../tools/evaluation/demo_report.js';
 import { launchLocal } from '../launcher/local_processes.js';
 import { runLocal } from '../launcher/in_process_run.js';
 import type { Summary } from '../coordinator/trainer.js';
@@ -18,9 +20,11 @@ const USAGE = `usage: sam-lora train [--config FILE] [--run-dir DIR] [--resume |
                       [--workers K | --gpus 0,1,...] [--no-dashboard] [--progress-interval S] [--log-level LEVEL] [--log-file FILE] [--log-pretty]
                       [--metrics HOST:PORT]
 
-  Trains LoRA adapters on SAM. Without --config it runs the embedded demo job: a small SAM variant
-  with seeded random weights, trained on a generated dataset on the CPU, printing held-out Dice
-  before and after. With a config (ours or the reference project's config.yaml) it runs that job.
+  Trains LoRA adapters on SAM. Without --config it runs the embedded demo job: the bundled small SAM
+  (pretrained by this project on plain objects) gets a LoRA on a generated domain it is weak on
+  (objects with holes, low contrast, textured backgrounds), on the CPU, then prints base vs LoRA on
+  the held-out split and the base's own domain with the adapter off and on. With a config (ours or
+  the reference project's config.yaml) it runs that job.
 
   --config FILE    YAML training configuration (README, "Configuration")
   --run-dir DIR    run directory (default: <checkpoint.dir>/<timestamp>)
@@ -98,6 +102,12 @@ async function runTrain({ values }: ParsedArgs<typeof TRAIN_OPTIONS>): Promise<n
       : runLocal(common)
     ).finally(() => Promise.all([display.close(), metrics?.close()]));
     process.stdout.write(`\n${summaryText(summary)}`);
+    // The embedded demo job ends with what it is for: base vs LoRA, as `sam-lora eval` shows it.
+    const final = summary.checkpoints.final;
+    if (run.configPath === undefined && summary.status === 'completed' && final && summary.model.checkpoint) {
+      const report = await demoReport({ runDir: path.dirname(path.dirname(final)), lora: path.join(final, 'lora.safetensors'), baseCheckpoint: summary.model.checkpoint });
+      process.stdout.write(`\n${report.text}`);
+    }
     return runExitStatus(summary.status, stop.stoppedBy());
   });
 }

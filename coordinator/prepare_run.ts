@@ -108,7 +108,11 @@ export async function prepareRun(o: LocalRunOptions): Promise<PreparedRun> {
   if (o.resume === 'auto') say(hasCheckpoint ? `--auto-resume: continuing from the checkpoint in ${run.checkpoints}` : `--auto-resume: no checkpoint in ${run.dir} yet, starting a new run`);
   const model = await setupModel(config);
   if (!config.model.checkpoint) {
-    say('No SAM checkpoint configured: training a small SAM variant with seeded random weights (pretrained weights cannot ship with the package; set model.checkpoint to sam_vit_b_01ec64.pth for the real job).');
+    say(
+      model.checkpoint
+        ? `No SAM checkpoint configured: fine-tuning the bundled small SAM pretrained by this project (${model.checkpoint}); set model.checkpoint to sam_vit_b_01ec64.pth for the real job.`
+        : 'No SAM checkpoint configured and a declared variant: training on seeded generated weights of that shape.',
+    );
   }
   let trainDir = config.data.train;
   let testDir = config.data.test;

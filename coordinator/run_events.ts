@@ -10,7 +10,7 @@ export interface RunInfo {
   runId: string;
   /** SAM variant, e.g. "vit_b". */
   variant: string;
-  /** Base checkpoint path, or null for seeded generated weights. */
+  /** Base checkpoint path, or null for the bundled base model. */
   checkpoint: string | null;
   rank: number;
   /** Execution device of the run's config ("cpu" or "cuda"). */

@@ -13,7 +13,7 @@ export function headerLines(s: RunState, width: number, height: number): Line[] 
   const status = s.status === 'running' && s.waiting ? 'waiting for workers' : s.status;
   const title: Line = [seg(' sam-lora ', { inverse: true, bold: true }), seg(' '), seg(status, { color: STATUS_COLOR[s.status], bold: true })];
   if (!i) return [[...title, seg('  preparing the run (config, model, datasets)…', { dim: true })]];
-  const ckpt = i.checkpoint ? path.basename(i.checkpoint) : 'generated weights (seeded)';
+  const ckpt = i.checkpoint ? path.basename(i.checkpoint) : 'bundled base model';
   const model: Line = [seg(i.variant, { bold: true }), seg(` · rank ${i.rank} · ${i.device} · batch ${i.batchSize} · `), seg(ckpt, { color: 'cyan' })];
   const run: Line = [seg('  run '), seg(i.runId, { bold: true })];
   if (height >= 2) return [[...title, ...run], model];

@@ -42,6 +42,8 @@ export interface PretrainOptions {
   /** Evaluate every this many batches (and at the end); 0: only at the end. */
   evalEvery: number;
   evalImages: number;
+  /** Seed of the source test split (default: seed), so a further phase is scored on the same images. */
+  evalSeed?: number;
   threads?: number;
   log: (line: string) => void;
   /** Called after each evaluation with the weights so far (e.g. to save them: a long run leaves a usable file). */
@@ -70,7 +72,7 @@ interface Sessions {
   refine_keys: string[];
 }
 
-async function buildSessions(o: PretrainOptions): Promise<Sessions> {
+async function buildSessions(o: Pick<PretrainOptions, 'cfg' | 'state' | 'batch' | 'refinements' | 'threads'>): Promise<Sessions> {
   const runtime = { intraOpThreads: o.threads ?? 0, interOpThreads: 1 };
   const first = buildPretrainGraph({ config: o.cfg, state: o.state, batch: o.batch, promptTokens: 2 });
   const firstSession = await sessionForGraph(first.graph, runtime);
@@ -161,12 +163,12 @@ function pearson(a: readonly number[], b: readonly number[]): number {
 }
 
 /** Tight-box evaluation on the source test split through the first-iteration graph (no update). */
-async function evaluateSource(o: PretrainOptions, sessions: Sessions): Promise<SourceEval> {
+async function evaluateSource(o: Pick<PretrainOptions, 'cfg' | 'state' | 'seed' | 'batch' | 'evalImages' | 'evalSeed'>, sessions: Sessions): Promise<SourceEval> {
   const real: number[] = [];
   const predicted: number[] = [];
   for (let from = 0; from < o.evalImages; from += o.batch) {
     const indexes = Array.from({ length: o.batch }, (_, i) => (from + i) % o.evalImages);
-    const batch = sourceBatch(o.cfg, o.seed, 'test', indexes);
+    const batch = sourceBatch(o.cfg, o.evalSeed ?? o.seed, 'test', indexes);
     const prompts = batch.masks.map((m): InteractivePrompt => ({ box: maskBounds(m) ?? [0, 0, m.width, m.height], points: [], labels: [] }));
     const feeds = { ...stepFeeds(o.cfg, { batch, prompts, slots: 2, multimask: prompts.map(() => false) }), ...weightFeeds(o.state, sessions.first_keys) };
     const out = await sessions.first.run(feeds, [PRETRAIN_IO.iouTarget, IO.iou]);
@@ -181,6 +183,17 @@ async function evaluateSource(o: PretrainOptions, sessions: Sessions): Promise<S
   const meanIou = real.reduce((s, v) => s + v, 0) / real.length;
   const dice = real.reduce((s, v) => s + (2 * v) / (1 + v), 0) / real.length;
   return { dice, iou: meanIou, iouCorrelation: pearson(predicted, real), meanPredictedIou: predicted.reduce((s, v) => s + v, 0) / predicted.length };
+}
+
+/** The held-out source-domain scores of weights `state` (what the pretraining evaluation reports). */
+export async function scoreSourceDomain(cfg: SamConfig, state: Map<string, HostTensor>, o: { seed: number; images: number; batch: number; threads?: number }): Promise<SourceEval> {
+  const opts = { cfg, state, seed: o.seed, batch: o.batch, refinements: 0, evalImages: o.images, threads: o.threads ?? 0 };
+  const sessions = await buildSessions(opts);
+  try {
+    return await evaluateSource(opts, sessions);
+  } finally {
+    await sessions.first.release();
+  }
 }
 
 /** Trains o.state in place. */

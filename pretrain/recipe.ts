@@ -16,6 +16,8 @@ export interface PretrainRecipe {
   weightDecay: number;
   evalEvery: number;
   evalImages: number;
+  /** Seed of the source test split the evaluations score. */
+  evalSeed: number;
 }
 
 export const PRETRAIN_RECIPE: Readonly<PretrainRecipe> = Object.freeze({
@@ -29,6 +31,7 @@ export const PRETRAIN_RECIPE: Readonly<PretrainRecipe> = Object.freeze({
   weightDecay: 0.05,
   evalEvery: 250,
   evalImages: 96,
+  evalSeed: 0,
 });
 
 /** The pretrained variant: the embedded configuration's tiny variant, 8 decoder heads. */

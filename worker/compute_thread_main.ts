@@ -1,5 +1,5 @@
 // The compute thread's entry (started by ThreadedWorker, compute_thread.ts): sets up its own model
-// (checkpoint or seeded generated weights) and datasets from the plain-data init, runs a LocalWorker,
+// (the checkpoint, or the bundled base model) and datasets from the plain-data init, runs a LocalWorker,
 // and answers requests one at a time, in the order they arrive. ORT's session.run blocks this
 // thread's event loop, not the main thread's.
 

@@ -145,7 +145,7 @@ export interface TrainConfig {
   /** The config file (absolute path) or `<default config>`; not part of the YAML. */
   source: string;
   model: {
-    /** Absolute path of the SAM checkpoint (.pth or .safetensors); null = generated tiny weights. */
+    /** Absolute path of the SAM checkpoint (.pth or .safetensors); null = the bundled pretrained small SAM (models/), or generated weights of a declared variant. */
     checkpoint: string | null;
     /** auto: inferred from the checkpoint's shapes (tiny variant when checkpoint is null); a name or custom fields: asserted. */
     variant: 'auto' | VariantName | CustomVariant;
@@ -218,7 +218,7 @@ export const STRING_KEYS: ReadonlySet<string> = new Set([...PATH_KEYS, 'data.ann
 
 /** Keys a config file must set (null allowed: the demo / generated choice). */
 export const REQUIRED_IN_FILE: Readonly<Record<string, string>> = {
-  'model.checkpoint': 'the SAM checkpoint (.pth or .safetensors), or null for generated tiny weights; reference form SAM.CHECKPOINT',
+  'model.checkpoint': 'the SAM checkpoint (.pth or .safetensors), or null for the bundled pretrained small SAM; reference form SAM.CHECKPOINT',
   'data.train': 'the training dataset directory, or null for the generated demo dataset; reference form DATASET.TRAIN_PATH',
 };
 

@@ -1,10 +1,13 @@
-// The model a run trains: the SAM checkpoint (or seeded generated weights for the demo job), its
-// variant, the LoRA spec, and the initial value of every trainable tensor.
+// The model a run trains: the SAM checkpoint, its variant, the LoRA spec, and the initial value of
+// every trainable tensor. model.checkpoint null: with variant auto, the bundled pretrained small SAM
+// (sam/bundled_base.ts); with a declared variant, seeded generated weights of that shape (tests and
+// benchmarks of shapes nobody has weights for).
 
 import type { TrainConfig } from '../config/index.js';
 import { checkModelFit, declaredModelConfig, loraSpecFor } from '../config/index.js';
 import { loadSamCheckpoint } from '../sam/checkpoint.js';
 import type { SamConfig } from '../sam/config.js';
+import { bundledBasePath } from '../sam/bundled_base.js';
 import { generateStateDict } from '../sam/generated_weights.js';
 import { type LoraSpec, initLora, loraLayout } from '../sam/lora.js';
 import type { StateDict } from '../sam/params.js';
@@ -12,7 +15,7 @@ import type { StateDict } from '../sam/params.js';
 export interface ModelSetup {
   sam: SamConfig;
   state: StateDict;
-  /** The checkpoint file, or null for generated weights. */
+  /** The checkpoint file (the bundled one when model.checkpoint is null), or null for generated weights. */
   checkpoint: string | null;
   spec: LoraSpec;
   trainDecoder: boolean;
@@ -24,16 +27,18 @@ export interface ModelSetup {
 export async function setupModel(config: TrainConfig): Promise<ModelSetup> {
   let sam: SamConfig;
   let state: StateDict;
-  if (config.model.checkpoint) {
-    const loaded = await loadSamCheckpoint(config.model.checkpoint, { dheads: config.model.decoderHeads });
+  let checkpoint: string | null = config.model.checkpoint;
+  const declared = declaredModelConfig(config.model);
+  if (checkpoint === null && config.model.variant !== 'auto' && declared) {
+    // No checkpoint and a declared shape: seeded generated weights (tests, benchmarks of custom shapes).
+    sam = declared;
+    state = generateStateDict(sam, config.train.seed + 1);
+  } else {
+    checkpoint ??= bundledBasePath();
+    const loaded = await loadSamCheckpoint(checkpoint, { dheads: config.model.decoderHeads });
     sam = loaded.config;
     state = loaded.state;
     checkModelFit(config, sam);
-  } else {
-    const declared = declaredModelConfig(config.model);
-    if (!declared) throw new Error(`${config.source}: model.checkpoint is null, so model.variant must name the generated variant's shape`);
-    sam = declared;
-    state = generateStateDict(sam, config.train.seed + 1);
   }
   const spec = loraSpecFor(config, sam);
   const initial = new Map<string, Float32Array>();
@@ -50,5 +55,5 @@ export async function setupModel(config: TrainConfig): Promise<ModelSetup> {
     }
   }
   if (loraLayout(sam, spec).length === 0 && !config.train.trainDecoder) throw new Error(`${config.source}: nothing to train (no LoRA targets and train.train_decoder is false)`);
-  return { sam, state, checkpoint: config.model.checkpoint, spec, trainDecoder: config.train.trainDecoder, initial, shapes };
+  return { sam, state, checkpoint, spec, trainDecoder: config.train.trainDecoder, initial, shapes };
 }

@@ -1,11 +1,13 @@
-// A generated demo dataset: one procedural shape per image (a ring, i.e. an elliptical annulus; a
-// filled rotated ellipse; or a star-shaped polygon of 3-8 vertices) on a textured background
-// (two-colour linear gradient + sinusoidal stripes + per-pixel noise), with the shape's exact pixel
-// set as its mask (a pixel belongs to the shape when its centre does; no antialiasing, so the mask
-// is exactly the painted pixels). A shape's outer diameter is 20-60% of the image side (polygon
-// vertices sit at 55-100% of that radius), it lies wholly inside the image at a varied position, and
-// its colour is kept far from the background's, so a tiny SAM can learn the shapes in minutes; rings
-// make the box prompt non-trivial (the hole is background).
+// The demo job's dataset, the "target domain" of the bundled small SAM (which was pretrained on
+// plain filled objects on simple backgrounds, source_domain.ts): one object with a hole per image
+// (a ring, i.e. an elliptical annulus; an ellipse pierced off-centre; or a star-shaped polygon of
+// 5-8 vertices with an elliptical hole) in low contrast on a textured background (two-colour
+// gradient + two crossed sinusoidal stripe patterns + per-pixel noise), the hole showing the
+// background. The mask is the object's exact pixel set (a pixel belongs to the shape when its centre
+// does; no antialiasing). A shape's outer diameter is 44-84% of the image side and it lies wholly
+// inside the image; its colour is 40-75 (RGB distance) from the background's mean colour, which the
+// stripes and noise vary by about as much. The base model fills the holes and follows the texture;
+// a LoRA learns the domain (README, "The two commands").
 //
 // Everything about image i of a split comes from sampleRng(seed, 0, `${split}/${i}`, 'demo'): the
 // files do not depend on how many images are asked for or on the order of generation, and the same
@@ -47,29 +49,41 @@ export interface DemoSample {
 type Rgb = [number, number, number];
 
 const randomColour = (rng: Rng): Rgb => [rng.int(0, 255), rng.int(0, 255), rng.int(0, 255)];
-const dist = (a: Rgb, b: Rgb): number => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
 
 function shapeTest(kind: ShapeKind, rng: Rng, size: number): Inside {
-  const r = (size * rng.uniform(0.2, 0.6)) / 2;
+  const r = (size * rng.uniform(0.44, 0.84)) / 2;
   const margin = Math.max(1, size * 0.02);
   const cx = rng.uniform(r + margin, size - r - margin);
   const cy = rng.uniform(r + margin, size - r - margin);
   const theta = rng.uniform(0, Math.PI);
+  let outer: Inside;
+  let hole: Inside;
   switch (kind) {
     case 'ring': {
-      const b = r * rng.uniform(0.7, 1);
-      const k = rng.uniform(0.45, 0.72);
-      const outer = ellipseTest(cx, cy, r, b, theta);
-      const inner = ellipseTest(cx, cy, r * k, b * k, theta);
-      return (x, y) => outer(x, y) && !inner(x, y);
+      const b = r * rng.uniform(0.75, 1);
+      const k = rng.uniform(0.5, 0.68);
+      outer = ellipseTest(cx, cy, r, b, theta);
+      hole = ellipseTest(cx, cy, r * k, b * k, theta);
+      break;
     }
-    case 'ellipse':
-      return ellipseTest(cx, cy, r, r * rng.uniform(0.45, 1), theta);
+    case 'ellipse': {
+      const b = r * rng.uniform(0.65, 1);
+      const k = rng.uniform(0.42, 0.58);
+      const off = rng.uniform(0, 0.3 * (1 - k));
+      const dir = rng.uniform(0, 2 * Math.PI);
+      outer = ellipseTest(cx, cy, r, b, theta);
+      hole = ellipseTest(cx + off * r * Math.cos(dir), cy + off * b * Math.sin(dir), r * k, b * k, theta + rng.uniform(-0.5, 0.5));
+      break;
+    }
     case 'polygon': {
-      const { vx, vy } = randomPolygon(rng, cx, cy, r, theta);
-      return polygonTest(vx, vy);
+      const { vx, vy } = randomPolygon(rng, cx, cy, r, theta, 5);
+      const k = rng.uniform(0.38, 0.5);
+      outer = polygonTest(vx, vy);
+      hole = ellipseTest(cx, cy, r * k, r * k * rng.uniform(0.7, 1), rng.uniform(0, Math.PI));
+      break;
     }
   }
+  return (x, y) => outer(x, y) && !hole(x, y);
 }
 
 /** Image `index` of `split`: deterministic in (seed, split, index, size). */
@@ -78,32 +92,37 @@ export function generateDemoSample(seed: number, split: Split, index: number, si
   const rng = sampleRng(seed, 0, `${split}/${index}`, 'demo');
   const kind = SHAPE_KINDS[index % SHAPE_KINDS.length]!;
 
-  // Background: gradient c0 -> c1 along a random direction, stripes, noise.
+  // Background: gradient c0 -> c1 along a random direction, two stripe patterns, noise.
   const c0 = randomColour(rng);
-  const c1 = randomColour(rng);
+  const c1: Rgb = [c0[0] + rng.uniform(-50, 50), c0[1] + rng.uniform(-50, 50), c0[2] + rng.uniform(-50, 50)];
   const gAngle = rng.uniform(0, 2 * Math.PI);
   const gx = Math.cos(gAngle);
   const gy = Math.sin(gAngle);
   const stripeAngle = rng.uniform(0, Math.PI);
   const sx = Math.cos(stripeAngle);
   const sy = Math.sin(stripeAngle);
-  const period = rng.uniform(0.04, 0.25) * size;
+  const period = rng.uniform(0.05, 0.2) * size;
   const phase = rng.uniform(0, 2 * Math.PI);
-  const stripeAmp = rng.uniform(8, 40);
+  const stripeAmp = rng.uniform(12, 30);
   const stripeTint: Rgb = [rng.uniform(-1, 1), rng.uniform(-1, 1), rng.uniform(-1, 1)];
-  const bgNoise = rng.uniform(4, 18);
+  const crossAngle = stripeAngle + rng.uniform(0.6, 1.4);
+  const cw = (2 * Math.PI) / (rng.uniform(0.04, 0.12) * size);
+  const cxw = Math.cos(crossAngle) * cw;
+  const cyw = Math.sin(crossAngle) * cw;
+  const crossAmp = rng.uniform(6, 18);
+  const bgNoise = rng.uniform(6, 16);
 
-  // Object colour: far from both background colours (the best of 24 tries otherwise).
-  let co = randomColour(rng);
-  for (let t = 0; t < 24 && Math.min(dist(co, c0), dist(co, c1)) < 110; t++) {
-    const cand = randomColour(rng);
-    if (Math.min(dist(cand, c0), dist(cand, c1)) > Math.min(dist(co, c0), dist(co, c1))) co = cand;
-  }
+  // Object colour: 40-75 away from the background's mean colour (low contrast).
+  const mean: Rgb = [(c0[0] + c1[0]) / 2, (c0[1] + c1[1]) / 2, (c0[2] + c1[2]) / 2];
+  const dirv: Rgb = [rng.normal(), rng.normal(), rng.normal()];
+  const norm = Math.hypot(...dirv) || 1;
+  const contrast = rng.uniform(40, 75);
+  const co: Rgb = [mean[0] + (contrast * dirv[0]) / norm, mean[1] + (contrast * dirv[1]) / norm, mean[2] + (contrast * dirv[2]) / norm];
   const shadeAngle = rng.uniform(0, 2 * Math.PI);
   const hx = Math.cos(shadeAngle);
   const hy = Math.sin(shadeAngle);
-  const shadeAmp = rng.uniform(0, 30);
-  const objNoise = rng.uniform(2, 10);
+  const shadeAmp = rng.uniform(0, 20);
+  const objNoise = rng.uniform(6, 14);
 
   const inside = shapeTest(kind, rng, size);
   const image = new Uint8Array(size * size * 3);
@@ -141,7 +160,7 @@ export function generateDemoSample(seed: number, split: Split, index: number, si
         image[o + 2] = clamp(co[2] + shade + objNoise * noise[o + 2]!);
       } else {
         const t = Math.min(1, Math.max(0, 0.5 + ((px - half) * gx + (py - half) * gy) / size));
-        const stripe = stripeAmp * sinA;
+        const stripe = stripeAmp * sinA + crossAmp * Math.sin(cxw * px + cyw * py);
         image[o] = clamp(c0[0] + (c1[0] - c0[0]) * t + stripe * stripeTint[0] + bgNoise * noise[o]!);
         image[o + 1] = clamp(c0[1] + (c1[1] - c0[1]) * t + stripe * stripeTint[1] + bgNoise * noise[o + 1]!);
         image[o + 2] = clamp(c0[2] + (c1[2] - c0[2]) * t + stripe * stripeTint[2] + bgNoise * noise[o + 2]!);

@@ -42,9 +42,9 @@ export function rectangleTest(cx: number, cy: number, a: number, b: number, thet
   };
 }
 
-/** A star-shaped polygon of 3-8 vertices around (cx, cy) at 55-100% of radius r (80-100% below 5 vertices). */
-export function randomPolygon(rng: Rng, cx: number, cy: number, r: number, theta: number): { vx: number[]; vy: number[] } {
-  const n = rng.int(3, 8);
+/** A star-shaped polygon of minVertices-8 vertices around (cx, cy) at 55-100% of radius r (80-100% below 5 vertices). */
+export function randomPolygon(rng: Rng, cx: number, cy: number, r: number, theta: number, minVertices = 3): { vx: number[]; vy: number[] } {
+  const n = rng.int(minVertices, 8);
   const step = (2 * Math.PI) / n;
   const vx: number[] = [];
   const vy: number[] = [];

@@ -7,9 +7,12 @@
 //
 // Image `index` of a split comes from sampleRng(seed, 0, `source/${split}/${index}`, 'source'), so it is
 // reproducible and independent of how many images are drawn. Generated in memory (pretraining never
-// touches the disk); writeDemoDataset-style PNG output is `sam-lora demo-data --domain source`.
+// touches the disk); writeSourceSplit writes a split as PNGs (the demo job's source-domain check).
 
+import { mkdir, writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
 import type { Rng } from '../random/rng.js';
+import { encodeMaskPng, encodeRgbPng } from './demo_data.js';
 import { sampleRng } from './sample_rng.js';
 import { type Inside, ellipseTest, polygonTest, randomPolygon, rectangleTest } from './shapes.js';
 import type { BinaryMask, RgbImage } from './types.js';
@@ -126,4 +129,15 @@ export function generateSourceSample(seed: number, split: 'train' | 'test', inde
     }
   }
   return { name: `${String(index).padStart(4, '0')}_${kind}`, kind, image: { width: size, height: size, data: image }, mask: { width: size, height: size, data: mask } };
+}
+
+/** Writes `count` source-domain images of `split` as DIR/{images,masks}/NNNN_kind.png (the reference layout). */
+export async function writeSourceSplit(dir: string, seed: number, split: 'train' | 'test', count: number, size: number): Promise<void> {
+  await mkdir(path.join(dir, 'images'), { recursive: true });
+  await mkdir(path.join(dir, 'masks'), { recursive: true });
+  for (let i = 0; i < count; i++) {
+    const s = generateSourceSample(seed, split, i, size);
+    await writeFile(path.join(dir, 'images', `${s.name}.png`), await encodeRgbPng(s.image));
+    await writeFile(path.join(dir, 'masks', `${s.name}.png`), await encodeMaskPng(s.mask));
+  }
 }

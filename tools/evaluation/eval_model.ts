@@ -2,7 +2,7 @@
 // on top of them, per LoRA file, its adapters and possibly trained mask-decoder weights.
 //
 // The SAM weights come from setupModel, exactly as a training run gets them: model.checkpoint, or,
-// when it is null, the seeded generated weights of the configured variant. A run directory's
+// when it is null, the bundled pretrained small SAM (or, with a declared variant, seeded generated weights). A run directory's
 // config.yaml therefore reproduces the weights a demo run trained its LoRA on. --checkpoint sets
 // model.checkpoint (over the config's, when both are given).
 //
@@ -44,7 +44,7 @@ export interface BaseModel {
   sam: SamConfig;
   state: StateDict;
   runtime: RuntimeOptions;
-  /** "checkpoint FILE" or "generated weights (seed N)". */
+  /** "checkpoint FILE" or "the bundled base model (FILE)". */
   description: string;
 }
 
@@ -65,7 +65,11 @@ export async function loadBaseModel(o: BaseModelOptions): Promise<BaseModel> {
   if (o.checkpoint !== undefined) overrides['model.checkpoint'] = o.checkpoint;
   const config = await loadConfig(o.configPath, overrides);
   const model = await setupModel(config);
-  const description = config.model.checkpoint ? `checkpoint ${config.model.checkpoint}` : `generated weights (seed ${config.train.seed + 1})`;
+  const description = config.model.checkpoint
+    ? `checkpoint ${config.model.checkpoint}`
+    : model.checkpoint
+      ? `the bundled base model (${model.checkpoint})`
+      : `generated weights (seed ${config.train.seed + 1})`;
   return { config, sam: model.sam, state: model.state, runtime: runtimeOptions(config), description };
 }
 

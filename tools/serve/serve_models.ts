@@ -30,7 +30,7 @@ export interface ModelsInfo {
   variant: string;
   /** Model input size (px, square). */
   img: number;
-  /** "checkpoint FILE" or "generated weights (seed N)". */
+  /** "checkpoint FILE" or "the bundled base model (FILE)". */
   weights: string;
   device: string;
   models: ModelInfo[];
