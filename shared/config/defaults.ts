@@ -54,11 +54,13 @@ export function defaultRawConfig(): RawConfig {
 /** The embedded configuration of `sam-lora train` with no --config (relative paths: the cwd). */
 export const DEFAULT_CONFIG_YAML = `# sam-lora's embedded training configuration (used when no --config is given): the demo job.
 # The bundled small SAM, pretrained by this project on plain objects (models/, \`sam-lora pretrain\`),
-# gets the reference project's LoRA (q and v of every image-encoder block, rank 4, decoder frozen) on
+# gets the reference project's LoRA (q and v of every image-encoder block, decoder frozen; rank 8) on
 # the generated demo dataset, a domain it is weak on (objects with holes, low contrast, textured
 # backgrounds), on the CPU. Every key not written here takes its default (README, "Configuration").
 model:
   checkpoint: null   # the bundled pretrained small SAM (TINY_VARIANT's shape)
+lora:
+  rank: 8
 data:
   train: null        # generate the demo dataset (it has its own test split)
 train:
@@ -69,7 +71,7 @@ train:
   augment:
     hflip: 0.5
 optimizer:
-  lr: 0.002
+  lr: 0.004
 eval:
   interval_epochs: 2
 `;

@@ -1,11 +1,11 @@
 // The demo job's dataset, the "target domain" of the bundled small SAM (which was pretrained on
 // plain filled objects on simple backgrounds, source_domain.ts): one object with a hole per image
 // (a ring, i.e. an elliptical annulus; an ellipse pierced off-centre; or a star-shaped polygon of
-// 5-8 vertices with an elliptical hole) in low contrast on a textured background (two-colour
+// 6-8 vertices with an elliptical hole) in low contrast on a textured background (two-colour
 // gradient + two crossed sinusoidal stripe patterns + per-pixel noise), the hole showing the
 // background. The mask is the object's exact pixel set (a pixel belongs to the shape when its centre
 // does; no antialiasing). A shape's outer diameter is 44-84% of the image side and it lies wholly
-// inside the image; its colour is 40-75 (RGB distance) from the background's mean colour, which the
+// inside the image; its colour is 55-95 (RGB distance) from the background's mean colour, which the
 // stripes and noise vary by about as much. The base model fills the holes and follows the texture;
 // a LoRA learns the domain (README, "The two commands").
 //
@@ -76,8 +76,9 @@ function shapeTest(kind: ShapeKind, rng: Rng, size: number): Inside {
       break;
     }
     case 'polygon': {
-      const { vx, vy } = randomPolygon(rng, cx, cy, r, theta, 5);
-      const k = rng.uniform(0.38, 0.5);
+      // 6-8 vertices at 80-100% of r keep every edge beyond 0.53 r: the hole stays inside.
+      const { vx, vy } = randomPolygon(rng, cx, cy, r, theta, 6, 0.8);
+      const k = rng.uniform(0.3, 0.42);
       outer = polygonTest(vx, vy);
       hole = ellipseTest(cx, cy, r * k, r * k * rng.uniform(0.7, 1), rng.uniform(0, Math.PI));
       break;
@@ -103,26 +104,26 @@ export function generateDemoSample(seed: number, split: Split, index: number, si
   const sy = Math.sin(stripeAngle);
   const period = rng.uniform(0.05, 0.2) * size;
   const phase = rng.uniform(0, 2 * Math.PI);
-  const stripeAmp = rng.uniform(12, 30);
+  const stripeAmp = rng.uniform(10, 25);
   const stripeTint: Rgb = [rng.uniform(-1, 1), rng.uniform(-1, 1), rng.uniform(-1, 1)];
   const crossAngle = stripeAngle + rng.uniform(0.6, 1.4);
   const cw = (2 * Math.PI) / (rng.uniform(0.04, 0.12) * size);
   const cxw = Math.cos(crossAngle) * cw;
   const cyw = Math.sin(crossAngle) * cw;
-  const crossAmp = rng.uniform(6, 18);
-  const bgNoise = rng.uniform(6, 16);
+  const crossAmp = rng.uniform(5, 14);
+  const bgNoise = rng.uniform(4, 12);
 
-  // Object colour: 40-75 away from the background's mean colour (low contrast).
+  // Object colour: 55-95 away from the background's mean colour (low contrast).
   const mean: Rgb = [(c0[0] + c1[0]) / 2, (c0[1] + c1[1]) / 2, (c0[2] + c1[2]) / 2];
   const dirv: Rgb = [rng.normal(), rng.normal(), rng.normal()];
   const norm = Math.hypot(...dirv) || 1;
-  const contrast = rng.uniform(40, 75);
+  const contrast = rng.uniform(55, 95);
   const co: Rgb = [mean[0] + (contrast * dirv[0]) / norm, mean[1] + (contrast * dirv[1]) / norm, mean[2] + (contrast * dirv[2]) / norm];
   const shadeAngle = rng.uniform(0, 2 * Math.PI);
   const hx = Math.cos(shadeAngle);
   const hy = Math.sin(shadeAngle);
   const shadeAmp = rng.uniform(0, 20);
-  const objNoise = rng.uniform(6, 14);
+  const objNoise = rng.uniform(4, 10);
 
   const inside = shapeTest(kind, rng, size);
   const image = new Uint8Array(size * size * 3);
@@ -143,10 +144,14 @@ export function generateDemoSample(seed: number, split: Split, index: number, si
   const step = w * sx;
   const cs = Math.cos(step);
   const sn = Math.sin(step);
+  const ccs = Math.cos(cxw);
+  const csn = Math.sin(cxw);
   for (let y = 0; y < size; y++) {
     const py = y + 0.5;
     const a0 = w * (0.5 * sx + py * sy) + phase;
     let sinA = Math.sin(a0);
+    let sinB = Math.sin(cxw * 0.5 + cyw * py);
+    let cosB = Math.cos(cxw * 0.5 + cyw * py);
     let cosA = Math.cos(a0);
     for (let x = 0; x < size; x++) {
       const px = x + 0.5;
@@ -160,7 +165,7 @@ export function generateDemoSample(seed: number, split: Split, index: number, si
         image[o + 2] = clamp(co[2] + shade + objNoise * noise[o + 2]!);
       } else {
         const t = Math.min(1, Math.max(0, 0.5 + ((px - half) * gx + (py - half) * gy) / size));
-        const stripe = stripeAmp * sinA + crossAmp * Math.sin(cxw * px + cyw * py);
+        const stripe = stripeAmp * sinA + crossAmp * sinB;
         image[o] = clamp(c0[0] + (c1[0] - c0[0]) * t + stripe * stripeTint[0] + bgNoise * noise[o]!);
         image[o + 1] = clamp(c0[1] + (c1[1] - c0[1]) * t + stripe * stripeTint[1] + bgNoise * noise[o + 1]!);
         image[o + 2] = clamp(c0[2] + (c1[2] - c0[2]) * t + stripe * stripeTint[2] + bgNoise * noise[o + 2]!);
@@ -168,6 +173,9 @@ export function generateDemoSample(seed: number, split: Split, index: number, si
       const s2 = sinA * cs + cosA * sn;
       cosA = cosA * cs - sinA * sn;
       sinA = s2;
+      const b2 = sinB * ccs + cosB * csn;
+      cosB = cosB * ccs - sinB * csn;
+      sinB = b2;
     }
   }
   return { name: `${String(index).padStart(4, '0')}_${kind}`, kind, image: { width: size, height: size, data: image }, mask: { width: size, height: size, data: mask } };

@@ -42,15 +42,18 @@ export function rectangleTest(cx: number, cy: number, a: number, b: number, thet
   };
 }
 
-/** A star-shaped polygon of minVertices-8 vertices around (cx, cy) at 55-100% of radius r (80-100% below 5 vertices). */
-export function randomPolygon(rng: Rng, cx: number, cy: number, r: number, theta: number, minVertices = 3): { vx: number[]; vy: number[] } {
+/**
+ * A star-shaped polygon of minVertices-8 vertices around (cx, cy) at 55-100% of radius r (80-100%
+ * below 5 vertices, or at least minRadius of it when given).
+ */
+export function randomPolygon(rng: Rng, cx: number, cy: number, r: number, theta: number, minVertices = 3, minRadius?: number): { vx: number[]; vy: number[] } {
   const n = rng.int(minVertices, 8);
   const step = (2 * Math.PI) / n;
   const vx: number[] = [];
   const vy: number[] = [];
   for (let i = 0; i < n; i++) {
     const a = theta + i * step + rng.uniform(-0.3, 0.3) * step;
-    const rad = r * rng.uniform(n <= 4 ? 0.8 : 0.55, 1);
+    const rad = r * rng.uniform(minRadius ?? (n <= 4 ? 0.8 : 0.55), 1);
     vx.push(cx + rad * Math.cos(a));
     vy.push(cy + rad * Math.sin(a));
   }

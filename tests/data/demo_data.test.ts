@@ -25,6 +25,24 @@ function listTree(root: string): string[] {
   return out.sort();
 }
 
+/** true when some background pixel cannot reach the border through background (4-connected). */
+function hasHole(mask: Uint8Array, size: number): boolean {
+  const seen = new Uint8Array(size * size);
+  const stack: number[] = [];
+  for (let i = 0; i < size; i++) for (const p of [i, (size - 1) * size + i, i * size, i * size + size - 1]) if (!mask[p] && !seen[p]) { seen[p] = 1; stack.push(p); }
+  while (stack.length) {
+    const p = stack.pop()!;
+    const x = p % size;
+    const y = (p - x) / size;
+    for (const [nx, ny] of [[x + 1, y], [x - 1, y], [x, y + 1], [x, y - 1]] as const) {
+      const q = ny * size + nx;
+      if (nx >= 0 && ny >= 0 && nx < size && ny < size && !mask[q] && !seen[q]) { seen[q] = 1; stack.push(q); }
+    }
+  }
+  for (let p = 0; p < size * size; p++) if (!mask[p] && !seen[p]) return true;
+  return false;
+}
+
 describe('demo data', () => {
   // How quickly (target: under 4 s) is measured by bench/cli_latency.ts.
   it('generates the default dataset in the reference layout', async () => {
@@ -44,7 +62,7 @@ describe('demo data', () => {
     assert.deepEqual(files, [...summary.files].sort());
   });
 
-  it('masks are exactly binary 0/255 single-channel PNGs, non-empty, 20-60% of the image wide', async () => {
+  it('masks are exactly binary 0/255 single-channel PNGs, non-empty, 44-84% of the image wide, with a hole', async () => {
     const out = path.join(tmp, 'default');
     for (const name of readdirSync(path.join(out, 'test', 'masks'))) {
       const file = path.join(out, 'test', 'masks', name);
@@ -66,7 +84,8 @@ describe('demo data', () => {
       const s = generateDemoSample(3, 'train', i, 128);
       const b = maskBounds(s.mask)!;
       const extent = Math.max(b[2] - b[0] + 1, b[3] - b[1] + 1);
-      assert.ok(extent >= 0.15 * 128 && extent <= 0.62 * 128, `${s.name}: extent ${extent}`);
+      assert.ok(extent >= 0.3 * 128 && extent <= 0.86 * 128, `${s.name}: extent ${extent}`);
+      assert.ok(hasHole(s.mask.data, 128), `${s.name} has no hole`);
       assert.ok(b[0] > 0 && b[1] > 0 && b[2] < 127 && b[3] < 127, `${s.name} touches the border`);
     }
     const ring = generateDemoSample(3, 'train', 0, 128);
