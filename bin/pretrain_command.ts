@@ -11,7 +11,7 @@ import type { SamConfig } from '../shared/sam/config.js';
 import type { HostTensor } from '../shared/tensor/host_tensor.js';
 import { readSafetensors, writeSafetensors } from '../shared/tensor/safetensors.js';
 import { UsageError, reportCommandError } from './cli_errors.js';
-import type { Command } from './commands.js';
+import type { Command } from './command.js';
 
 const R = PRETRAIN_RECIPE;
 const USAGE = `usage: sam-lora pretrain --out FILE.safetensors [--seed N] [--batches N] [--batch N] [--refinements N]

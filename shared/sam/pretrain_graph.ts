@@ -8,9 +8,12 @@
 // prompt layout needs (box corners, points, padding tokens, an optional low-res mask prompt for
 // iterative refinement) is the same as in the fine-tuning graph (sam_graph.ts).
 //
-// Weights read on the host rather than bound in the graph (the decomposed relative-position tables
-// and the prompt encoder's random Fourier matrix) stay at their initial value: SAM registers the
-// latter as a fixed buffer too.
+// Weights read on the host rather than bound in the graph (the decomposed relative-position tables)
+// stay at their initial value. A known flaw, kept because the bundled model was trained with it: the
+// prompt encoder's random Fourier matrix (a fixed buffer in SAM) is trained through the prompt
+// tokens' encoding, while the image grid's encoding is computed from it on the host when a graph is
+// built, i.e. from its value at the start of a run. Exclude it from the trained set when the model
+// is next retrained.
 
 import { grad } from '../graph/autodiff.js';
 import { Graph, type Tensor } from '../graph/graph.js';

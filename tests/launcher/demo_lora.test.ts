@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { runLocal } from '../../coordinator/local_run.js';
+import { runLocal } from '../../launcher/in_process_run.js';
 import { writeDemoDataset } from '../../shared/data/demo_data.js';
 
 /** The least held-out Dice gain asked of the short run below. */
