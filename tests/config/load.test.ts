@@ -182,25 +182,27 @@ describe('our schema', () => {
 });
 
 describe('defaults', () => {
-  it('the embedded default: demo data, generated tiny SAM, runs/ under the cwd', async () => {
+  it('the embedded default: demo data, the bundled small SAM with a q/v LoRA, runs/ under the cwd', async () => {
     const p = makeProject();
     const c = await loadConfig(undefined, {}, { cwd: p.dir });
     const expected = expectedDefaults(DEFAULT_SOURCE, p.dir);
     // The demo job's settings (defaults.ts explains each).
-    expected.train.epochs = 12;
+    expected.lora.rank = 8;
+    expected.lora.alpha = 8;
+    expected.train.epochs = 6;
     expected.train.batchSize = 4;
-    expected.train.trainDecoder = true;
     expected.train.prompt.boxJitter = 5;
     expected.train.augment.hflip = 0.5;
-    expected.optimizer.lr = 0.001;
-    expected.eval.intervalEpochs = 3;
+    expected.optimizer.lr = 0.004;
+    expected.eval.intervalEpochs = 2;
     assert.deepEqual(c, expected);
     assert.deepEqual(parseYaml(DEFAULT_CONFIG_YAML), {
       model: { checkpoint: null },
+      lora: { rank: 8 },
       data: { train: null },
-      train: { epochs: 12, batch_size: 4, train_decoder: true, prompt: { box_jitter: 5 }, augment: { hflip: 0.5 } },
-      optimizer: { lr: 0.001 },
-      eval: { interval_epochs: 3 },
+      train: { epochs: 6, batch_size: 4, prompt: { box_jitter: 5 }, augment: { hflip: 0.5 } },
+      optimizer: { lr: 0.004 },
+      eval: { interval_epochs: 2 },
     });
     const tiny = declaredModelConfig(c.model);
     assert.deepEqual(tiny, { ...TINY_VARIANT, dheads: 8 });
