@@ -14,6 +14,7 @@ import { SOFTWARE_VERSION } from '../../shared/contract/software_version.js';
 import { type ServerSecurity, type SharedToken, serverCredentials, tokenAuthInterceptor } from '../../shared/wire/security.js';
 import { type TensorEncoding, toWireEncoding } from '../../shared/wire/tensor_codec.js';
 import { widenServerWindows } from '../../shared/wire/flow_control.js';
+import { wireText } from '../../shared/wire/wire_text.js';
 import type { RejectionCause, RunEvents } from '../run_events.js';
 import type { WorkerPlacement } from '../../shared/contract/worker_endpoint.js';
 import type { WorkerPool } from '../worker_pool.js';
@@ -118,7 +119,7 @@ export class CoordinatorServer {
     const host = (req.capabilities?.hostname || 'worker').replace(/[^\w.-]/g, '_').slice(0, 64);
     const id = `${host}-${++this.joined}`;
     const caps = req.capabilities;
-    this.issued.set(id, { host, device: caps?.device === 'cuda' ? `cuda:${caps.gpu_index}` : (caps?.device || '?').slice(0, 16) });
+    this.issued.set(id, { host, device: caps?.device === 'cuda' ? `cuda:${caps.gpu_index}` : wireText(caps?.device || '?', 16) });
     const max = this.o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     cb(null, {
       worker_id: id,
@@ -134,7 +135,8 @@ export class CoordinatorServer {
 
   private session(call: SessionStream): void {
     let remote: RemoteWorker | undefined;
-    const refuse = (reason: string): void => {
+    const refuse = (unsafe: string): void => {
+      const reason = wireText(unsafe);
       this.rejected(null, reason, 'refused');
       this.o.log?.(`refused a worker: ${reason}`);
       call.write({ refusal: { reason } });
