@@ -83,6 +83,7 @@ describe('metrics http server under slow clients', () => {
       });
       s.on('error', () => undefined);
       s.once('error', reject);
+      s.resume(); // read what the server answers (a 408), so that its close is seen
     });
 
   it('scrapes get through while 48 slow clients hold sockets, and the slow ones are closed', async () => {
