@@ -33,60 +33,77 @@ export class Adam {
    */
   step(params: Map<string, Float32Array>, grads: ReadonlyMap<string, Float32Array>, lr = this.opts.lr): AdamStepOutcome {
     const t = this.state.step + 1;
-    const k = { lr, stepSize: lr / (1 - this.opts.betas[0] ** t), bc2Sqrt: Math.sqrt(1 - this.opts.betas[1] ** t) };
+    const { betas, eps, weightDecay, decoupled } = this.opts;
+    const k: StepConstants = {
+      b1: betas[0],
+      b2: betas[1],
+      eps,
+      stepSize: lr / (1 - betas[0] ** t),
+      bc2Sqrt: Math.sqrt(1 - betas[1] ** t),
+      // Decoupled decay scales the weights; L2 decay adds to the gradient (0 and 1: no decay).
+      decay: decoupled ? 1 - lr * weightDecay : 1,
+      l2: decoupled ? 0 : weightDecay,
+    };
+    // Moments of a tensor's first step start as zeros, kept only if the step is applied.
+    const moments = new Map<string, { m: Float32Array; v: Float32Array }>();
     for (const [key, p] of params) {
       const g = grads.get(key);
       if (!g) throw new Error(`adam: no gradient for ${key}`);
       if (g.length !== p.length) throw new Error(`adam: gradient for ${key} has ${g.length} values, parameter has ${p.length}`);
-      const m = this.state.m.get(key);
-      const v = this.state.v.get(key);
-      if (!this.update(p, g, m && v ? { m, v } : undefined, k, false)) return { applied: false, tensor: key };
+      const m = this.state.m.get(key) ?? new Float32Array(p.length);
+      const v = this.state.v.get(key) ?? new Float32Array(p.length);
+      if (!staysFinite(p, g, m, v, k)) return { applied: false, tensor: key };
+      moments.set(key, { m, v });
     }
     this.state.step = t;
     for (const [key, p] of params) {
-      let m = this.state.m.get(key);
-      let v = this.state.v.get(key);
-      if (!m || !v) {
-        m = new Float32Array(p.length);
-        v = new Float32Array(p.length);
-        this.state.m.set(key, m);
-        this.state.v.set(key, v);
-      }
-      this.update(p, grads.get(key)!, { m, v }, k, true);
+      const { m, v } = moments.get(key)!;
+      this.state.m.set(key, m);
+      this.state.v.set(key, v);
+      apply(p, grads.get(key)!, m, v, k);
     }
     return { applied: true };
   }
+}
 
-  /**
-   * One tensor's update, in float32 as stored. `write` false: only says whether every new value
-   * would be finite (absent moments count as zeros). `z += x * 0` stays 0 for finite x and turns
-   * NaN otherwise: a check without a branch per element.
-   */
-  private update(p: Float32Array, g: Float32Array, mv: { m: Float32Array; v: Float32Array } | undefined, k: { lr: number; stepSize: number; bc2Sqrt: number }, write: boolean): boolean {
-    const { betas, eps, weightDecay, decoupled } = this.opts;
-    const [b1, b2] = betas;
-    const f = Math.fround;
-    let z = 0;
-    for (let i = 0; i < p.length; i++) {
-      let gi = g[i]!;
-      let pi = p[i]!;
-      if (weightDecay !== 0) {
-        if (decoupled) pi = f(pi * (1 - k.lr * weightDecay));
-        else gi += weightDecay * pi;
-      }
-      const mi = f(b1 * (mv ? mv.m[i]! : 0) + (1 - b1) * gi);
-      const vi = f(b2 * (mv ? mv.v[i]! : 0) + (1 - b2) * gi * gi);
-      const denom = Math.sqrt(vi) / k.bc2Sqrt + eps;
-      pi = f(pi - (k.stepSize * mi) / denom);
-      if (write) {
-        mv!.m[i] = mi;
-        mv!.v[i] = vi;
-        p[i] = pi;
-      } else {
-        z += mi * 0 + vi * 0 + pi * 0;
-      }
-    }
-    return z === 0;
+interface StepConstants {
+  b1: number;
+  b2: number;
+  eps: number;
+  stepSize: number;
+  bc2Sqrt: number;
+  decay: number;
+  l2: number;
+}
+
+// The update, in float32 as stored (torch.optim arithmetic). Two small monomorphic loops, one that
+// only checks and one that writes, so each compiles to a tight loop. `z += x * 0` stays 0 for finite
+// x and turns NaN otherwise: a check without a branch per element.
+
+/** Whether every new weight and moment of this tensor would be finite. */
+function staysFinite(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, k: StepConstants): boolean {
+  const { b1, b2, eps, stepSize, bc2Sqrt, decay, l2 } = k;
+  const f = Math.fround;
+  let z = 0;
+  for (let i = 0; i < p.length; i++) {
+    const pd = f(p[i]! * decay);
+    const gi = g[i]! + l2 * p[i]!;
+    const mi = f(b1 * m[i]! + (1 - b1) * gi);
+    const vi = f(b2 * v[i]! + (1 - b2) * gi * gi);
+    const pi = f(pd - (stepSize * mi) / (Math.sqrt(vi) / bc2Sqrt + eps));
+    z += mi * 0 + vi * 0 + pi * 0;
+  }
+  return z === 0;
+}
+
+function apply(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, k: StepConstants): void {
+  const { b1, b2, eps, stepSize, bc2Sqrt, decay, l2 } = k;
+  for (let i = 0; i < p.length; i++) {
+    const pd = Math.fround(p[i]! * decay);
+    const gi = g[i]! + l2 * p[i]!;
+    m[i] = b1 * m[i]! + (1 - b1) * gi;
+    v[i] = b2 * v[i]! + (1 - b2) * gi * gi;
+    p[i] = pd - (stepSize * m[i]!) / (Math.sqrt(v[i]!) / bc2Sqrt + eps);
   }
 }
 
