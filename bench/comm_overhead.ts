@@ -62,7 +62,7 @@ async function measure(workers: number, rank: number, steps: number, delayMs: nu
       const t0 = performance.now();
       await pool.sync(step, params);
       const t1 = performance.now();
-      const results = await Promise.all(pool.live().map((w) => w.trainStep({ epoch: 0, step, weightsVersion: step, samples: [] })));
+      const results = await Promise.all(pool.live().map((w) => w.trainStep({ epoch: 0, step, weightsVersion: step, samples: [{ id: `bench-${w.id}` }] })));
       const t2 = performance.now();
       reduced = reduceResults(results, trainable, reduced?.grads);
       const t3 = performance.now();

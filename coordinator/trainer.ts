@@ -65,6 +65,11 @@ export interface Summary {
   model: { checkpoint: string | null; variant: ModelSetup['sam']; lora: ModelSetup['spec']; train_decoder: boolean };
 }
 
+/** train.max_skipped_steps steps in a row were skipped: the run stops instead of spinning. */
+export class TooManySkippedSteps extends Error {
+  override readonly name = 'TooManySkippedSteps';
+}
+
 export class Trainer {
   private readonly store: CheckpointStore;
   private readonly adam: Adam;
@@ -78,6 +83,9 @@ export class Trainer {
   private lastSummary = 0;
   private accumulated?: Map<string, Float32Array>;
   private error?: string;
+  /** Steps skipped since the last applied one (not saved: a resumed run counts afresh). */
+  private skippedInARow = 0;
+  private lastSkip = '';
 
   constructor(private readonly o: TrainerOptions) {
     this.store = new CheckpointStore(o.run.checkpoints);
@@ -173,6 +181,10 @@ export class Trainer {
       this.params.set(k, v);
     }
     for (const k of this.params.keys()) if (!c.params.has(k)) throw new Error(`--resume: checkpoint ${name} lacks trainable tensor ${k}`);
+    // A checkpoint written before non-finite updates were refused may hold Inf moments: resuming would stay frozen.
+    for (const [what, tensors] of [['weights', c.params], ["Adam's first moment", c.optimizer.m], ["Adam's second moment", c.optimizer.v]] as const) {
+      for (const [k, v] of tensors) if (!v.every(Number.isFinite)) throw new Error(`--resume: checkpoint ${name} has non-finite values in ${what} of ${k}; resume from an earlier checkpoint`);
+    }
     this.adam.state = c.optimizer;
     this.state = c.state;
     this.wallBefore = c.state.wallSeconds;
@@ -298,6 +310,13 @@ export class Trainer {
       }
       this.status = 'failed';
       this.error = errorMessage(err);
+      if (err instanceof TooManySkippedSteps) {
+        // Nothing changed the weights since the last applied step: keep them (and the ledger) for a resume.
+        this.say(this.error, 'error');
+        if (this.state.step % this.cfg.train.gradAccumulation === 0) {
+          await this.checkpoint(stepName(this.state.step)).catch((e: unknown) => this.say(`could not write the last checkpoint: ${errorMessage(e)}`, 'error'));
+        }
+      }
       this.writeSummary(true);
       this.o.events?.emit({ kind: 'run_ended', status: 'failed', error: this.error });
       throw err;
@@ -326,6 +345,9 @@ export class Trainer {
         await this.trainStep(ids, ledger);
         this.state.epochPosition += ids.length;
         this.state.epochTrained = ledger.trainedIds();
+        if (this.skippedInARow >= t.maxSkippedSteps) {
+          throw new TooManySkippedSteps(`${this.skippedInARow} steps in a row were skipped (the last: ${this.lastSkip}); stopping (train.max_skipped_steps is ${t.maxSkippedSteps})`);
+        }
         const done = this.state.step - stepsAtStart;
         const elapsed = (performance.now() - t0) / 1000;
         const eta = (elapsed / done) * (total - this.state.step);
@@ -441,10 +463,7 @@ export class Trainer {
       });
     };
     const skipped = reduced.weight === 0 || !Number.isFinite(reduced.loss) || !reduced.finite;
-    if (skipped) {
-      this.state.skippedSteps++;
-      this.say(`step ${step}: skipped (${reduced.weight === 0 ? 'no trainable sample' : 'non-finite loss or gradient'})`, 'warn');
-    }
+    if (skipped) this.skipStep(step, reduced.weight === 0 ? 'no trainable sample' : 'non-finite loss or gradient');
     // A skipped step adds nothing to its window; the window's last step still takes the optimizer
     // step with what the others added (none at all: no update), so no window spills into the next.
     const k = cfg.train.gradAccumulation;
@@ -461,10 +480,25 @@ export class Trainer {
       return;
     }
     if (cfg.gradClip.maxNorm !== null) clipGradNorm(grads, cfg.gradClip.maxNorm);
-    this.adam.step(this.params, grads, lrNow);
+    const outcome = this.adam.step(this.params, grads, lrNow);
     this.accumulated = undefined;
+    if (!outcome.applied) {
+      // The whole update is refused (this step counted once, even if it was skipped already).
+      if (!skipped) this.skipStep(step, `the update of ${outcome.tensor} would be non-finite (a gradient too large for float32; see grad_clip.max_norm)`);
+      emitStep(true);
+      return;
+    }
+    this.skippedInARow = 0;
     this.newVersion();
     emitStep(skipped);
+  }
+
+  /** Counts a skipped step; too many in a row stop the run (the weights are those of the last good step). */
+  private skipStep(step: number, why: string): void {
+    this.state.skippedSteps++;
+    this.skippedInARow++;
+    this.say(`step ${step}: skipped (${why})`, 'warn');
+    this.lastSkip = why;
   }
 }
 

@@ -27,6 +27,7 @@ import type { SampleTask } from '../shared/contract/worker_endpoint.js';
 import { ThreadedWorker } from './compute_thread.js';
 import type { WorkerObserver } from './worker_observer.js';
 import { errorMessage } from '../shared/errors/error_message.js';
+import { wireText } from '../shared/wire/wire_text.js';
 
 export interface RemoteWorkerOptions {
   /** HOST:PORT of the coordinator. */
@@ -85,7 +86,7 @@ export async function runRemoteWorker(o: RemoteWorkerOptions): Promise<void> {
       unreachableSince = undefined;
     } catch (err) {
       if (err instanceof WorkerRefusedError) throw err;
-      if (isRefusal(err)) throw new WorkerRefusedError((err as grpc.ServiceError).details || String(err));
+      if (isRefusal(err)) throw new WorkerRefusedError(wireText((err as grpc.ServiceError).details || String(err)));
       attempts++;
       if (o.maxAttempts !== undefined && attempts >= o.maxAttempts) throw err;
       unreachableSince ??= attemptStarted;
@@ -243,7 +244,7 @@ async function serveSession(
         return;
       }
       case 'stop':
-        log(`the coordinator ended the session: ${m.stop.reason}`);
+        log(`the coordinator ended the session: ${wireText(m.stop.reason)}`);
         stopped = true;
         call.end();
         return;
@@ -266,7 +267,7 @@ async function serveSession(
     signal?.addEventListener('abort', () => call.cancel(), { once: true });
     call.on('data', (m: pb.CoordinatorMessage) => {
       if (m.kind === 'refusal') {
-        finish(new WorkerRefusedError(`the coordinator refused this worker: ${m.refusal.reason}`));
+        finish(new WorkerRefusedError(`the coordinator refused this worker: ${wireText(m.refusal.reason)}`));
         call.cancel();
         return;
       }
@@ -279,7 +280,7 @@ async function serveSession(
     call.on('end', () => void queue.then(() => finish(stopped || signal?.aborted ? 'stopped' : 'lost')));
     call.on('error', (err: grpc.ServiceError) => {
       if (stopped || signal?.aborted) return finish('stopped');
-      if (isRefusal(err)) return finish(new WorkerRefusedError(err.details || err.message));
+      if (isRefusal(err)) return finish(new WorkerRefusedError(wireText(err.details || err.message)));
       if (!welcomed) return finish(err);
       finish('lost');
     });

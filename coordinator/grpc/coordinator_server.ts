@@ -9,11 +9,13 @@ import { type Fingerprint, fingerprintDifferences } from '../../shared/contract/
 import { HealthService, UNAUTHENTICATED_HEALTH_METHODS } from '../../shared/wire/health.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, serverLimitOptions, tensorChunkBytes } from '../../shared/wire/limits.js';
 import type * as pb from '../../shared/wire/messages.js';
-import { COORDINATOR_SERVICE, PROTOCOL_VERSION, loadWireProtos } from '../../shared/wire/proto_loader.js';
+import { COORDINATOR_SERVICE, PROTOCOL_VERSION, loadWireProtos, methodPath } from '../../shared/wire/proto_loader.js';
 import { SOFTWARE_VERSION } from '../../shared/contract/software_version.js';
 import { type ServerSecurity, type SharedToken, serverCredentials, tokenAuthInterceptor } from '../../shared/wire/security.js';
 import { type TensorEncoding, toWireEncoding } from '../../shared/wire/tensor_codec.js';
 import { widenServerWindows } from '../../shared/wire/flow_control.js';
+import { wireText } from '../../shared/wire/wire_text.js';
+import { oversizeInterceptor } from '../../shared/wire/oversize_watch.js';
 import type { RejectionCause, RunEvents } from '../run_events.js';
 import type { WorkerPlacement } from '../../shared/contract/worker_endpoint.js';
 import type { WorkerPool } from '../worker_pool.js';
@@ -52,17 +54,25 @@ export class CoordinatorServer {
   private sweep?: NodeJS.Timeout;
   private stopping = false;
   private readonly broadcast: WeightsBroadcast;
+  private readonly oversize = new Map<string, string>();
   /** Messages refused as malformed, hostile or unauthenticated sessions. */
   rejectedMessages = 0;
   address = '';
 
   private constructor(private readonly o: CoordinatorServerOptions) {
     const max = o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    // Messages grpc-js refused as too large, by peer address, until that peer's session ends.
+    const watch = oversizeInterceptor(methodPath(COORDINATOR_SERVICE, 'Session'), (peer, details) => {
+      // Bounded: an entry lives until the session's cancel, which follows at once.
+      if (this.oversize.size >= 1024) this.oversize.delete(this.oversize.keys().next().value!);
+      this.oversize.set(peer, details);
+    });
     this.server = new grpc.Server({
       ...serverLimitOptions(max),
       ...(o.token
         ? {
             interceptors: [
+              watch,
               tokenAuthInterceptor({
                 token: o.token,
                 exemptMethods: UNAUTHENTICATED_HEALTH_METHODS,
@@ -70,7 +80,7 @@ export class CoordinatorServer {
               }),
             ],
           }
-        : {}),
+        : { interceptors: [watch] }),
     });
     const protos = loadWireProtos();
     this.broadcast = new WeightsBroadcast({
@@ -118,7 +128,7 @@ export class CoordinatorServer {
     const host = (req.capabilities?.hostname || 'worker').replace(/[^\w.-]/g, '_').slice(0, 64);
     const id = `${host}-${++this.joined}`;
     const caps = req.capabilities;
-    this.issued.set(id, { host, device: caps?.device === 'cuda' ? `cuda:${caps.gpu_index}` : (caps?.device || '?').slice(0, 16) });
+    this.issued.set(id, { host, device: caps?.device === 'cuda' ? `cuda:${caps.gpu_index}` : wireText(caps?.device || '?', 16) });
     const max = this.o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     cb(null, {
       worker_id: id,
@@ -134,7 +144,8 @@ export class CoordinatorServer {
 
   private session(call: SessionStream): void {
     let remote: RemoteWorker | undefined;
-    const refuse = (reason: string): void => {
+    const refuse = (unsafe: string): void => {
+      const reason = wireText(unsafe);
       this.rejected(null, reason, 'refused');
       this.o.log?.(`refused a worker: ${reason}`);
       call.write({ refusal: { reason } });
@@ -175,7 +186,14 @@ export class CoordinatorServer {
       }
     });
     call.on('error', (err) => gone(`session broke: ${err.message}`));
-    call.on('cancelled', () => gone('session cancelled (the worker disconnected)'));
+    call.on('cancelled', () => {
+      const peer = call.getPeer();
+      const tooLarge = this.oversize.get(peer);
+      this.oversize.delete(peer);
+      if (tooLarge === undefined) return gone('session cancelled (the worker disconnected)');
+      this.rejected(remote?.id ?? null, `a message over the size limit: ${wireText(tooLarge)}`, 'invalid');
+      gone(`sent a message over the size limit (${wireText(tooLarge)})`);
+    });
   }
 
   private rejected(workerId: string | null, reason: string, cause: RejectionCause): void {

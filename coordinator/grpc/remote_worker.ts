@@ -14,6 +14,8 @@ import { TensorReceiver } from '../../shared/wire/tensor_receiver.js';
 import type { EvalResult, EvalWork, SampleTask, StepResult, StepWork, WorkerEndpoint, WorkerPlacement } from '../../shared/contract/worker_endpoint.js';
 import type { WeightsBroadcast } from './weights_broadcast.js';
 import { errorMessage } from '../../shared/errors/error_message.js';
+import { wireText } from '../../shared/wire/wire_text.js';
+import { checkEvalReply, checkStepReply } from './reply_check.js';
 
 export type SessionStream = grpc.ServerDuplexStream<pb.WorkerMessage, pb.CoordinatorMessageOut | PreEncodedMessage>;
 
@@ -42,8 +44,8 @@ interface Waiter<T> {
 
 export class RemoteWorker implements WorkerEndpoint {
   private dead?: string;
-  private stepWaiter?: Waiter<StepResult> & { step: number };
-  private evalWaiter?: Waiter<EvalResult> & { requestId: number };
+  private stepWaiter?: Waiter<StepResult> & { step: number; assigned: string[] };
+  private evalWaiter?: Waiter<EvalResult> & { requestId: number; assigned: string[] };
   private header?: pb.StepResultHeader;
   private receiver?: TensorReceiver;
   private nextRequest = 1;
@@ -81,12 +83,12 @@ export class RemoteWorker implements WorkerEndpoint {
         case 'eval_result':
           return this.onEval(m.eval_result);
         case 'error':
-          return this.failPending(new Error(`worker ${this.id} reported ${m.error.code}: ${m.error.message}`));
+          return this.failPending(new Error(`worker ${this.id} reported ${wireText(m.error.code, 40)}: ${wireText(m.error.message)}`));
         default:
           throw new Error(`unexpected message ${String(m.kind)}`);
       }
     } catch (err) {
-      const reason = errorMessage(err);
+      const reason = wireText(errorMessage(err));
       this.o.onRejected?.(reason);
       this.failPending(new Error(`worker ${this.id} sent a malformed reply: ${reason}`));
     }
@@ -99,6 +101,7 @@ export class RemoteWorker implements WorkerEndpoint {
     const names = h.grads.map((g) => g.name).sort();
     const want = [...this.o.trainable.keys()].sort();
     if (names.length !== want.length || names.some((n, i) => n !== want[i])) throw new Error('the gradient list does not match the trainable tensors');
+    checkStepReply(h, w.assigned);
     this.header = h;
     // Non-finite gradients are refused here: one bad worker must not turn a step into a skipped one.
     if (!this.gradBuffers || this.gradBuffers.step === h.step) {
@@ -131,7 +134,7 @@ export class RemoteWorker implements WorkerEndpoint {
       weightSum: h.weight_sum,
       lossSum: h.loss_sum,
       samples: h.samples.map((s) => ({ id: s.id, loss: s.loss, weight: s.weight })),
-      failed: h.failed.map((f) => ({ id: f.id, reason: f.reason })),
+      failed: h.failed.map((f) => ({ id: f.id, reason: wireText(f.reason) })),
       computeSeconds: h.compute_seconds,
       // The worker holds what the wire delivered (bf16-rounded weights, with bf16): translate its
       // hash to the coordinator's so the training loop compares like with like.
@@ -142,9 +145,10 @@ export class RemoteWorker implements WorkerEndpoint {
   private onEval(r: pb.EvalResult): void {
     const w = this.evalWaiter;
     if (!w || r.request_id !== w.requestId) throw new Error(`an evaluation result for request ${r.request_id} that was not asked for`);
+    checkEvalReply(r, w.assigned);
     this.evalWaiter = undefined;
     clearTimeout(w.timer);
-    w.resolve({ scores: r.scores.map((s) => ({ id: s.id, dice: s.dice, iou: s.iou, objects: s.objects })), failed: r.failed.map((f) => ({ id: f.id, reason: f.reason })) });
+    w.resolve({ scores: r.scores.map((s) => ({ id: s.id, dice: s.dice, iou: s.iou, objects: s.objects })), failed: r.failed.map((f) => ({ id: f.id, reason: wireText(f.reason) })) });
   }
 
   /** The stream ended or broke: every pending and later call fails. */
@@ -212,7 +216,7 @@ export class RemoteWorker implements WorkerEndpoint {
     const samples = await this.tasks(work.samples, 'train');
     this.alive(); // the stream may have broken while the samples were read
     const { promise, waiter } = this.waiter<StepResult>(`step ${work.step}`, () => (this.stepWaiter = undefined));
-    this.stepWaiter = { ...waiter, step: work.step };
+    this.stepWaiter = { ...waiter, step: work.step, assigned: work.samples.map((x) => x.id) };
     await this.send([{ step: { epoch: work.epoch, step: work.step, weights_version: work.weightsVersion, samples } }], promise);
     return promise;
   }
@@ -223,7 +227,7 @@ export class RemoteWorker implements WorkerEndpoint {
     this.alive();
     const requestId = this.nextRequest++;
     const { promise, waiter } = this.waiter<EvalResult>(`evaluation ${requestId}`, () => (this.evalWaiter = undefined));
-    this.evalWaiter = { ...waiter, requestId };
+    this.evalWaiter = { ...waiter, requestId, assigned: work.samples.map((x) => x.id) };
     await this.send([{ eval: { request_id: requestId, weights_version: work.weightsVersion, split: split === 'train' ? 'SPLIT_TRAIN' : 'SPLIT_TEST', samples } }], promise);
     return promise;
   }

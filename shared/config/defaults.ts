@@ -31,6 +31,7 @@ const DEFAULTS: RawConfig = {
     batch_size: 1,
     objects_per_image: 1,
     grad_accumulation: 1,
+    max_skipped_steps: 20,
     train_decoder: false,
     seed: 0,
     prompt: { mode: 'box', points: 1, negative_points: 0, box_jitter: 20, box_probability: 0.5 },

@@ -57,6 +57,7 @@ export const rawConfigSchema = z.strictObject({
     batch_size: posInt,
     objects_per_image: posInt,
     grad_accumulation: posInt,
+    max_skipped_steps: posInt,
     train_decoder: z.boolean(),
     seed: nonNegInt,
     prompt: z.strictObject({
@@ -166,6 +167,8 @@ export interface TrainConfig {
     batchSize: number;
     objectsPerImage: number;
     gradAccumulation: number;
+    /** Consecutive skipped steps (non-finite loss, gradient or update) after which the run stops. */
+    maxSkippedSteps: number;
     trainDecoder: boolean;
     seed: number;
     /** As shared/data/prompts.ts: box jitter is numpy randint(0, boxJitter) per side; mixed needs 1 point, 0 negatives. */

@@ -16,6 +16,7 @@ import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseConfigText } from '../../shared/config/index.js';
 import { dockerignorePatterns, dockerIgnored, flagValue, invocationIn, list, obj, parseDockerfile, parseUnit, read, ROOT, scriptInvocations, shellWords, substitute, yamlDocs } from './deploy_files.js';
+import { DOCKER_COMPOSE, SYSTEMD_ANALYZE, skipWithout } from '../helpers/required_tool.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'samlora-deploy-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -113,7 +114,7 @@ describe('Docker Compose', () => {
     assert.equal(s.restart, 'on-failure');
   });
 
-  it('docker compose / docker-compose accepts the file', { skip: !(has('docker', 'compose', 'version') || has('docker-compose', 'version')) && 'no docker compose here' }, () => {
+  it('docker compose / docker-compose accepts the file', { skip: skipWithout(has('docker', 'compose', 'version') || has('docker-compose', 'version'), DOCKER_COMPOSE) }, () => {
     const [cmd, ...pre] = has('docker', 'compose', 'version') ? ['docker', 'compose'] : ['docker-compose'];
     const r = spawnSync(cmd!, [...pre, '-f', path.join(ROOT, rel), 'config', '-q'], { encoding: 'utf8', cwd: path.join(ROOT, 'deploy', 'compose') });
     assert.equal(r.status, 0, r.stderr);
@@ -143,7 +144,7 @@ describe('systemd unit', () => {
     for (const m of exec.matchAll(/\$\{?([A-Za-z_][A-Za-z0-9_]*)/g)) assert.ok(defined.has(m[1]!), `${m[1]} is set in sam-lora.env`);
   });
 
-  it('systemd-analyze verify accepts it', { skip: !has('systemd-analyze', '--version') && 'systemd-analyze is not installed' }, () => {
+  it('systemd-analyze verify accepts it', { skip: skipWithout(has('systemd-analyze', '--version'), SYSTEMD_ANALYZE) }, () => {
     const dir = path.join(tmp, 'systemd');
     mkdirSync(dir, { recursive: true });
     const unitFile = path.join(dir, 'sam-lora-train.service');

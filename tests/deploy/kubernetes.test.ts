@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { KUBECTL_KUSTOMIZE, skipWithout } from '../helpers/required_tool.js';
 import { after, describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { parseConfigText } from '../../shared/config/index.js';
@@ -323,7 +324,7 @@ describe('Kubernetes manifests', () => {
 
 const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0;
 
-describe('Kubernetes manifests rendered by kustomize', { skip: !kubectl && 'kubectl is not installed' }, () => {
+describe('Kubernetes manifests rendered by kustomize', { skip: skipWithout(kubectl, KUBECTL_KUSTOMIZE) }, () => {
   const tmp = mkdtempSync(path.join(tmpdir(), 'samlora-kustomize-'));
   after(() => rmSync(tmp, { recursive: true, force: true }));
 

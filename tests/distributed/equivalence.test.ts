@@ -13,6 +13,7 @@ import { runRemoteWorker } from '../../worker/grpc_worker.js';
 import { SharedToken } from '../../shared/wire/security.js';
 import { generateCerts, hasOpenssl } from '../wire/helpers.js';
 import { tinyRunConfig } from './helpers.js';
+import { OPENSSL, skipWithout } from '../helpers/required_tool.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'samlora-dist-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -62,7 +63,7 @@ describe('distributed training over gRPC', () => {
     assert.equal(two.evictions, 0, 'no worker was refused for a weights-hash mismatch');
   });
 
-  it('runs over TLS with a token, and with bf16 on the wire within bf16 error of fp32', { skip: !hasOpenssl() && 'openssl is not installed' }, async () => {
+  it('runs over TLS with a token, and with bf16 on the wire within bf16 error of fp32', { skip: skipWithout(hasOpenssl(), OPENSSL) }, async () => {
     const certs = generateCerts(mkdtempSync(path.join(tmp, 'certs-')));
     const config = await tinyRunConfig(path.join(tmp, 'tls'), { train: 4, batch: 2, epochs: 1 });
     const token = SharedToken.fromEnv('T', { T: 'tls-token-0123456789abcdef' });

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { inspect } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { type CoordinatorClient, type CoordinatorMessage, type JoinReply, loadWireProtos } from '../../shared/wire/proto_loader.js';
+import { OPENSSL, skipWithout } from '../helpers/required_tool.js';
 import {
   AUTHORIZATION_KEY,
   checkAuthorization,
@@ -186,7 +187,7 @@ describe('token on every call', () => {
 
 const openssl = hasOpenssl();
 
-describe('TLS and mutual TLS', { skip: openssl ? false : 'openssl not found' }, () => {
+describe('TLS and mutual TLS', { skip: skipWithout(openssl, OPENSSL) }, () => {
   let certs: TestCerts;
   let tls: RunningServer;
   let mtls: RunningServer;

@@ -44,7 +44,9 @@ export interface BaseModel {
   sam: SamConfig;
   state: StateDict;
   runtime: RuntimeOptions;
-  /** "checkpoint FILE" or "the bundled base model (FILE)". */
+  /** The weights file (the configured checkpoint or the bundled base model); null for generated weights. */
+  checkpoint: string | null;
+  /** "checkpoint FILE", "the bundled base model (FILE)" or "generated weights (seed N)". */
   description: string;
 }
 
@@ -70,7 +72,7 @@ export async function loadBaseModel(o: BaseModelOptions): Promise<BaseModel> {
     : model.checkpoint
       ? `the bundled base model (${model.checkpoint})`
       : `generated weights (seed ${config.train.seed + 1})`;
-  return { config, sam: model.sam, state: model.state, runtime: runtimeOptions(config), description };
+  return { config, sam: model.sam, state: model.state, checkpoint: model.checkpoint, runtime: runtimeOptions(config), description };
 }
 
 export function baseEvalModel(): EvalModel {

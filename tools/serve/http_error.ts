@@ -12,6 +12,10 @@ export type ApiErrorCode =
   | 'image_too_large' // more pixels than the server accepts
   | 'unknown_image' // an image id the server does not hold (never uploaded, or evicted: upload again)
   | 'not_found'
+  | 'bad_host' // the Host header names another server (DNS rebinding)
+  | 'bad_origin' // another site's page made the request
+  | 'unsupported_media_type' // no or the wrong Content-Type
+  | 'timeout' // the client sent its request too slowly
   | 'method_not_allowed'
   | 'busy' // the inference queue is full
   | 'closing' // the server is shutting down

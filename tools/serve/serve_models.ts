@@ -17,7 +17,7 @@ export interface ServeModel {
 /** What GET /api/info says about one model. */
 export interface ModelInfo {
   name: string;
-  /** The LoRA file; null for the base model. */
+  /** The LoRA file (its folder and name); null for the base model. */
   lora: string | null;
   /** The decoder.safetensors used, or null. */
   decoder: string | null;
@@ -30,7 +30,7 @@ export interface ModelsInfo {
   variant: string;
   /** Model input size (px, square). */
   img: number;
-  /** "checkpoint FILE" or "the bundled base model (FILE)". */
+  /** "checkpoint FOLDER/FILE", "the bundled base model (FILE)" or "generated weights (seed N)". */
   weights: string;
   device: string;
   models: ModelInfo[];
@@ -49,9 +49,21 @@ export interface ServeModelOptions extends BaseModelOptions {
   lora?: string;
 }
 
+/** A file as /api/info shows it: its folder and name, never the absolute path (the server's layout is not the page's business). */
+export function shortPath(file: string): string {
+  return file.split(/[\\/]/).filter(Boolean).slice(-2).join('/');
+}
+
 function describeVariant(base: BaseModel): string {
   const name = variantName(base.sam);
   return name === 'a custom variant' ? `custom (dim ${base.sam.dim}, depth ${base.sam.depth}, ${base.sam.img} px)` : name;
+}
+
+/** The base weights for /api/info: file names as FOLDER/FILE, never an absolute path. */
+function describeWeights(base: BaseModel): string {
+  if (base.config.model.checkpoint) return `checkpoint ${shortPath(base.config.model.checkpoint)}`;
+  if (base.checkpoint) return `the bundled base model (${shortPath(base.checkpoint)})`;
+  return base.description;
 }
 
 export async function loadServeModels(o: ServeModelOptions): Promise<ServeModels> {
@@ -62,12 +74,12 @@ export async function loadServeModels(o: ServeModelOptions): Promise<ServeModels
   const info: ModelsInfo = {
     variant: describeVariant(base),
     img: base.sam.img,
-    weights: base.description,
+    weights: describeWeights(base),
     device: base.config.runtime.device,
     models: evalModels.map((m) => ({
       name: m.name,
-      lora: m.file,
-      decoder: m.decoderFile,
+      lora: m.file === null ? null : shortPath(m.file),
+      decoder: m.decoderFile === null ? null : shortPath(m.decoderFile),
       spec: m.spec ? { rank: m.spec.rank, alpha: m.spec.alpha, targets: m.spec.targets } : null,
     })),
   };

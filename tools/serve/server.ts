@@ -8,13 +8,15 @@
 //
 // Every error is JSON { error, code } with a 4xx status naming what is wrong (5xx: busy, closing, or
 // our bug, logged). A request never takes the server down: each handler's failure ends at its
-// response.
+// response. It is a local tool: request_guard.ts keeps other sites' pages (and DNS rebinding) out,
+// and header, body and keep-alive timeouts keep slow clients from holding its request slots.
 
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type ErrorBody, HttpError } from './http_error.js';
 import { parsePredictRequest } from './predict_request.js';
-import { readBody } from './request_body.js';
+import { type BodyTimeouts, DEFAULT_BODY_TIMEOUTS, readBody } from './request_body.js';
+import { checkHost, checkOrigin, hostPolicy, requireContentType } from './request_guard.js';
 import type { Segmenter } from './segmenter.js';
 import type { ModelsInfo } from './serve_models.js';
 import { type StaticFile, loadStaticFiles } from './static_files.js';
@@ -30,6 +32,10 @@ export interface ServerOptions {
   maxUploadBytes: number;
   /** One line per request (default: none). */
   log?: (line: string) => void;
+  /** Host names (host or host:port) the server answers to besides its listen address. */
+  allowedHosts?: readonly string[];
+  /** How long a request body may stall, and take in all (default DEFAULT_BODY_TIMEOUTS). */
+  bodyTimeouts?: BodyTimeouts;
 }
 
 /** GET /api/info. */
@@ -53,6 +59,9 @@ const PAGE_HEADERS = {
 };
 
 const CLOSE_GRACE_MS = 5000;
+/** Request headers must be complete within this; an idle keep-alive connection is closed after KEEP_ALIVE_MS. */
+const HEADERS_TIMEOUT_MS = 10_000;
+const KEEP_ALIVE_MS = 5_000;
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): void {
   const text = JSON.stringify(body);
@@ -97,7 +106,12 @@ export async function startServer(segmenter: Segmenter, info: ModelsInfo, o: Ser
     }
   }
 
+  const bodyTimeouts = o.bodyTimeouts ?? DEFAULT_BODY_TIMEOUTS;
+  let hosts = hostPolicy(o.host, o.port, o.allowedHosts);
+
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const host = checkHost(req, hosts);
+    if (req.method !== 'GET' && req.method !== 'HEAD') checkOrigin(req, host);
     const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
     switch (pathname) {
       case '/api/info':
@@ -105,14 +119,16 @@ export async function startServer(segmenter: Segmenter, info: ModelsInfo, o: Ser
         return sendJson(res, 200, serverInfo);
       case '/api/images':
         allow(req, ['POST']);
+        requireContentType(req, ['application/octet-stream', 'image/*']);
         return admitted(async () => {
-          const bytes = await readBody(req, o.maxUploadBytes, 'the image');
+          const bytes = await readBody(req, o.maxUploadBytes, 'the image', bodyTimeouts);
           sendJson(res, 200, await segmenter.addImage(bytes));
         });
       case '/api/predict':
         allow(req, ['POST']);
+        requireContentType(req, ['application/json']);
         return admitted(async () => {
-          const body = await readBody(req, jsonLimit);
+          const body = await readBody(req, jsonLimit, 'the request body', bodyTimeouts);
           sendJson(res, 200, await segmenter.predict(parsePredictRequest(body, maxPoints)));
         });
     }
@@ -123,7 +139,7 @@ export async function startServer(segmenter: Segmenter, info: ModelsInfo, o: Ser
     sendStatic(req, res, file);
   }
 
-  const server: Server = createServer((req, res) => {
+  const server: Server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: bodyTimeouts.totalMs + HEADERS_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_MS, connectionsCheckingInterval: 1000 }, (req, res) => {
     const start = performance.now();
     res.on('finish', () => log(`${req.method} ${req.url} ${res.statusCode} ${Math.round(performance.now() - start)} ms`));
     route(req, res).catch((err: unknown) => {
@@ -148,6 +164,7 @@ export async function startServer(segmenter: Segmenter, info: ModelsInfo, o: Ser
   });
   server.on('error', (err) => log(`server error: ${err.message}`));
   const address = server.address() as AddressInfo;
+  hosts = hostPolicy(o.host, address.port, o.allowedHosts);
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
 
   let closing: Promise<void> | undefined;

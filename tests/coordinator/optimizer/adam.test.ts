@@ -42,3 +42,32 @@ test('a missing or mis-sized gradient is an error naming the tensor', () => {
   assert.throws(() => adam.step(params, new Map()), /no gradient for lora\.a/);
   assert.throws(() => adam.step(params, new Map([['lora.a', new Float32Array(2)]])), /lora\.a has 2 values, parameter has 3/);
 });
+
+test('a huge finite gradient that would overflow the second moment is refused: nothing is written', () => {
+  const adam = new Adam({ lr: 0.01 });
+  const params = new Map([
+    ['lora.a', Float32Array.of(1, 2)],
+    ['lora.b', Float32Array.of(3)],
+  ]);
+  assert.deepEqual(adam.step(params, new Map([['lora.a', Float32Array.of(0.5, -0.5)], ['lora.b', Float32Array.of(1)]])), { applied: true });
+  const before = { p: [...params].map(([k, v]) => [k, [...v]]), m: [...adam.state.m].map(([k, v]) => [k, [...v]]), v: [...adam.state.v].map(([k, v]) => [k, [...v]]) };
+  // 3e38 is finite in float32, its square is not: v would become +Inf and every later update 0.
+  const outcome = adam.step(params, new Map([['lora.a', Float32Array.of(0.1, 0.1)], ['lora.b', Float32Array.of(3e38)]]));
+  assert.deepEqual(outcome, { applied: false, tensor: 'lora.b' });
+  assert.equal(adam.state.step, 1, 'a refused step is not counted');
+  assert.deepEqual([...params].map(([k, v]) => [k, [...v]]), before.p, 'no parameter was written, not even the tensors before the bad one');
+  assert.deepEqual([...adam.state.m].map(([k, v]) => [k, [...v]]), before.m);
+  assert.deepEqual([...adam.state.v].map(([k, v]) => [k, [...v]]), before.v);
+  for (const t of [...adam.state.m.values(), ...adam.state.v.values(), ...params.values()]) assert.ok(t.every(Number.isFinite));
+  // Training goes on from the same state.
+  assert.deepEqual(adam.step(params, new Map([['lora.a', Float32Array.of(0.1, 0.1)], ['lora.b', Float32Array.of(1)]])), { applied: true });
+  assert.equal(adam.state.step, 2);
+});
+
+test('a refused first step leaves no state behind', () => {
+  const adam = new Adam();
+  const params = new Map([['w', Float32Array.of(1)]]);
+  assert.deepEqual(adam.step(params, new Map([['w', Float32Array.of(-3.4e38)]])), { applied: false, tensor: 'w' });
+  assert.equal(adam.state.m.size, 0);
+  assert.equal(params.get('w')![0], 1);
+});

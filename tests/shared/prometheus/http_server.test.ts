@@ -72,3 +72,47 @@ describe('metrics http server', () => {
     await assert.rejects(startMetricsServer({ listen: { host: '192.0.2.1', port: 0 }, source: registry() }), /--metrics 192\.0\.2\.1:0: cannot serve metrics: this host has no address 192\.0\.2\.1/);
   });
 });
+
+describe('metrics http server under slow clients', () => {
+  /** A client that opens a connection and sends half a request header, then nothing. */
+  const slowClient = (port: number): Promise<net.Socket> =>
+    new Promise((resolve, reject) => {
+      const s = net.connect({ host: '127.0.0.1', port }, () => {
+        s.write('GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+        resolve(s);
+      });
+      s.on('error', () => undefined);
+      s.once('error', reject);
+      s.resume(); // read what the server answers (a 408), so that its close is seen
+    });
+
+  it('scrapes get through while 48 slow clients hold sockets, and the slow ones are closed', async () => {
+    const s = await startMetricsServer({ listen: { host: '127.0.0.1', port: 0 }, source: registry() });
+    const slow: net.Socket[] = [];
+    try {
+      for (let i = 0; i < 48; i++) slow.push(await slowClient(s.port));
+      let ok = 0;
+      for (let i = 0; i < 10; i++) {
+        const res = await get(s.url);
+        if (res.status === 200) ok++;
+        await res.text();
+        slow.push(await slowClient(s.port)); // the attacker keeps opening more
+      }
+      assert.equal(ok, 10, `${ok} of 10 scrapes answered`);
+      // Every slow socket is closed by the server (pushed out or timed out), within bounded time.
+      await Promise.all(
+        slow.map(
+          (c) =>
+            new Promise<void>((resolve, reject) => {
+              if (c.destroyed || c.readyState === 'closed') return resolve();
+              const t = setTimeout(() => reject(new Error('a slow client was still connected after 10 s')), 10_000);
+              c.once('close', () => (clearTimeout(t), resolve()));
+            }),
+        ),
+      );
+    } finally {
+      for (const c of slow) c.destroy();
+      await s.close();
+    }
+  });
+});

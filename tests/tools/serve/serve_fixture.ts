@@ -5,6 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { DEFAULT_SEGMENTER_LIMITS, Segmenter, type SegmenterLimits } from '../../../tools/serve/segmenter.js';
 import { type RunningServer, startServer } from '../../../tools/serve/server.js';
+import type { BodyTimeouts } from '../../../tools/serve/request_body.js';
 import { loadServeModels } from '../../../tools/serve/serve_models.js';
 import { encodeRgbPng, generateDemoSample } from '../../../shared/data/demo_data.js';
 import { type Box, maskBounds } from '../../../shared/data/prompts.js';
@@ -21,6 +22,7 @@ export interface FixtureOptions {
   lora?: boolean;
   maxUploadBytes?: number;
   limits?: Partial<SegmenterLimits>;
+  bodyTimeouts?: BodyTimeouts;
 }
 
 export async function startFixtureServer(dir: string, o: FixtureOptions = {}): Promise<ServeFixture> {
@@ -33,7 +35,7 @@ export async function startFixtureServer(dir: string, o: FixtureOptions = {}): P
   }
   const models = await loadServeModels({ configPath, ...(loraFile ? { lora: loraFile } : {}) });
   const segmenter = new Segmenter(models, { ...DEFAULT_SEGMENTER_LIMITS, ...o.limits });
-  const server = await startServer(segmenter, models.info, { host: '127.0.0.1', port: 0, maxUploadBytes: o.maxUploadBytes ?? 1 << 20 });
+  const server = await startServer(segmenter, models.info, { host: '127.0.0.1', port: 0, maxUploadBytes: o.maxUploadBytes ?? 1 << 20, ...(o.bodyTimeouts ? { bodyTimeouts: o.bodyTimeouts } : {}) });
   return { server, url: (p) => new URL(p, server.url).toString(), loraFile };
 }
 

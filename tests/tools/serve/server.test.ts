@@ -75,9 +75,10 @@ describe('sam-lora serve API', () => {
       json.models.map((m) => [m.name, m.lora]),
       [
         ['base', null],
-        ['lora', fx.loraFile],
+        ['lora', path.basename(path.dirname(fx.loraFile!)) + '/' + path.basename(fx.loraFile!)],
       ],
     );
+    assert.ok(!JSON.stringify(json).includes(tmp), '/api/info shows no absolute path');
     assert.equal(json.models[1]!.spec!.rank, 4);
     assert.deepEqual(json.limits, { maxUploadBytes: 256 * 1024, maxPixels: 120 * 120, maxPoints: 32, cacheImages: 2, maxWaiting: 8 });
   });
@@ -132,7 +133,7 @@ describe('sam-lora serve API', () => {
     await expectError(upload(Buffer.alloc(300 * 1024, 7)), 413, 'payload_too_large', /the image \(300 KB\) is larger than the server's limit of 256 KB/);
     // Streamed without a length: refused once past the limit, and the client still reads the 413.
     const streamed = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = request(fx.url('/api/images'), { method: 'POST', headers: { 'Transfer-Encoding': 'chunked' } }, (res) => {
+      const req = request(fx.url('/api/images'), { method: 'POST', headers: { 'Transfer-Encoding': 'chunked', 'Content-Type': 'application/octet-stream' } }, (res) => {
         let body = '';
         res.setEncoding('utf8').on('data', (c: string) => (body += c));
         res.on('end', () => resolve({ status: res.statusCode!, body }));
@@ -146,7 +147,7 @@ describe('sam-lora serve API', () => {
 
     // A client that goes away mid-body does not disturb the server (the next requests are answered).
     await new Promise<void>((resolve) => {
-      const req = request(fx.url('/api/images'), { method: 'POST', headers: { 'Content-Length': '100000' } });
+      const req = request(fx.url('/api/images'), { method: 'POST', headers: { 'Content-Length': '100000', 'Content-Type': 'application/octet-stream' } });
       req.on('error', () => resolve());
       req.write(Buffer.alloc(1000), () => {
         req.destroy();
