@@ -1,7 +1,7 @@
 // RawConfig (YAML's snake_case, paths as written) <-> TrainConfig (camelCase, paths absolute). The
 // conversion is derived from the key names, so a key added to the schema, the defaults and
 // TrainConfig needs nothing here; the few keys whose value changes form are listed below, and
-// SameKeys makes the build fail when TrainConfig and the schema disagree on a key.
+// SAME_KEYS makes the build fail when TrainConfig and the schema disagree on a key.
 
 import type { RawConfig, TrainConfig } from './schema.js';
 import { isPlainObject } from './tree.js';

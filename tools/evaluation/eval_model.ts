@@ -22,6 +22,7 @@ import type { SamConfig } from '../../shared/sam/config.js';
 import type { LoraSpec } from '../../shared/sam/lora.js';
 import { checkLoraFitsModel, loadLora } from '../../shared/sam/lora_io.js';
 import type { StateDict } from '../../shared/sam/params.js';
+import { refuseNonFinite } from '../../shared/tensor/finite.js';
 import { readSafetensors } from '../../shared/tensor/safetensors.js';
 import { InferenceCompute } from '../../shared/sam/inference_compute.js';
 import { runtimeOptions } from '../../shared/contract/runtime_options.js';
@@ -98,6 +99,7 @@ export function decoderFileFor(loraFile: string): string | null {
 /** Reads decoder weights and checks them against the model's mask decoder (one error listing every problem). */
 async function loadDecoder(file: string, state: StateDict): Promise<Map<string, Float32Array>> {
   const { tensors } = await readSafetensors(file);
+  refuseNonFinite(tensors, file);
   const want = [...state.keys()].filter((k) => k.startsWith('mask_decoder.'));
   const problems: string[] = [];
   for (const k of want) {

@@ -55,6 +55,17 @@ describe('evaluation models', () => {
     await assert.rejects(loadLoraModel(lora, 'x', base), (e: Error) => e.message.startsWith(path.join(dir, DECODER_FILE)) && /mask_decoder\.iou_token\.weight: missing/.test(e.message));
   });
 
+  it('refuses a decoder.safetensors holding NaN, naming the tensor', async () => {
+    const dir = path.join(tmp, 'nan-decoder');
+    mkdirSync(dir);
+    const lora = path.join(dir, 'lora.safetensors');
+    await writeLora(lora);
+    const decoder = new Map<string, HostTensor>([...base.state].filter(([k]) => k.startsWith('mask_decoder.')).map(([k, t]) => [k, { shape: t.shape, data: Float32Array.from(t.data) }]));
+    decoder.get('mask_decoder.iou_token.weight')!.data[0] = Number.NaN;
+    await writeSafetensors(path.join(dir, DECODER_FILE), decoder);
+    await assert.rejects(loadLoraModel(lora, 'x', base), /decoder\.safetensors: tensor "mask_decoder\.iou_token\.weight" holds a non-finite value \(NaN at element 0\)/);
+  });
+
   it('a zero LoRA with the model\'s own decoder weights predicts exactly what the base model does', async () => {
     const dir = path.join(tmp, 'identity');
     mkdirSync(dir);
