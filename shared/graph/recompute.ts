@@ -70,7 +70,20 @@ function recomputeGrad(name: string, forward: (xs: readonly Tensor[]) => Tensor,
   }
   const wrt = [...late, ...others];
   const want = wrt.filter((_, k) => needs[k]);
-  const grads = vjpOver(nodes, [copy], [dy], want);
+  const grads = joined(vjpOver(nodes, [copy], [dy], want));
   let j = 0;
   return wrt.map((_, k) => (needs[k] ? grads[j++] : undefined));
+}
+
+/**
+ * The gradients, each made to depend on all of them. onnxruntime orders nodes depth-first from
+ * each graph output; without this it computes one gradient of every recomputed piece (e.g. dV of
+ * each attention chunk) long before another (dQ), keeping every piece's recomputed
+ * intermediates alive in between. Joined, a piece's backward finishes before anything uses it.
+ */
+function joined(grads: readonly Tensor[]): Tensor[] {
+  if (grads.length < 2) return [...grads];
+  let zero = barrierZero(grads[0]!);
+  for (const g of grads.slice(1)) zero = add(zero, barrierZero(g));
+  return grads.map((g) => add(g, zero));
 }
