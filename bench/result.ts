@@ -15,6 +15,11 @@ export interface BenchResult {
   memory_mode: MemoryMode;
   /** Median wall time of the measured session.run() calls, seconds. */
   median_s: number;
+  /**
+   * Median CPU seconds of the process per measured step: on a host shared with other work the
+   * wall time inflates, this much less.
+   */
+  cpu_s: number;
   /** process.resourceUsage().maxRSS of the measuring process, bytes. */
   peak_rss_bytes: number;
   /** Bytes one step copies into the session (its feeds) and out of it (its fetches): host-device traffic on a GPU. */
@@ -41,6 +46,7 @@ export function parseResult(line: string): BenchResult {
   for (const k of ['batch', 'threads', 'peak_rss_bytes', 'feed_bytes_per_step', 'fetch_bytes_per_step'] as const) {
     if (!Number.isInteger(r[k]) || (r[k] as number) <= 0) problems.push(`${k} ${String(r[k])}`);
   }
+  if (typeof r.cpu_s !== 'number' || !(r.cpu_s >= 0) || !Number.isFinite(r.cpu_s)) problems.push(`cpu_s ${String(r.cpu_s)}`);
   if (typeof r.median_s !== 'number' || !(r.median_s > 0) || !Number.isFinite(r.median_s)) problems.push(`median_s ${String(r.median_s)}`);
   if (problems.length) throw new Error(`invalid result (${problems.join(', ')}): ${line}`);
   return r as unknown as BenchResult;

@@ -1,7 +1,7 @@
 // One measurement in its own process, so that its peak RSS is its own: builds the training graph
 // (train_step) or the inference graph (forward) of one variant at one batch size, creates a CPU
 // session, runs warm-up steps then measured steps, and prints one JSON line on stdout:
-//   {"bench", "variant", "batch", "threads", "memory_mode", "median_s", "peak_rss_bytes", "feed_bytes_per_step", "fetch_bytes_per_step"}
+//   {"bench", "variant", "batch", "threads", "memory_mode", "median_s", "cpu_s", "peak_rss_bytes", "feed_bytes_per_step", "fetch_bytes_per_step"}
 // Everything else (graph build / session creation times, per-step times, profile summary) goes to
 // stderr. Graph building and session creation are not part of the step time.
 //
@@ -135,6 +135,7 @@ async function runStep(o: StepOptions): Promise<BenchResult> {
   try {
     let cpuS = 0;
     let wallS = 0;
+    const cpuTimes: number[] = [];
     const step = async (): Promise<number> => {
       const c0 = process.cpuUsage();
       const t0 = t();
@@ -142,6 +143,7 @@ async function runStep(o: StepOptions): Promise<BenchResult> {
       const dt = t() - t0;
       const c = process.cpuUsage(c0);
       cpuS += (c.user + c.system) / 1e6;
+      cpuTimes.push((c.user + c.system) / 1e6);
       wallS += dt;
       const key = o.bench === 'train_step' ? IO.loss : IO.iou;
       const v = (out[key]!.data as Float32Array)[0]!;
@@ -156,6 +158,7 @@ async function runStep(o: StepOptions): Promise<BenchResult> {
     const steps = o.steps ?? (o.variant in GENERATED ? 2 : last < 0.1 ? 20 : last < 0.5 ? 10 : last < 5 ? 5 : 3);
     const times: number[] = [];
     cpuS = wallS = 0;
+    cpuTimes.length = 0;
     for (let i = 0; i < steps; i++) times.push(await step());
     // Well below `threads` means the cores were busy with something else: the times are inflated.
     log(`steps: ${times.map((x) => x.toFixed(3)).join(', ')} s; CPU/wall ${(cpuS / wallS).toFixed(2)} (of ${o.threads} threads)`);
@@ -176,6 +179,7 @@ async function runStep(o: StepOptions): Promise<BenchResult> {
       threads: o.threads,
       memory_mode: o.memory.mode,
       median_s: median(times),
+      cpu_s: median(cpuTimes),
       peak_rss_bytes: peakRssBytes(),
       feed_bytes_per_step: session.lastTransfer.feedBytes,
       fetch_bytes_per_step: session.lastTransfer.fetchBytes,
