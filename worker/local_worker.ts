@@ -16,6 +16,7 @@ import { promptTokenCount } from '../shared/data/prompts.js';
 import type { SamConfig } from '../shared/sam/config.js';
 import type { LoraSpec } from '../shared/sam/lora.js';
 import type { StateDict } from '../shared/sam/params.js';
+import { memoryOptions } from '../shared/sam/memory.js';
 import { InferenceCompute } from '../shared/sam/inference_compute.js';
 import { TrainingCompute } from './training_compute.js';
 import { errorMessage } from '../shared/errors/error_message.js';
@@ -90,6 +91,7 @@ export class LocalWorker implements WorkerEndpoint {
       objectsPerImage: t.objectsPerImage,
       promptTokens: promptTokenCount({ mode: t.prompt.mode, points: t.prompt.points, negativePoints: t.prompt.negativePoints }),
       runtime: this.o.runtime,
+      memory: memoryOptions(t.memory, t.attentionChunkMb),
       ...(this.o.logPlacement ? { logPlacement: this.o.logPlacement } : {}),
     });
     const prepared: PreparedSample[] = [];

@@ -16,9 +16,16 @@ export interface MemoryOptions {
   attentionChunkBytes: number;
 }
 
-export const DEFAULT_ATTENTION_CHUNK_MB = 64;
+/** The configuration's defaults (README, "Training-step memory", has the measurements behind them). */
+export const DEFAULT_MEMORY_MODE: MemoryMode = 'all';
+export const DEFAULT_ATTENTION_CHUNK_MB = 16;
 
 export const NO_RECOMPUTE: MemoryOptions = { mode: 'none', attentionChunkBytes: DEFAULT_ATTENTION_CHUNK_MB * 2 ** 20 };
+
+/** Options from the configuration's train.memory and train.attention_chunk_mb. */
+export function memoryOptions(mode: MemoryMode, attentionChunkMb: number): MemoryOptions {
+  return { mode, attentionChunkBytes: attentionChunkMb * 2 ** 20 };
+}
 
 export function isMemoryMode(v: unknown): v is MemoryMode {
   return typeof v === 'string' && (MEMORY_MODES as readonly string[]).includes(v);
