@@ -62,7 +62,7 @@ function run(address: string, delayMs: number): void {
         } else if (m.kind === 'step') {
           cpuAtStep.push(cpuNow());
           await new Promise((r) => setTimeout(r, delayMs));
-          const header: pb.StepResultHeader = { step: m.step.step, weight_sum: 1, loss_sum: 1, samples: [], failed: [], compute_seconds: delayMs / 1000, grads: tensorInfos(grads!), weights_hash: '' };
+          const header: pb.StepResultHeader = { step: m.step.step, weight_sum: 1, loss_sum: 1, samples: [], failed: [], compute_seconds: delayMs / 1000, grads: tensorInfos(grads!), weights_hash: '', peak_rss_bytes: 0 };
           const chunks = packedTensorMessages(grads!, { encoding, maxChunkBytes: tensorChunkBytes(reply.max_message_bytes), envelope: 'worker_message' });
           await writeAll<pb.WorkerMessageOut | PreEncodedMessage>(call, [{ step_result: header }, ...chunks]);
         }

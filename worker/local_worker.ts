@@ -40,6 +40,11 @@ export interface LocalWorkerOptions {
   logPlacement?: (line: string) => void;
 }
 
+/** The process's peak resident memory so far (the compute thread shares the process). */
+function peakRssBytes(): number {
+  return process.resourceUsage().maxRSS * 1024;
+}
+
 export class LocalWorker implements WorkerEndpoint {
   readonly id: string;
   readonly placement: WorkerPlacement;
@@ -118,10 +123,10 @@ export class LocalWorker implements WorkerEndpoint {
     }
     if (prepared.length === 0) {
       const grads = new Map(this.training.trainable.map((tr) => [tr.key, new Float32Array(tr.shape.reduce((a, b) => a * b, 1))]));
-      return { step: work.step, grads, weightSum: 0, lossSum: 0, samples: [], failed, computeSeconds: 0, weightsHash: this.hash };
+      return { step: work.step, grads, weightSum: 0, lossSum: 0, samples: [], failed, computeSeconds: 0, weightsHash: this.hash, peakRssBytes: peakRssBytes() };
     }
     const r = await this.training.run(prepared, this.params);
-    return { step: work.step, grads: r.grads, weightSum: r.weightSum, lossSum: r.lossSum, samples: r.samples, failed, computeSeconds: r.computeSeconds, weightsHash: this.hash };
+    return { step: work.step, grads: r.grads, weightSum: r.weightSum, lossSum: r.lossSum, samples: r.samples, failed, computeSeconds: r.computeSeconds, weightsHash: this.hash, peakRssBytes: peakRssBytes() };
   }
 
   /** Dice/IoU per image at the original resolution, each object prompted by its tight box. */

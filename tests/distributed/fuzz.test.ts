@@ -54,7 +54,7 @@ function hostile(address: string, fingerprint: pb.ModelFingerprint, behaviour: B
         if (m.kind !== 'step') return;
         const grads = [...shapes].map(([name, shape]) => ({ name, shape }));
         const header = (over: Partial<pb.StepResultHeader> = {}): pb.WorkerMessageOut => ({
-          step_result: { step: m.step.step, weight_sum: 1, loss_sum: 1, samples: [], failed: [], compute_seconds: 0, grads, weights_hash: '', ...over },
+          step_result: { step: m.step.step, weight_sum: 1, loss_sum: 1, samples: [], failed: [], compute_seconds: 0, grads, weights_hash: '', peak_rss_bytes: 0, ...over },
         });
         const [first] = grads;
         const n = first!.shape.reduce((a, b) => a * b, 1);
