@@ -177,7 +177,7 @@ function headGroups(b: number, heads: number, n: number, limit = ATTENTION_GROUP
 }
 
 /** Head groups, and grid rows per chunk when one head's map alone exceeds the limit. */
-export function attentionChunks(b: number, heads: number, h: number, w: number, limit: number): { groups: [number, number][]; rowsPerChunk: number } {
+function attentionChunks(b: number, heads: number, h: number, w: number, limit: number): { groups: [number, number][]; rowsPerChunk: number } {
   const n = h * w;
   const groups = headGroups(b, heads, n, limit);
   const perRow = b * w * n * 4;
