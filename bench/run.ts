@@ -4,8 +4,12 @@
 // as one JSON line on stdout. Progress, timings of graph build / session creation and the summary
 // table go to stderr. Children run one at a time.
 //
+// Training steps run once per memory mode (shared/sam/memory.ts; --memory MODE for one), forward
+// passes once.
+//
 // node dist/bench/run.js [--full] [--force] [--only SUBSTR] [--bench train_step|forward] [--batch 1,2]
 //   [--threads 2] [--steps N] [--warmup N] [--profile DIR] [--arena on|off] [--fixtures DIR]
+//   [--memory none|global|all] [--attention-chunk-mb N]
 
 import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
@@ -15,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { FIXTURES, fixtureDirs } from '../tests/helpers/fixtures.js';
 import { GENERATED } from './inputs.js';
+import { MEMORY_MODES, type MemoryMode, isMemoryMode } from '../shared/sam/memory.js';
 import { BENCHES, type BenchKind, type BenchResult, parseResult } from './result.js';
 import { errorWithStack } from '../shared/errors/error_message.js';
 
@@ -34,11 +39,14 @@ interface RunOptions {
   /** 'on' | 'off': ORT's CPU memory arena (default: the runtime's). */
   arena?: string;
   fixtures: string;
+  /** Memory modes of the training-step runs. */
+  memory: MemoryMode[];
+  attentionChunkMb?: number;
 }
 
 function usage(msg: string): never {
   process.stderr.write(
-    `bench: ${msg}\nusage: node dist/bench/run.js [--full] [--force] [--only SUBSTR] [--bench train_step|forward] [--batch 1,2] [--threads N] [--steps N] [--warmup N] [--profile DIR] [--arena on|off] [--fixtures DIR]\n`,
+    `bench: ${msg}\nusage: node dist/bench/run.js [--full] [--force] [--only SUBSTR] [--bench train_step|forward] [--batch 1,2] [--threads N] [--steps N] [--warmup N] [--profile DIR] [--arena on|off] [--fixtures DIR] [--memory none|global|all] [--attention-chunk-mb N]\n`,
   );
   process.exit(2);
 }
@@ -66,6 +74,8 @@ function parse(argv: string[]): RunOptions {
         profile: { type: 'string' },
         arena: { type: 'string' },
         fixtures: { type: 'string', default: FIXTURES },
+        memory: { type: 'string' },
+        'attention-chunk-mb': { type: 'string' },
       },
     }));
   } catch (e) {
@@ -80,7 +90,13 @@ function parse(argv: string[]): RunOptions {
     batches: [...new Set(positiveInts('batch', values.batch!))].sort((a, b) => a - b),
     threads: positiveInts('threads', values.threads!)[0]!,
     fixtures: path.resolve(values.fixtures!),
+    memory: [...MEMORY_MODES],
   };
+  if (values.memory !== undefined) {
+    if (!isMemoryMode(values.memory)) usage(`--memory must be one of ${MEMORY_MODES.join(', ')} (got ${values.memory})`);
+    o.memory = [values.memory];
+  }
+  if (values['attention-chunk-mb'] !== undefined) o.attentionChunkMb = positiveInts('attention-chunk-mb', values['attention-chunk-mb'])[0]!;
   if (values.only !== undefined) o.only = values.only;
   if (values.steps !== undefined) o.steps = positiveInts('steps', values.steps)[0]!;
   if (values.warmup !== undefined) o.warmup = values.warmup === '0' ? 0 : positiveInts('warmup', values.warmup)[0]!;
@@ -136,8 +152,10 @@ async function main(): Promise<void> {
   const results: BenchResult[] = [];
   let failures = 0;
   let skipped = 0;
+  // Memory modes change the training graph only.
+  const runs = o.benches.flatMap((bench) => (bench === 'train_step' ? o.memory : (['none'] as const)).map((memory) => ({ bench, memory })));
   for (const variant of names) {
-    for (const bench of o.benches) {
+    for (const { bench, memory } of runs) {
       let smaller: BenchResult | undefined;
       for (const batch of o.batches) {
         // Memory grows about linearly with the batch: skip what would not fit (ViT-B training at
@@ -146,7 +164,7 @@ async function main(): Promise<void> {
         if (!o.force && projected > 0.9 * freemem()) {
           skipped++;
           process.stderr.write(
-            `bench: SKIPPED ${bench} ${variant} b${batch}: projected peak RSS ${(projected / 2 ** 30).toFixed(1)} GiB ` +
+            `bench: SKIPPED ${bench} ${variant} b${batch} ${memory}: projected peak RSS ${(projected / 2 ** 30).toFixed(1)} GiB ` +
               `(b${smaller!.batch} took ${(smaller!.peak_rss_bytes / 2 ** 30).toFixed(1)} GiB) exceeds 90% of the ${(freemem() / 2 ** 30).toFixed(1)} GiB free; --force runs it\n`,
           );
           continue;
@@ -156,6 +174,8 @@ async function main(): Promise<void> {
         if (o.warmup !== undefined) args.push('--warmup', String(o.warmup));
         if (o.profile !== undefined) args.push('--profile', o.profile);
         if (o.arena !== undefined) args.push('--arena', o.arena);
+        args.push('--memory', memory);
+        if (o.attentionChunkMb !== undefined) args.push('--attention-chunk-mb', String(o.attentionChunkMb));
         try {
           const r = await runChild(args);
           results.push(r);
@@ -163,17 +183,17 @@ async function main(): Promise<void> {
           process.stdout.write(`${JSON.stringify(r)}\n`);
         } catch (e) {
           failures++;
-          process.stderr.write(`bench: FAILED ${bench} ${variant} b${batch}: ${(e as Error).message}\n`);
+          process.stderr.write(`bench: FAILED ${bench} ${variant} b${batch} ${memory}: ${(e as Error).message}\n`);
         }
       }
     }
   }
   const mib = (b: number): string => `${(b / 2 ** 20).toFixed(2)} MiB`;
-  process.stderr.write('\nbench            variant          batch threads    median_s   peak RSS  copied in/out per step\n');
+  process.stderr.write('\nbench            variant          batch threads memory    median_s   peak RSS  copied in/out per step\n');
   for (const r of results) {
     const time = r.median_s < 1 ? `${(r.median_s * 1000).toFixed(2)} ms` : `${r.median_s.toFixed(3)} s`;
     process.stderr.write(
-      `${r.bench.padEnd(16)} ${r.variant.padEnd(16)} ${String(r.batch).padStart(5)} ${String(r.threads).padStart(7)} ${time.padStart(11)} ${(r.peak_rss_bytes / 2 ** 30).toFixed(2).padStart(6)} GiB  ${mib(r.feed_bytes_per_step)} / ${mib(r.fetch_bytes_per_step)}\n`,
+      `${r.bench.padEnd(16)} ${r.variant.padEnd(16)} ${String(r.batch).padStart(5)} ${String(r.threads).padStart(7)} ${r.memory_mode.padEnd(6)} ${time.padStart(11)} ${(r.peak_rss_bytes / 2 ** 30).toFixed(2).padStart(6)} GiB  ${mib(r.feed_bytes_per_step)} / ${mib(r.fetch_bytes_per_step)}\n`,
     );
   }
   if (skipped) process.stderr.write(`bench: ${skipped} measurement(s) skipped for memory\n`);

@@ -1,12 +1,13 @@
 // One measurement in its own process, so that its peak RSS is its own: builds the training graph
 // (train_step) or the inference graph (forward) of one variant at one batch size, creates a CPU
 // session, runs warm-up steps then measured steps, and prints one JSON line on stdout:
-//   {"bench", "variant", "batch", "threads", "median_s", "peak_rss_bytes", "feed_bytes_per_step", "fetch_bytes_per_step"}
+//   {"bench", "variant", "batch", "threads", "memory_mode", "median_s", "cpu_s", "peak_rss_bytes", "feed_bytes_per_step", "fetch_bytes_per_step"}
 // Everything else (graph build / session creation times, per-step times, profile summary) goes to
 // stderr. Graph building and session creation are not part of the step time.
 //
 // node dist/bench/sam_step.js --variant sam-tiny|vit_b --bench train_step|forward --batch 1
 //   [--threads 2] [--steps N] [--warmup N] [--fixtures DIR] [--profile DIR] [--arena on|off]
+//   [--memory none|global|all] [--attention-chunk-mb N]
 
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { GraphSession, type Feed } from '../shared/graph/runtime.js';
 import { modelToBytes, saveModel } from '../shared/graph/serialize.js';
+import { DEFAULT_ATTENTION_CHUNK_MB, type MemoryOptions, parseMemoryMode } from '../shared/sam/memory.js';
 import { IO, buildInferenceGraph, buildTrainingGraph } from '../shared/sam/sam_graph.js';
 import { FIXTURES } from '../tests/helpers/fixtures.js';
 import { BOX_TOKENS, GENERATED, type BenchModel, type GeneratedName, batchSamples, benchLora, benchLoraSpec, forwardFeeds, generatedModel, loadFixtureModel, trainFeeds } from './inputs.js';
@@ -35,6 +37,8 @@ interface StepOptions {
   profileDir?: string;
   /** ORT's CPU memory arena; the runtime's default when undefined. */
   memArena?: boolean;
+  /** The training graph's recomputation (ignored by forward). */
+  memory: MemoryOptions;
 }
 
 /** Models above this size go through a file (saveModel, loaded by path) instead of in-memory bytes. */
@@ -75,7 +79,7 @@ async function prepare(o: StepOptions, log: (s: string) => void): Promise<Prepar
   log(`inputs: ${real} real + ${samples.length - real} synthetic image(s), box prompts, LoRA rank ${spec.rank} on ${spec.targets.join('/')}`);
 
   t0 = t();
-  const opts = { config: cfg, state: model.state, lora: spec, batch: o.batch, promptTokens: BOX_TOKENS };
+  const opts = { config: cfg, state: model.state, lora: spec, batch: o.batch, promptTokens: BOX_TOKENS, memory: o.memory };
   const built = o.bench === 'train_step' ? buildTrainingGraph(opts) : buildInferenceGraph(opts);
   const weightBytes = built.graph.initializerBytes();
   log(`graph built in ${(t() - t0).toFixed(2)} s: ${built.graph.nodes.length} nodes, ${gib(weightBytes)} of weights`);
@@ -124,13 +128,14 @@ function latestProfile(prefix: string): string | undefined {
 
 /** Runs one measurement; returns the result (the CLI prints it). */
 async function runStep(o: StepOptions): Promise<BenchResult> {
-  const tag = `[${o.bench} ${o.variant} b${o.batch} t${o.threads}]`;
+  const tag = `[${o.bench} ${o.variant} b${o.batch} t${o.threads} ${o.memory.mode}]`;
   const log = (s: string): void => void process.stderr.write(`${tag} ${s}\n`);
   const { session, feeds, cleanup } = await prepare(o, log);
   (globalThis as { gc?: () => void }).gc?.();
   try {
     let cpuS = 0;
     let wallS = 0;
+    const cpuTimes: number[] = [];
     const step = async (): Promise<number> => {
       const c0 = process.cpuUsage();
       const t0 = t();
@@ -138,6 +143,7 @@ async function runStep(o: StepOptions): Promise<BenchResult> {
       const dt = t() - t0;
       const c = process.cpuUsage(c0);
       cpuS += (c.user + c.system) / 1e6;
+      cpuTimes.push((c.user + c.system) / 1e6);
       wallS += dt;
       const key = o.bench === 'train_step' ? IO.loss : IO.iou;
       const v = (out[key]!.data as Float32Array)[0]!;
@@ -152,6 +158,7 @@ async function runStep(o: StepOptions): Promise<BenchResult> {
     const steps = o.steps ?? (o.variant in GENERATED ? 2 : last < 0.1 ? 20 : last < 0.5 ? 10 : last < 5 ? 5 : 3);
     const times: number[] = [];
     cpuS = wallS = 0;
+    cpuTimes.length = 0;
     for (let i = 0; i < steps; i++) times.push(await step());
     // Well below `threads` means the cores were busy with something else: the times are inflated.
     log(`steps: ${times.map((x) => x.toFixed(3)).join(', ')} s; CPU/wall ${(cpuS / wallS).toFixed(2)} (of ${o.threads} threads)`);
@@ -170,7 +177,9 @@ async function runStep(o: StepOptions): Promise<BenchResult> {
       variant: o.variant,
       batch: o.batch,
       threads: o.threads,
+      memory_mode: o.memory.mode,
       median_s: median(times),
+      cpu_s: median(cpuTimes),
       peak_rss_bytes: peakRssBytes(),
       feed_bytes_per_step: session.lastTransfer.feedBytes,
       fetch_bytes_per_step: session.lastTransfer.fetchBytes,
@@ -206,6 +215,8 @@ function parseStepArgs(argv: string[]): StepOptions {
       fixtures: { type: 'string', default: FIXTURES },
       profile: { type: 'string' },
       arena: { type: 'string' },
+      memory: { type: 'string', default: 'none' },
+      'attention-chunk-mb': { type: 'string' },
     },
   });
   if (!values.variant) throw new Error('--variant is required (a fixture directory name or vit_b)');
@@ -216,6 +227,10 @@ function parseStepArgs(argv: string[]): StepOptions {
     batch: positiveInt('batch', values.batch),
     threads: positiveInt('threads', values.threads),
     fixtures: values.fixtures!,
+    memory: {
+      mode: values.bench === 'forward' ? 'none' : parseMemoryMode(values.memory!, '--memory'),
+      attentionChunkBytes: positiveInt('attention-chunk-mb', values['attention-chunk-mb'], DEFAULT_ATTENTION_CHUNK_MB) * 2 ** 20,
+    },
   };
   if (values.warmup !== undefined) o.warmup = values.warmup === '0' ? 0 : positiveInt('warmup', values.warmup);
   if (values.steps !== undefined) o.steps = positiveInt('steps', values.steps);

@@ -37,6 +37,8 @@ export interface WorkerStepTiming {
   answeredAfterSeconds: number;
   /** Loss of this worker's share (weighted mean), NaN when it had no weight. */
   loss: number;
+  /** Peak resident memory of the worker's process so far (bytes), when it reports it. */
+  peakRssBytes?: number;
 }
 
 export interface StepTiming {

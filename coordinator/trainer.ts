@@ -425,7 +425,7 @@ export class Trainer {
       ids,
       async (w, samples) => {
         const r = await w.trainStep({ epoch: this.state.epoch, step, weightsVersion: this.version, samples });
-        answered.push({ workerId: w.id, samples: r.samples.length, computeSeconds: r.computeSeconds, answeredAfterSeconds: (performance.now() - t0) / 1000, loss: r.weightSum > 0 ? r.lossSum / r.weightSum : Number.NaN });
+        answered.push({ workerId: w.id, samples: r.samples.length, computeSeconds: r.computeSeconds, answeredAfterSeconds: (performance.now() - t0) / 1000, loss: r.weightSum > 0 ? r.lossSum / r.weightSum : Number.NaN, ...(r.peakRssBytes !== undefined ? { peakRssBytes: r.peakRssBytes } : {}) });
         return r;
       },
       (r) => (r.step !== step ? `answered step ${r.step} for step ${step}` : r.weightsHash !== undefined && r.weightsHash !== expected ? 'holds different weights (hash mismatch)' : undefined),

@@ -54,6 +54,15 @@ export function clock(ms: number): string {
   return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
 }
 
+/** Bytes of memory in at most 6 columns: "812M", "2.97G", "11.2G". */
+export function formatMemory(bytes: number | null): string {
+  if (bytes === null || !Number.isFinite(bytes) || bytes < 0) return '-';
+  const mib = bytes / 2 ** 20;
+  if (mib < 1000) return `${Math.round(mib)}M`;
+  const gib = bytes / 2 ** 30;
+  return gib < 10 ? `${gib.toFixed(2)}G` : gib < 1000 ? `${gib.toFixed(1)}G` : `${Math.round(gib)}G`;
+}
+
 /** A step's duration in at most 6 columns: "3ms", "0.41s", "20.4s", "3m05s". */
 export function formatStepTime(seconds: number | null): string {
   if (seconds === null || !Number.isFinite(seconds)) return '-';

@@ -23,6 +23,8 @@ export interface WorkerRow {
   /** Compute seconds of its share of the last step it took part in. */
   stepSeconds: number | null;
   imagesPerSecond: number | null;
+  /** Peak resident memory of its process (host RSS) as of its last step, when it reports it. */
+  peakRssBytes: number | null;
   lastLoss: number | null;
   /** Samples it trained in this run. */
   samples: number;
@@ -147,6 +149,7 @@ function withStep(s: RunState, e: Extract<RunEvent, { kind: 'step' }>, at: numbe
       state: 'active',
       stepSeconds: t.computeSeconds,
       imagesPerSecond: t.computeSeconds > 0 ? t.samples / t.computeSeconds : null,
+      peakRssBytes: t.peakRssBytes ?? w.peakRssBytes,
       lastLoss: Number.isFinite(t.loss) ? t.loss : w.lastLoss,
       samples: w.samples + t.samples,
     };
@@ -189,7 +192,7 @@ function reduceFacts(s: RunState, e: RunEvent, at: number): RunState {
     case 'checkpoint':
       return { ...s, lastCheckpoint: { name: e.name, step: e.step } };
     case 'worker_joined': {
-      const row: WorkerRow = { id: e.id, host: e.host, device: e.device, state: 'joined', stepSeconds: null, imagesPerSecond: null, lastLoss: null, samples: 0, failures: 0, leftReason: null };
+      const row: WorkerRow = { id: e.id, host: e.host, device: e.device, state: 'joined', stepSeconds: null, imagesPerSecond: null, peakRssBytes: null, lastLoss: null, samples: 0, failures: 0, leftReason: null };
       const known = s.workers.some((w) => w.id === e.id);
       const workers = known ? updateWorker(s.workers, e.id, (w) => ({ ...w, host: e.host, device: e.device, state: 'joined', leftReason: null })) : [...s.workers, row];
       const live = workers.filter((w) => w.state !== 'left').length;

@@ -1,8 +1,8 @@
 // The workers table: one row per worker (live ones first) with its host, device, state, last step
-// time, images/s, last loss and failures. Narrow terminals drop the least important columns; more
+// time, images/s, peak memory (host RSS), last loss and failures. Narrow terminals drop the least important columns; more
 // workers than rows end in a "+N more" row.
 
-import { formatLoss, formatRate, formatStepTime, truncate, truncateStart } from './format.js';
+import { formatLoss, formatMemory, formatRate, formatStepTime, truncate, truncateStart } from './format.js';
 import { type Line, Lines, seg } from './lines.js';
 import { type RunState, type WorkerRow, type WorkerState, liveWorkers } from './run_state.js';
 
@@ -21,6 +21,7 @@ const COLUMNS: Column[] = [
   { title: 'state', width: 6, keep: 5, cell: (w) => w.state },
   { title: 'step', width: 6, keep: 4, right: true, cell: (w) => formatStepTime(w.stepSeconds) },
   { title: 'img/s', width: 6, keep: 6, right: true, cell: (w) => formatRate(w.imagesPerSecond) },
+  { title: 'mem', width: 6, keep: 3.5, right: true, cell: (w) => formatMemory(w.peakRssBytes) },
   { title: 'loss', width: 8, keep: 7, right: true, cell: (w) => formatLoss(w.lastLoss) },
   { title: 'fail', width: 4, keep: 2, right: true, cell: (w) => String(w.failures) },
 ];

@@ -221,6 +221,7 @@ async function serveSession(
             compute_seconds: r.computeSeconds,
             grads: tensorInfos(grads),
             weights_hash: r.weightsHash ?? '',
+            peak_rss_bytes: r.peakRssBytes ?? 0,
           };
           const chunks = [...packedTensorMessages(grads, { encoding, maxChunkBytes: chunkBytes, envelope: 'worker_message' })];
           await send([{ step_result: header }, ...chunks]);

@@ -16,6 +16,7 @@ import { promptTokenCount } from '../shared/data/prompts.js';
 import type { SamConfig } from '../shared/sam/config.js';
 import type { LoraSpec } from '../shared/sam/lora.js';
 import type { StateDict } from '../shared/sam/params.js';
+import { memoryOptions } from '../shared/sam/memory.js';
 import { InferenceCompute } from '../shared/sam/inference_compute.js';
 import { TrainingCompute } from './training_compute.js';
 import { errorMessage } from '../shared/errors/error_message.js';
@@ -37,6 +38,11 @@ export interface LocalWorkerOptions {
   microBatch?: number;
   /** Logs which execution provider each node runs on, after the first step. */
   logPlacement?: (line: string) => void;
+}
+
+/** The process's peak resident memory so far (the compute thread shares the process). */
+function peakRssBytes(): number {
+  return process.resourceUsage().maxRSS * 1024;
 }
 
 export class LocalWorker implements WorkerEndpoint {
@@ -90,6 +96,7 @@ export class LocalWorker implements WorkerEndpoint {
       objectsPerImage: t.objectsPerImage,
       promptTokens: promptTokenCount({ mode: t.prompt.mode, points: t.prompt.points, negativePoints: t.prompt.negativePoints }),
       runtime: this.o.runtime,
+      memory: memoryOptions(t.memory, t.attentionChunkMb),
       ...(this.o.logPlacement ? { logPlacement: this.o.logPlacement } : {}),
     });
     const prepared: PreparedSample[] = [];
@@ -116,10 +123,10 @@ export class LocalWorker implements WorkerEndpoint {
     }
     if (prepared.length === 0) {
       const grads = new Map(this.training.trainable.map((tr) => [tr.key, new Float32Array(tr.shape.reduce((a, b) => a * b, 1))]));
-      return { step: work.step, grads, weightSum: 0, lossSum: 0, samples: [], failed, computeSeconds: 0, weightsHash: this.hash };
+      return { step: work.step, grads, weightSum: 0, lossSum: 0, samples: [], failed, computeSeconds: 0, weightsHash: this.hash, peakRssBytes: peakRssBytes() };
     }
     const r = await this.training.run(prepared, this.params);
-    return { step: work.step, grads: r.grads, weightSum: r.weightSum, lossSum: r.lossSum, samples: r.samples, failed, computeSeconds: r.computeSeconds, weightsHash: this.hash };
+    return { step: work.step, grads: r.grads, weightSum: r.weightSum, lossSum: r.lossSum, samples: r.samples, failed, computeSeconds: r.computeSeconds, weightsHash: this.hash, peakRssBytes: peakRssBytes() };
   }
 
   /** Dice/IoU per image at the original resolution, each object prompted by its tight box. */

@@ -14,6 +14,7 @@ import type { PreparedSample } from '../shared/data/prepare.js';
 import { collateBatch } from '../shared/data/prepare.js';
 import type { SamConfig } from '../shared/sam/config.js';
 import type { LoraSpec } from '../shared/sam/lora.js';
+import type { MemoryOptions } from '../shared/sam/memory.js';
 import type { StateDict } from '../shared/sam/params.js';
 import { IO, buildTrainingGraph } from '../shared/sam/sam_graph.js';
 
@@ -27,6 +28,8 @@ export interface TrainingComputeOptions {
   objectsPerImage: number;
   promptTokens: number;
   runtime: RuntimeOptions;
+  /** Which encoder blocks the backward pass recomputes (train.memory); none when omitted. */
+  memory?: MemoryOptions;
   /** Reports, after the first step, which execution provider ORT put each node on. */
   logPlacement?: (line: string) => void;
 }
@@ -65,6 +68,7 @@ export class TrainingCompute {
       batch: opts.microBatch,
       promptsPerImage: opts.objectsPerImage,
       promptTokens: opts.promptTokens,
+      ...(opts.memory ? { memory: opts.memory } : {}),
     });
     // The first step is profiled once: the profile names each node's execution provider.
     const profileDir = opts.logPlacement ? mkdtempSync(path.join(tmpdir(), 'samlora-placement-')) : undefined;

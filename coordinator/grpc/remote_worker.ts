@@ -136,6 +136,7 @@ export class RemoteWorker implements WorkerEndpoint {
       samples: h.samples.map((s) => ({ id: s.id, loss: s.loss, weight: s.weight })),
       failed: h.failed.map((f) => ({ id: f.id, reason: wireText(f.reason) })),
       computeSeconds: h.compute_seconds,
+      ...(h.peak_rss_bytes > 0 ? { peakRssBytes: h.peak_rss_bytes } : {}),
       // The worker holds what the wire delivered (bf16-rounded weights, with bf16): translate its
       // hash to the coordinator's so the training loop compares like with like.
       weightsHash: this.sent && h.weights_hash === this.sent.wire ? this.sent.own : h.weights_hash,

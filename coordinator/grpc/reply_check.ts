@@ -16,6 +16,7 @@ export function checkStepReply(h: pb.StepResultHeader, assigned: readonly string
   finiteAtLeast('weight_sum', h.weight_sum, 0);
   finiteAtLeast('loss_sum', h.loss_sum, LOSS_FLOOR);
   finiteAtLeast('compute_seconds', h.compute_seconds, 0);
+  finiteAtLeast('peak_rss_bytes', h.peak_rss_bytes, 0);
   if (h.weights_hash.length > MAX_HASH_CHARS || !/^[0-9a-f]*$/i.test(h.weights_hash)) throw new Error(`weights_hash is not a hex digest (${quote(h.weights_hash)})`);
   let weights = 0;
   for (const s of h.samples) {

@@ -11,6 +11,7 @@ import { progressMetrics } from './progress_metrics.js';
 import { runInfoMetrics } from './run_info_metrics.js';
 import { throughputMetrics } from './throughput_metrics.js';
 import { timingMetrics } from './timing_metrics.js';
+import { workerMemoryMetrics } from './worker_memory_metrics.js';
 import { WorkerLabels } from './worker_label.js';
 import { wireMetrics } from './wire_metrics.js';
 
@@ -38,6 +39,7 @@ export function createRunMetrics(events: RunEvents, o: RunMetricsOptions = {}): 
     runInfoMetrics(registry),
     progressMetrics(registry),
     timingMetrics(registry, workers),
+    workerMemoryMetrics(registry, workers),
     throughputMetrics(registry, o.now),
     evalMetrics(registry),
     checkpointMetrics(registry, o.now),

@@ -3,6 +3,7 @@
 // same table; tests/config checks that the two agree.
 
 import type { CustomVariant, RawConfig } from './schema.js';
+import { DEFAULT_ATTENTION_CHUNK_MB, DEFAULT_MEMORY_MODE } from '../sam/memory.js';
 
 /** Source name of the embedded default configuration in messages and TrainConfig.source. */
 export const DEFAULT_SOURCE = '<default config>';
@@ -37,6 +38,8 @@ const DEFAULTS: RawConfig = {
     prompt: { mode: 'box', points: 1, negative_points: 0, box_jitter: 20, box_probability: 0.5 },
     augment: { hflip: 0, brightness: [1, 1], contrast: [1, 1], saturation: [1, 1] },
     loss: 'dice_ce',
+    memory: DEFAULT_MEMORY_MODE,
+    attention_chunk_mb: DEFAULT_ATTENTION_CHUNK_MB,
   },
   optimizer: { name: 'adam', lr: 1e-4, weight_decay: 0, betas: [0.9, 0.999], eps: 1e-8 },
   schedule: { warmup_steps: 0, cosine: false, min_lr: 0 },

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { ARENA_EXTEND_STRATEGIES, CUDNN_CONV_ALGO_SEARCHES, type CudaSettings, unappliableCudaSettings } from '../graph/cuda_settings.js';
 import type { SamConfig, VariantName } from '../sam/config.js';
 import { DECODER_TARGETS, type DecoderTarget, ENCODER_TARGETS, type EncoderTarget } from '../sam/lora.js';
+import { MEMORY_MODES, type MemoryMode } from '../sam/memory.js';
 
 const posInt = z.number().int().min(1);
 const nonNegInt = z.number().int().min(0);
@@ -74,6 +75,8 @@ export const rawConfigSchema = z.strictObject({
       saturation: factorRange,
     }),
     loss: z.enum(LOSSES),
+    memory: z.enum(MEMORY_MODES),
+    attention_chunk_mb: posInt,
   }),
   optimizer: z.strictObject({
     name: z.enum(OPTIMIZERS),
@@ -176,6 +179,10 @@ export interface TrainConfig {
     /** As shared/data/augment.ts: flip probability, factor ranges [lo, hi]; [1, 1] is off. */
     augment: { hflip: number; brightness: [number, number]; contrast: [number, number]; saturation: [number, number] };
     loss: (typeof LOSSES)[number];
+    /** Encoder blocks the backward pass recomputes instead of keeping their activations (shared/sam/memory.ts). */
+    memory: MemoryMode;
+    /** MiB of attention map per query chunk in recomputed global-attention blocks. */
+    attentionChunkMb: number;
   };
   optimizer: {
     name: (typeof OPTIMIZERS)[number];

@@ -36,6 +36,8 @@ export interface StepResult {
   /** Samples the worker could not load (bad files): id and reason. */
   failed: { id: string; reason: string }[];
   computeSeconds: number;
+  /** Peak resident memory of the worker's process so far (host RSS, bytes), when known. */
+  peakRssBytes?: number;
   /** weightsHash() of the weights the worker used; the coordinator refuses a result that differs. */
   weightsHash?: string;
 }

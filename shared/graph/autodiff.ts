@@ -10,6 +10,17 @@ import { fmt, sameShape } from './shape.js';
 
 /** Vector-Jacobian product: gradients of sum(outputs[k] * cotangents[k]) w.r.t. each of wrt. */
 export function vjp(outputs: readonly Tensor[], cotangents: readonly Tensor[], wrt: readonly Tensor[]): Tensor[] {
+  const graph = outputs[0]?.graph ?? wrt[0]?.graph;
+  if (!graph) return [];
+  return vjpOver(graph.nodes.slice(), outputs, cotangents, wrt);
+}
+
+/**
+ * vjp through the given nodes only (in creation order): the rest of the graph is treated as
+ * constant. Recomputation (recompute.ts) differentiates its copy of a block this way, so that the
+ * cotangent's own history is never differentiated.
+ */
+export function vjpOver(nodes: readonly Node[], outputs: readonly Tensor[], cotangents: readonly Tensor[], wrt: readonly Tensor[]): Tensor[] {
   if (outputs.length !== cotangents.length) throw new Error('vjp: one cotangent per output');
   const graph = outputs[0]?.graph ?? wrt[0]?.graph;
   if (!graph) return [];
@@ -18,7 +29,7 @@ export function vjp(outputs: readonly Tensor[], cotangents: readonly Tensor[], w
     if (!sameShape(o.shape, c.shape)) throw new Error(`vjp: cotangent ${fmt(c.shape)} does not match output ${o.name}${fmt(o.shape)}`);
   });
 
-  const nodes = graph.nodes.slice(); // creation order is a topological order
+  // Creation order is a topological order.
   // Forward reach: tensors that depend on some wrt tensor.
   const dependsOnWrt = new Set<Tensor>(wrt);
   for (const node of nodes) {
@@ -42,8 +53,9 @@ export function vjp(outputs: readonly Tensor[], cotangents: readonly Tensor[], w
   outputs.forEach((o, k) => accumulate(o, cotangents[k]!));
 
   // Composites are differentiated as a unit at their output node; their inner nodes are skipped.
+  // A composite nested in another (recorded earlier) is covered by the outer one.
   const compositeOf = new Map<number, Composite>();
-  for (const c of graph.composites) for (const id of c.nodeIds) compositeOf.set(id, c);
+  for (const c of graph.composites.slice()) for (const id of c.nodeIds) compositeOf.set(id, c);
 
   for (let i = nodes.length - 1; i >= 0; i--) {
     const node = nodes[i]!;

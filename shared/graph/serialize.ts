@@ -5,7 +5,7 @@ import { basename } from 'node:path';
 import protobuf from 'protobufjs';
 import { writeFileAtomic } from '../fs/atomic.js';
 import { ONNX_DTYPE } from './dtype.js';
-import type { AttrValue, Graph, Tensor } from './graph.js';
+import type { AttrValue, Graph, Node, Tensor } from './graph.js';
 import { ATTR_TYPE, ONNX_PROTO } from './onnx_schema.js';
 
 const root = protobuf.parse(ONNX_PROTO, { keepCase: true }).root;
@@ -41,6 +41,22 @@ function bytesOf(data: ArrayBufferView): Uint8Array {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
+/**
+ * The nodes some graph output depends on, in creation order. Recomputed forward copies
+ * (recompute.ts) end in values only their own backward reads; the rest of such a copy is dead.
+ */
+export function liveNodes(graph: Graph): Node[] {
+  const needed = new Set<Tensor>(graph.outputs);
+  const live: Node[] = [];
+  for (let i = graph.nodes.length - 1; i >= 0; i--) {
+    const n = graph.nodes[i]!;
+    if (!n.outputs.some((o) => needed.has(o))) continue;
+    live.push(n);
+    for (const x of n.inputs) if (x) needed.add(x);
+  }
+  return live.reverse();
+}
+
 function modelMessage(graph: Graph, external?: { location: string; minBytes: number; chunks: Uint8Array[] }): Record<string, unknown> {
   let offset = 0;
   const initializer = [...graph.initializers.values()].map(({ tensor, data }) => {
@@ -61,7 +77,7 @@ function modelMessage(graph: Graph, external?: { location: string; minBytes: num
     }
     return { ...base, raw_data: bytesOf(data) };
   });
-  const node = graph.nodes.map((n) => ({
+  const node = liveNodes(graph).map((n) => ({
     name: n.name,
     op_type: n.op,
     domain: '',

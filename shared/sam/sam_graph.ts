@@ -11,6 +11,7 @@ import { type SamConfig, gridSize, lowResSize } from './config.js';
 import { imageEncoder } from './image_encoder.js';
 import { type BoundLora, type LoraSpec, bindLora } from './lora.js';
 import { maskDecoder, selectMasks } from './mask_decoder.js';
+import type { MemoryOptions } from './memory.js';
 import { ParamBinder, type StateDict } from './params.js';
 import { LABEL_SLOTS, denseEmbeddings, densePositionEncoding, sparseEmbeddings } from './prompt_encoder.js';
 
@@ -55,6 +56,8 @@ export interface SamGraphOptions {
    * that multiplies the loss before differentiation (dynamic loss scaling). Default fp32.
    */
   precision?: 'fp32' | 'fp16';
+  /** Training only: which encoder blocks the backward pass recomputes (memory.ts); none by default. */
+  memory?: MemoryOptions;
 }
 
 interface Forward {
@@ -89,7 +92,7 @@ function repeatPerPrompt(embeddings: Tensor, k: number): Tensor {
 function forward(p: ParamBinder, o: SamGraphOptions, lora: BoundLora | undefined, multimask: boolean): Forward {
   const cfg = o.config;
   const images = p.graph.input(IO.images, [o.batch, 3, cfg.img, cfg.img]);
-  const embeddings = imageEncoder(p, cfg, images, lora?.delta);
+  const embeddings = imageEncoder(p, cfg, images, lora?.delta, o.memory);
   const out = decode(p, o, repeatPerPrompt(embeddings, o.promptsPerImage ?? 1), lora, multimask);
   return { embeddings, ...out };
 }

@@ -116,6 +116,8 @@ export interface StepResultHeader {
   compute_seconds: number;
   grads: TensorInfo[];
   weights_hash: string;
+  /** 0 when the worker did not report it. */
+  peak_rss_bytes: number;
 }
 
 export interface EvalScore {

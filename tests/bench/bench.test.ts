@@ -23,12 +23,14 @@ const runChild = (args: string[]): Promise<ScriptRun> => runNodeScript(STEP_SCRI
 describe('bench/sam_step', () => {
   const variant = smallestFixture();
   it('measures one training step of the smallest fixture and prints one JSON result line', { skip: variant ? false : 'no fixtures', timeout: 60_000 }, async () => {
-    const r = await runChild(['--variant', variant!, '--bench', 'train_step', '--batch', '1', '--threads', '2', '--steps', '1']);
+    const r = await runChild(['--variant', variant!, '--bench', 'train_step', '--batch', '1', '--threads', '2', '--steps', '1', '--memory', 'all']);
     assert.equal(r.code, 0, `sam_step failed:\n${r.stderr}`);
     const lines = r.stdout.trim().split('\n');
     assert.equal(lines.length, 1, `stdout must hold only the result line, got:\n${r.stdout}`);
     const result = JSON.parse(lines[0]!) as Record<string, unknown>;
-    assert.deepEqual(Object.keys(result).sort(), ['batch', 'bench', 'feed_bytes_per_step', 'fetch_bytes_per_step', 'median_s', 'peak_rss_bytes', 'threads', 'variant']);
+    assert.deepEqual(Object.keys(result).sort(), ['batch', 'bench', 'cpu_s', 'feed_bytes_per_step', 'fetch_bytes_per_step', 'median_s', 'memory_mode', 'peak_rss_bytes', 'threads', 'variant']);
+    assert.equal(result.memory_mode, 'all');
+    assert.ok(typeof result.cpu_s === 'number' && result.cpu_s > 0, `cpu_s ${String(result.cpu_s)}`);
     assert.equal(result.bench, 'train_step');
     assert.equal(result.variant, variant);
     assert.equal(result.batch, 1);
@@ -47,6 +49,12 @@ describe('bench/sam_step', () => {
     assert.equal(r.code, 2);
     assert.equal(r.stdout, '');
     assert.match(r.stderr, /--bench must be one of train_step, forward/);
+  });
+
+  it('rejects an unknown memory mode, naming the accepted ones', async () => {
+    const r = await runChild(['--variant', 'x', '--memory', 'some']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--memory: memory mode must be one of none, global, all \(got "some"\)/);
   });
 });
 

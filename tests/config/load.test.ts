@@ -41,6 +41,8 @@ function expectedDefaults(source: string, baseDir: string): TrainConfig {
       prompt: { mode: 'box', points: 1, negativePoints: 0, boxJitter: 20, boxProbability: 0.5 },
       augment: { hflip: 0, brightness: [1, 1], contrast: [1, 1], saturation: [1, 1] },
       loss: 'dice_ce',
+      memory: 'all',
+      attentionChunkMb: 16,
     },
     optimizer: { name: 'adam', lr: 1e-4, weightDecay: 0, betas: [0.9, 0.999], eps: 1e-8 },
     schedule: { warmupSteps: 0, cosine: false, minLr: 0 },
@@ -110,6 +112,8 @@ train:
   prompt: { mode: points, points: 3, negative_points: 2, box_jitter: 5, box_probability: 0.25 }
   augment: { hflip: true, brightness: [0.8, 1.2], contrast: [0.9, 1.1], saturation: [1, 1.5] }
   loss: dice_ce
+  memory: global
+  attention_chunk_mb: 32
 optimizer:
   name: adamw
   lr: 3.0e-4
@@ -159,6 +163,8 @@ describe('our schema', () => {
         // hflip: true is probability 0.5.
         augment: { hflip: 0.5, brightness: [0.8, 1.2], contrast: [0.9, 1.1], saturation: [1, 1.5] },
         loss: 'dice_ce',
+        memory: 'global',
+        attentionChunkMb: 32,
       },
       optimizer: { name: 'adamw', lr: 3e-4, weightDecay: 0.01, betas: [0.8, 0.99], eps: 1e-6 },
       schedule: { warmupSteps: 100, cosine: true, minLr: 1e-6 },
@@ -287,6 +293,8 @@ describe('overrides', () => {
       [{ 'SAM.RANKS': '4' }, 'SAM.RANKS', /did you mean SAM\.RANK\?/],
       [{ 'data.test': 'nowhere' }, 'data.test', /dataset directory not found: .*nowhere/],
       [{ 'lora.targets': '[q, v' }, 'lora.targets', /cannot parse the value/],
+      [{ 'train.memory': 'some' }, 'train.memory', /"none"\|"global"\|"all"|none, global, all/],
+      [{ 'train.attention_chunk_mb': '0' }, 'train.attention_chunk_mb', /must be >= 1 \(got 0\)/],
     ];
     for (const [overrides, key, message] of cases) {
       assert.throws(

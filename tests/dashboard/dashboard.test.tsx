@@ -111,7 +111,10 @@ describe('dashboard', () => {
     assert.match(chart[0]!, new RegExp(`last ${summary.steps} steps`));
     assert.match(chart.slice(1).join(''), /[▁▂▃▄▅▆▇█]/);
     assert.match(frame(<EvalPanel state={s} width={80} height={2} />), /IoU +\d\.\d{4}/);
-    assert.match(frame(<WorkersTable state={s} width={80} rows={2} />), /workers 2\/2 +host +device +state +step +img\/s +loss +fail/);
+    const table = frame(<WorkersTable state={s} width={80} rows={2} />);
+    assert.match(table, /workers 2\/2 +host +device +state +step +img\/s +mem +loss +fail/);
+    // Each worker reports its process's peak RSS with its steps.
+    assert.match(table.split('\n')[1]!, / \d+M | \d\.\d\dG /);
     assert.match(frame(<EventLog state={s} width={80} rows={3} />), /^events ─+\n\d\d:\d\d:\d\d /);
   });
 

@@ -158,6 +158,7 @@ function hostile(address: string, fingerprint: pb.ModelFingerprint, attack: Atta
               samples: step.samples.map((s) => ({ id: s.id, loss: 0.5, weight: 1 })),
               failed: [],
               compute_seconds: 0.01,
+              peak_rss_bytes: 0,
               grads: [...shapes].map(([name, shape]) => ({ name, shape })),
               weights_hash: hash,
               ...over,

@@ -1,5 +1,6 @@
 // Parity with the original PyTorch SAM: every fixture directory under $SAMLORA_FIXTURES is built
-// from its meta.json and compared output by output within the README's tolerances.
+// from its meta.json and compared output by output within the README's tolerances. Training graphs
+// use the memory mode in $SAMLORA_MEMORY (none | global | all; default: the configuration's).
 
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
@@ -10,6 +11,7 @@ import { GraphSession, type Feed } from '../../shared/graph/runtime.js';
 import { loadSamCheckpoint } from '../../shared/sam/checkpoint.js';
 import { lowResSize } from '../../shared/sam/config.js';
 import { defaultLoraSpec } from '../../shared/sam/lora.js';
+import { DEFAULT_ATTENTION_CHUNK_MB, DEFAULT_MEMORY_MODE, memoryOptions, parseMemoryMode } from '../../shared/sam/memory.js';
 import { postprocessMask } from '../../shared/sam/postprocess.js';
 import { boxPrompt, pointPrompt } from '../../shared/sam/preprocess.js';
 import { IO, buildInferenceGraph, buildTrainingGraph, type SamGraphOptions } from '../../shared/sam/sam_graph.js';
@@ -19,6 +21,8 @@ import { fixtureDirs, readMeta, FIXTURES } from '../helpers/fixtures.js';
 import { fixtureSamples, imageFeed, lossFeeds, loraFeeds, promptFeeds } from '../helpers/sam_feeds.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+
+const MEMORY = memoryOptions(process.env.SAMLORA_MEMORY === undefined ? DEFAULT_MEMORY_MODE : parseMemoryMode(process.env.SAMLORA_MEMORY, 'SAMLORA_MEMORY'), DEFAULT_ATTENTION_CHUNK_MB);
 
 const FWD_TOL = 1e-4;
 const GRAD_TOL = 1e-3;
@@ -46,7 +50,7 @@ function get(m: Map<string, HostTensor>, key: string, file: string): HostTensor 
 
 /** Creates a session; big models go through a file with external data like production does. */
 async function session(opts: SamGraphOptions, kind: 'train' | 'infer', tmp: string): Promise<GraphSession> {
-  const built = kind === 'train' ? buildTrainingGraph(opts) : buildInferenceGraph(opts);
+  const built = kind === 'train' ? buildTrainingGraph({ ...opts, memory: MEMORY }) : buildInferenceGraph(opts);
   if (built.graph.initializerBytes() < 64 * 2 ** 20) return GraphSession.create(modelToBytes(built.graph), { intraOpThreads: 2 });
   const file = path.join(tmp, `${kind}_${opts.batch}_${opts.promptTokens}.onnx`);
   saveModel(built.graph, file);
@@ -60,7 +64,7 @@ describe('parity with the PyTorch SAM fixtures', () => {
 
   for (const dir of dirs) {
     const name = path.basename(dir);
-    it(`${name}: matches PyTorch (forward, loss, LoRA gradients, Adam trajectory)`, async () => {
+    it(`${name}: matches PyTorch (forward, loss, LoRA gradients, Adam trajectory; training memory mode ${MEMORY.mode})`, async () => {
       const meta = readMeta(dir);
       const tmp = mkdtempSync(path.join(tmpdir(), 'samlora-parity-'));
       try {

@@ -52,6 +52,7 @@ const workerSeeds: pb.WorkerMessageOut[] = [
       compute_seconds: 0.5,
       grads: layout,
       weights_hash: 'ef'.repeat(32),
+      peak_rss_bytes: 300_000_000,
     },
   },
   { tensor: { name: layout[0]!.name, shape: layout[0]!.shape, encoding: 'FP32', offset_elements: 0, total_elements: 6, data: f32([1, 2, 3, 4, 5, 6]), last: true } },

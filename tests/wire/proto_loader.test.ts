@@ -56,6 +56,7 @@ test('messages decode with snake_case names, numbers for int64, enum names, defa
       compute_seconds: 0.25,
       weights_hash: '',
       grads: [{ name: 'lora.A', shape: [4, 8] }],
+      peak_rss_bytes: 3 * 2 ** 30,
     },
   };
   const back: WorkerMessage = session.requestDeserialize(session.requestSerialize(out));
@@ -66,6 +67,7 @@ test('messages decode with snake_case names, numbers for int64, enum names, defa
   assert.ok(Number.isNaN(r.loss_sum));
   assert.deepEqual(r.grads, [{ name: 'lora.A', shape: [4, 8] }]);
   assert.deepEqual(r.failed, [{ id: 'b', reason: 'bad png' }]);
+  assert.equal(r.peak_rss_bytes, 3 * 2 ** 30);
 
   const hello: WorkerMessage = session.requestDeserialize(session.requestSerialize({ hello: { worker_id: 'w1', loaded: null } } satisfies WorkerMessageOut));
   assert.deepEqual(hello, { kind: 'hello', hello: { worker_id: 'w1', loaded: null } });

@@ -17,6 +17,7 @@ function header(over: Partial<pb.StepResultHeader> = {}): pb.StepResultHeader {
     compute_seconds: 0.25,
     grads: [],
     weights_hash: 'ab12',
+    peak_rss_bytes: 123456789,
     ...over,
   };
 }
@@ -32,6 +33,7 @@ describe('step replies', () => {
     ['infinite loss_sum', { loss_sum: Number.POSITIVE_INFINITY }, /loss_sum is Infinity/],
     ['negative loss_sum', { loss_sum: -2 }, /loss_sum is -2/],
     ['NaN compute_seconds', { compute_seconds: Number.NaN }, /compute_seconds is NaN/],
+    ['negative peak_rss_bytes', { peak_rss_bytes: -5 }, /peak_rss_bytes is -5, below 0/],
     ['negative sample weight', { samples: [{ id: 'a', loss: 0.5, weight: -1 }, { id: 'b', loss: 0.5, weight: 4 }] }, /weight of sample "a" is -1/],
     ['NaN sample loss with weight', { samples: [{ id: 'a', loss: Number.NaN, weight: 1 }, { id: 'b', loss: 0.5, weight: 2 }] }, /loss of sample "a" is NaN/],
     ['negative sample loss', { samples: [{ id: 'a', loss: -3, weight: 1 }, { id: 'b', loss: 0.5, weight: 2 }] }, /loss of sample "a" is -3/],

@@ -27,7 +27,7 @@ function step(n: number, o: { loss?: number; skipped?: boolean; images?: number;
       stepSeconds: o.seconds ?? 2,
       reduceSeconds: 0.01,
       waitForSlowestSeconds: 0.3,
-      workers: workers.map((w) => ({ workerId: w, samples: 1, computeSeconds: 1.5, answeredAfterSeconds: 1.6, loss: 0.5 })),
+      workers: workers.map((w, i) => ({ workerId: w, samples: 1, computeSeconds: 1.5, answeredAfterSeconds: 1.6, loss: 0.5, peakRssBytes: (i + 1) * 2 ** 30 })),
     },
   };
 }
@@ -89,6 +89,8 @@ describe('coordinator metrics', () => {
     assert.equal(valueOf(f, 'samlora_step_duration_seconds_bucket', { le: '2.5' }), 2);
     assert.equal(valueOf(f, 'samlora_worker_compute_seconds_count', { worker: 'w-1' }), 2);
     assert.equal(valueOf(f, 'samlora_worker_compute_seconds_count', { worker: 'w-2' }), 1);
+    assert.equal(valueOf(f, 'samlora_worker_peak_rss_bytes', { worker: 'w-1' }), 2 ** 30);
+    assert.equal(valueOf(f, 'samlora_worker_peak_rss_bytes', { worker: 'w-2' }), 2 * 2 ** 30);
     assert.equal(valueOf(f, 'samlora_reduce_duration_seconds_count'), 2);
     assert.equal(valueOf(f, 'samlora_wait_for_slowest_seconds_sum'), 0.6);
     // Each step: 2 s in all, the slowest worker computed 1.5 s.
