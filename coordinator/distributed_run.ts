@@ -22,6 +22,10 @@ export interface DistributedRunOptions extends LocalRunOptions {
   encoding?: TensorEncoding;
   /** Deadline of one step on one worker. */
   deadlineMs?: number;
+  /** Heartbeat interval both ways (default 2 s); a worker silent for 5 of them is evicted. */
+  heartbeatMs?: number;
+  /** How long an evicted worker waits before it joins again (default 2 s). */
+  evictionCooldownMs?: number;
   /** Called once the server listens, with its address. */
   onListening?: (address: string, server: CoordinatorServer) => void;
 }
@@ -55,15 +59,21 @@ export async function runDistributed(o: DistributedRunOptions): Promise<Summary>
     ...(o.security ? { security: o.security } : {}),
     ...(o.encoding ? { encoding: o.encoding } : {}),
     ...(o.deadlineMs ? { deadlineMs: o.deadlineMs } : {}),
+    ...(o.heartbeatMs ? { heartbeatMs: o.heartbeatMs } : {}),
+    ...(o.evictionCooldownMs !== undefined ? { evictionCooldownMs: o.evictionCooldownMs } : {}),
     sampleBytes: byteSource({ train: p.train, ...(p.test ? { test: p.test } : {}) }),
     log: say,
     ...(o.events ? { events: o.events } : {}),
   });
   runNotes(o)(`coordinator listening on ${server.address} (run ${p.runId})`);
   o.onListening?.(server.address, server);
+  let complete = false;
   try {
-    return await trainerFor(p, pool, o).run();
+    const summary = await trainerFor(p, pool, o).run();
+    complete = summary.status === 'completed';
+    return summary;
   } finally {
-    await server.stop();
+    // Workers exit only when the run is complete; after a stop or a failure they wait to rejoin.
+    await server.stop(complete);
   }
 }

@@ -48,7 +48,7 @@ export class WorkerPool {
     this.versions.delete(id);
     this.evictions++;
     this.onEvent({ kind: 'evicted', id, reason });
-    w.close().catch(() => undefined);
+    w.close(reason).catch(() => undefined);
   }
 
   get size(): number {

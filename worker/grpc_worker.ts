@@ -1,7 +1,9 @@
 // A worker process's side of a distributed run: Join the coordinator, build the model the run's
 // config names in a compute thread, open the Session stream, and serve weights, steps and
-// evaluations until the coordinator says stop. Heartbeats keep flowing during long steps (the
-// step runs in the thread). A lost connection is retried with backoff; a refusal is final.
+// evaluations until the coordinator says the run is complete. Heartbeats keep flowing during long
+// steps (the step runs in the thread). Any other end of a session (an eviction, a coordinator that
+// stops or dies, a lost connection) is followed by a new Join, after the eviction's cooldown or with
+// backoff; only a refusal is final.
 
 import * as grpc from '@grpc/grpc-js';
 import { existsSync } from 'node:fs';
@@ -68,7 +70,13 @@ function unary<T>(start: (cb: grpc.requestCallback<T>) => unknown): Promise<T> {
 const isRefusal = (err: unknown): boolean =>
   typeof err === 'object' && err !== null && 'code' in err && [grpc.status.UNAUTHENTICATED, grpc.status.FAILED_PRECONDITION, grpc.status.PERMISSION_DENIED].includes((err as { code: number }).code);
 
-/** Serves the run until it ends (resolves) or the worker is refused (rejects with WorkerRefusedError). */
+/** How a session ended: the run is complete, the worker was told to stop, or it must join again. */
+type SessionEnd = { kind: 'complete' } | { kind: 'aborted' } | { kind: 'lost' } | { kind: 'evicted'; cooldownMs: number } | { kind: 'coordinator_stopping' };
+
+/** Longest eviction cooldown a coordinator may impose (a hostile value must not park the worker). */
+const MAX_COOLDOWN_MS = 60_000;
+
+/** Serves the run until it is complete or aborted (resolves) or the worker is refused (rejects with WorkerRefusedError). */
 export async function runRemoteWorker(o: RemoteWorkerOptions): Promise<void> {
   const log = o.log ?? (() => undefined);
   let delay = 500;
@@ -78,12 +86,16 @@ export async function runRemoteWorker(o: RemoteWorkerOptions): Promise<void> {
   for (;;) {
     if (o.signal?.aborted) return;
     const attemptStarted = Date.now();
+    let wait: number;
     try {
-      const outcome = await oneConnection(o, log);
-      if (outcome === 'stopped') return;
+      const end = await oneConnection(o, log);
+      if (end.kind === 'complete' || end.kind === 'aborted') return;
+      // The coordinator was there: a new series of attempts begins.
       attempts = 0;
       delay = 500;
       unreachableSince = undefined;
+      wait = end.kind === 'evicted' ? Math.min(end.cooldownMs, MAX_COOLDOWN_MS) : delay;
+      log(`${end.kind === 'evicted' ? 'evicted' : end.kind === 'coordinator_stopping' ? 'the coordinator is stopping' : 'lost the coordinator'}; joining again in ${(wait / 1000).toFixed(1)} s`, 'warn');
     } catch (err) {
       if (err instanceof WorkerRefusedError) throw err;
       if (isRefusal(err)) throw new WorkerRefusedError(wireText((err as grpc.ServiceError).details || String(err)));
@@ -95,18 +107,19 @@ export async function runRemoteWorker(o: RemoteWorkerOptions): Promise<void> {
           `no coordinator at ${o.address} for ${((Date.now() - unreachableSince) / 1000).toFixed(0)} s (${attempts} attempts; last: ${errorMessage(err)}); giving up`,
         );
       }
+      wait = delay;
       log(`connection to ${o.address} failed (${errorMessage(err)}); retrying in ${(delay / 1000).toFixed(1)} s`, 'warn');
     }
     await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, delay);
+      const t = setTimeout(resolve, wait);
       o.signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
     });
     delay = Math.min(delay * 2, 10_000);
   }
 }
 
-/** One Join + Session; 'stopped' when the coordinator ended the run, 'lost' when the stream broke. */
-async function oneConnection(o: RemoteWorkerOptions, log: (l: string, level?: WorkerLogLevel) => void): Promise<'stopped' | 'lost'> {
+/** One Join + Session, and how it ended. */
+async function oneConnection(o: RemoteWorkerOptions, log: (l: string, level?: WorkerLogLevel) => void): Promise<SessionEnd> {
   const protos = loadWireProtos();
   const sec = await clientSecurity(o.security ?? { mode: 'insecure' }, o.token);
   const client: CoordinatorClient = new protos.coordinator.Client(o.address, sec.credentials, { ...channelLimitOptions(), ...clientFlowControlOptions(), ...sec.options });
@@ -159,7 +172,7 @@ async function serveSession(
   log: (l: string, level?: WorkerLogLevel) => void,
   signal?: AbortSignal,
   observer?: WorkerObserver,
-): Promise<'stopped' | 'lost'> {
+): Promise<SessionEnd> {
   const call = client.Session();
   const encoding = fromWireEncoding(reply.tensor_encoding) ?? 'fp32';
   const chunkBytes = tensorChunkBytes(negotiateMaxMessageBytes(reply.max_message_bytes));
@@ -245,7 +258,12 @@ async function serveSession(
       }
       case 'stop':
         log(`the coordinator ended the session: ${wireText(m.stop.reason)}`);
-        stopped = true;
+        stopped =
+          m.stop.kind === 'STOP_RUN_COMPLETE'
+            ? { kind: 'complete' }
+            : m.stop.kind === 'STOP_EVICTED'
+              ? { kind: 'evicted', cooldownMs: Math.max(0, Number(m.stop.reconnect_after_ms) || 0) }
+              : { kind: 'coordinator_stopping' };
         call.end();
         return;
       default:
@@ -254,11 +272,13 @@ async function serveSession(
   };
   // The coordinator's trainable shapes, learnt from the weights headers.
   const weightShapes = new Map<string, number[]>();
-  let stopped = false;
+  // What the coordinator's Stop said, once one came.
+  let stopped: SessionEnd | undefined;
+  const ended = (): SessionEnd => (signal?.aborted ? { kind: 'aborted' } : (stopped ?? { kind: 'lost' }));
 
   call.write({ hello: { worker_id: reply.worker_id, loaded } });
-  return new Promise<'stopped' | 'lost'>((resolve, reject) => {
-    const finish = (outcome: 'stopped' | 'lost' | Error): void => {
+  return new Promise<SessionEnd>((resolve, reject) => {
+    const finish = (outcome: SessionEnd | Error): void => {
       clearInterval(heartbeat);
       observer?.disconnected?.();
       if (outcome instanceof Error) reject(outcome);
@@ -277,12 +297,12 @@ async function serveSession(
         call.cancel();
       });
     });
-    call.on('end', () => void queue.then(() => finish(stopped || signal?.aborted ? 'stopped' : 'lost')));
+    call.on('end', () => void queue.then(() => finish(ended())));
     call.on('error', (err: grpc.ServiceError) => {
-      if (stopped || signal?.aborted) return finish('stopped');
+      if (stopped || signal?.aborted) return finish(ended());
       if (isRefusal(err)) return finish(new WorkerRefusedError(wireText(err.details || err.message)));
       if (!welcomed) return finish(err);
-      finish('lost');
+      finish({ kind: 'lost' });
     });
   });
 }

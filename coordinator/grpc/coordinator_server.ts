@@ -40,6 +40,8 @@ export interface CoordinatorServerOptions {
   /** Deadline of one step or evaluation on one worker (default 10 minutes). */
   deadlineMs?: number;
   heartbeatMs?: number;
+  /** How long an evicted worker waits before it joins again (default 2 s). */
+  evictionCooldownMs?: number;
   log?: (line: string) => void;
   /** Rejected messages and tensor bytes are reported here (metrics). */
   events?: RunEvents;
@@ -52,7 +54,8 @@ export class CoordinatorServer {
   /** Worker ids handed out by Join, with where each worker said it runs. */
   private readonly issued = new Map<string, WorkerPlacement>();
   private sweep?: NodeJS.Timeout;
-  private stopping = false;
+  /** Set once stop() began: what a worker that says hello from then on is told. */
+  private stopping?: { reason: string; kind: pb.StopKind };
   private readonly broadcast: WeightsBroadcast;
   private readonly oversize = new Map<string, string>();
   /** Messages refused as malformed, hostile or unauthenticated sessions. */
@@ -153,7 +156,12 @@ export class CoordinatorServer {
     };
     call.on('data', (m: pb.WorkerMessage) => {
       if (remote) return remote.onMessage(m);
-      if (this.stopping) return refuse('the run is over');
+      if (this.stopping) {
+        // Not a refusal (that would end the worker): the same Stop the others got.
+        call.write({ stop: { ...this.stopping, reconnect_after_ms: 0 } });
+        call.end();
+        return;
+      }
       if (m.kind !== 'hello') return refuse('the first message of a session must be hello');
       const { worker_id: id, loaded } = m.hello;
       if (!this.issued.has(id)) return refuse(`unknown worker id ${JSON.stringify(id.slice(0, 80))}: call Join first`);
@@ -168,6 +176,7 @@ export class CoordinatorServer {
         onRejected: (reason) => this.rejected(id, reason, 'invalid'),
         ...(this.o.events ? { onBytes: (direction: 'sent' | 'received', bytes: number) => this.o.events!.emit({ kind: 'tensor_bytes', direction, workerId: id, bytes }) } : {}),
         placement: this.issued.get(id)!,
+        evictionCooldownMs: this.o.evictionCooldownMs ?? 2000,
       });
       call.write({ welcome: { worker_id: id } });
       this.o.pool.add(remote);
@@ -201,12 +210,16 @@ export class CoordinatorServer {
     this.o.events?.emit({ kind: 'message_rejected', workerId, reason, cause });
   }
 
-  /** Stops every worker session and the server. */
-  async stop(reason = 'the run is over'): Promise<void> {
-    this.stopping = true;
+  /**
+   * Stops every worker session and the server. `complete`: the run is over and the workers exit;
+   * otherwise (a signal, a failure) they reconnect, to this coordinator restarted or its replacement.
+   */
+  async stop(complete: boolean, reason = complete ? 'the run is complete' : 'the coordinator is stopping; the run will resume'): Promise<void> {
+    const kind: pb.StopKind = complete ? 'STOP_RUN_COMPLETE' : 'STOP_COORDINATOR_STOPPING';
+    this.stopping = { reason, kind };
     clearInterval(this.sweep);
     this.health.shutdown();
-    await Promise.all(this.o.pool.live().map((w) => (w instanceof RemoteWorker ? w.close(reason) : w.close())));
+    await Promise.all(this.o.pool.live().map((w) => (w instanceof RemoteWorker ? w.close(reason, kind) : w.close(reason))));
     // Give sessions a moment to end cleanly, then cut whatever is left (a worker joining late).
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {

@@ -34,6 +34,8 @@ export interface RemoteWorkerOptions {
   onBytes?: (direction: 'sent' | 'received', bytes: number) => void;
   /** Where the worker said it runs (its Join capabilities). */
   placement?: WorkerPlacement;
+  /** How long an evicted worker waits before it joins again (Stop.reconnect_after_ms). */
+  evictionCooldownMs?: number;
 }
 
 interface Waiter<T> {
@@ -232,11 +234,15 @@ export class RemoteWorker implements WorkerEndpoint {
     return promise;
   }
 
-  /** Tells the worker the run is over (or it is evicted) and ends the stream. */
-  async close(reason = 'closed by the coordinator'): Promise<void> {
+  /**
+   * Ends the session, telling the worker what to do next: an eviction (the default: the pool
+   * closes a worker only to evict it) makes it rejoin after the cooldown, STOP_RUN_COMPLETE makes
+   * it exit, STOP_COORDINATOR_STOPPING makes it reconnect to the coordinator that resumes the run.
+   */
+  async close(reason = 'evicted by the coordinator', kind: pb.StopKind = 'STOP_EVICTED'): Promise<void> {
     this.markDead(reason);
     try {
-      this.call.write({ stop: { reason } });
+      this.call.write({ stop: { reason, kind, reconnect_after_ms: kind === 'STOP_EVICTED' ? (this.o.evictionCooldownMs ?? 0) : 0 } });
       this.call.end();
     } catch {
       // The stream is already gone.

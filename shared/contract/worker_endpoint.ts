@@ -72,5 +72,6 @@ export interface WorkerEndpoint {
   trainStep(work: StepWork): Promise<StepResult>;
   /** Split is 'test' unless given. */
   evaluate(work: EvalWork, split?: 'train' | 'test'): Promise<EvalResult>;
-  close(): Promise<void>;
+  /** Lets the worker go; `reason` says why when the coordinator evicts it (a remote worker is told). */
+  close(reason?: string): Promise<void>;
 }

@@ -221,8 +221,13 @@ export interface EvalAssignment {
   samples: SampleTask[];
 }
 
+/** samlora.v1.StopKind. */
+export type StopKind = 'STOP_KIND_UNSPECIFIED' | 'STOP_RUN_COMPLETE' | 'STOP_EVICTED' | 'STOP_COORDINATOR_STOPPING';
+
 export interface Stop {
   reason: string;
+  kind: WireEnum<StopKind>;
+  reconnect_after_ms: number;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -94,7 +94,7 @@ export function trivialCoordinator(): CoordinatorHandlers {
       callback(null, reply);
     },
     Session: (call) => {
-      call.write({ stop: { reason: 'nothing to do' } });
+      call.write({ stop: { reason: 'nothing to do', kind: 'STOP_RUN_COMPLETE', reconnect_after_ms: 0 } });
       call.end();
     },
   };
