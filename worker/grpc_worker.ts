@@ -187,7 +187,9 @@ async function serveSession(
   // Messages are handled one at a time, in order.
   let queue: Promise<void> = Promise.resolve();
   const toTasks = (samples: pb.SampleTask[]): SampleTask[] => samples.map((s) => ({ id: s.id, ...(s.bytes ? { bytes: sampleFromWire(s.bytes) } : {}) }));
-  const send = (msgs: (pb.WorkerMessageOut | PreEncodedMessage)[]): Promise<void> => writeAll(call, msgs);
+  // Aborted when the session ends: a write waiting for a stream that will never drain gives up.
+  const closed = new AbortController();
+  const send = (msgs: (pb.WorkerMessageOut | PreEncodedMessage)[]): Promise<void> => writeAll(call, msgs, closed.signal);
   const fail = async (code: string, err: unknown, step = 0): Promise<void> => {
     await send([{ error: { code, message: errorMessage(err), fatal: false, step } }]);
   };
@@ -280,6 +282,7 @@ async function serveSession(
   return new Promise<SessionEnd>((resolve, reject) => {
     const finish = (outcome: SessionEnd | Error): void => {
       clearInterval(heartbeat);
+      closed.abort(new Error('the session ended'));
       observer?.disconnected?.();
       if (outcome instanceof Error) reject(outcome);
       else resolve(outcome);

@@ -24,7 +24,7 @@ export interface RemoteWorkerOptions {
   trainable: ReadonlyMap<string, readonly number[]>;
   /** The weights messages, encoded once per version for every worker of the run. */
   broadcast: WeightsBroadcast;
-  /** A step or evaluation not answered within this is a failure. */
+  /** A step or evaluation not answered, or weights not taken, within this is a failure. */
   deadlineMs: number;
   /** Ships a sample's encoded files with its task (no shared filesystem needed). */
   sampleBytes?: (id: string, split: 'train' | 'test') => Promise<SampleBytes>;
@@ -46,6 +46,8 @@ interface Waiter<T> {
 
 export class RemoteWorker implements WorkerEndpoint {
   private dead?: string;
+  /** Aborted when the worker is dead: every write waiting for the stream to drain gives up. */
+  private readonly death = new AbortController();
   private stepWaiter?: Waiter<StepResult> & { step: number; assigned: string[] };
   private evalWaiter?: Waiter<EvalResult> & { requestId: number; assigned: string[] };
   private header?: pb.StepResultHeader;
@@ -156,6 +158,7 @@ export class RemoteWorker implements WorkerEndpoint {
   /** The stream ended or broke: every pending and later call fails. */
   markDead(reason: string): void {
     this.dead ??= reason;
+    if (!this.death.signal.aborted) this.death.abort(new Error(`worker ${this.id}: ${reason}`));
     this.failPending(new Error(`worker ${this.id}: ${reason}`));
   }
 
@@ -193,22 +196,32 @@ export class RemoteWorker implements WorkerEndpoint {
   }
 
   /**
-   * Writes messages unless the reply promise settles first (a dead stream never drains, and a
-   * deadline must not fire on a promise nobody awaits yet).
+   * Writes messages unless the reply promise settles first (its deadline, or the worker's death,
+   * settles it: the write then gives up too, and a deadline must not fire on a promise nobody
+   * awaits yet).
    */
   private async send(messages: pb.CoordinatorMessageOut[], reply: Promise<unknown>): Promise<void> {
     const settled = reply.then(
       () => undefined,
       () => undefined,
     );
-    await Promise.race([writeAll(this.call, messages), settled]);
+    await Promise.race([writeAll(this.call, messages, this.death.signal).catch(() => undefined), settled]);
   }
 
+  /** Resolves once every weights message is written; rejects when the worker dies or the deadline passes first. */
   async setWeights(version: number, params: ReadonlyMap<string, Float32Array>): Promise<void> {
     this.alive();
     const encoded = this.o.broadcast.encoded(version, params);
     this.sent = { own: encoded.ownHash, wire: encoded.wireHash };
-    await writeAll<pb.CoordinatorMessageOut | PreEncodedMessage>(this.call, encoded.messages);
+    const deadline = AbortSignal.timeout(this.o.deadlineMs);
+    try {
+      await writeAll<pb.CoordinatorMessageOut | PreEncodedMessage>(this.call, encoded.messages, AbortSignal.any([this.death.signal, deadline]));
+    } catch (err) {
+      if (!deadline.aborted || this.death.signal.aborted) throw err;
+      // Half a weights message is on the stream: this session cannot be used again.
+      this.markDead(`did not take weights version ${version} within ${this.o.deadlineMs} ms`);
+      throw new Error(`worker ${this.id}: did not take weights version ${version} within ${this.o.deadlineMs} ms`);
+    }
     this.o.onBytes?.('sent', encoded.payloadBytes);
   }
 
