@@ -149,10 +149,12 @@ export class Trainer {
     const done: R[] = [];
     let pending = [...items];
     while (pending.length) {
-      const live = await this.o.pool.ready(this.o.signal);
+      await this.o.pool.ready(this.o.signal);
       await this.o.pool.sync(this.version, this.params);
-      const workers = this.o.pool.live();
-      if (workers.length < live.length) continue; // someone failed the sync: wait/redistribute
+      // Only workers holding this version get work; one that joined during the sync is synced on
+      // the next round. Fewer than min_workers (a failed sync, a join): wait and sync again.
+      const workers = this.o.pool.current(this.version);
+      if (workers.length < this.o.pool.minWorkers) continue;
       const share = Math.ceil(pending.length / workers.length);
       const parts = workers.map((w, i) => [w, pending.slice(i * share, (i + 1) * share)] as const).filter(([, part]) => part.length > 0);
       const settled = await Promise.allSettled(parts.map(([w, part]) => task(w, part.map((id) => ({ id })))));

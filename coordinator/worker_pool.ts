@@ -59,6 +59,11 @@ export class WorkerPool {
     return [...this.members.values()];
   }
 
+  /** The live workers that hold weights `version` (a worker that joined during a sync does not yet). */
+  current(version: number): WorkerEndpoint[] {
+    return this.live().filter((w) => this.versions.get(w.id) === version);
+  }
+
   /** Resolves with the live workers once at least min_workers are there. */
   async ready(signal?: AbortSignal): Promise<WorkerEndpoint[]> {
     while (this.members.size < this.minWorkers) {
