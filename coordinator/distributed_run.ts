@@ -9,6 +9,7 @@ import type { ServerSecurity, SharedToken } from '../shared/wire/security.js';
 import type { TensorEncoding } from '../shared/wire/tensor_codec.js';
 import { CoordinatorServer } from './grpc/coordinator_server.js';
 import { type LocalRunOptions, prepareRun, trainerFor } from './prepare_run.js';
+import { RunEvents } from './run_events.js';
 import { runNotes } from './run_notes.js';
 import type { Summary } from './trainer.js';
 import { WorkerPool } from './worker_pool.js';
@@ -26,6 +27,8 @@ export interface DistributedRunOptions extends LocalRunOptions {
   heartbeatMs?: number;
   /** How long an evicted worker waits before it joins again (default 2 s). */
   evictionCooldownMs?: number;
+  /** A worker drops its session after this long without a message from the coordinator (default max(30 s, 10 heartbeats)). */
+  coordinatorTimeoutMs?: number;
   /** Called once the server listens, with its address. */
   onListening?: (address: string, server: CoordinatorServer) => void;
 }
@@ -43,7 +46,9 @@ function byteSource(datasets: { train: Dataset; test?: Dataset }): (id: string, 
 export async function runDistributed(o: DistributedRunOptions): Promise<Summary> {
   const say = o.progress ?? (() => undefined);
   const p = await prepareRun(o);
-  const pool = WorkerPool.forwarding(o.minWorkers, o.events, (e) => {
+  // The server's health follows the run's progress, which it reads from the run's events.
+  const events = o.events ?? new RunEvents();
+  const pool = WorkerPool.forwarding(o.minWorkers, events, (e) => {
     if (e.kind === 'joined') say(`worker ${e.id} joined`);
     else if (e.kind === 'evicted') say(`worker ${e.id} left: ${e.reason}`);
     else say(`waiting for workers: ${e.live} connected, ${e.needed} needed`);
@@ -61,15 +66,16 @@ export async function runDistributed(o: DistributedRunOptions): Promise<Summary>
     ...(o.deadlineMs ? { deadlineMs: o.deadlineMs } : {}),
     ...(o.heartbeatMs ? { heartbeatMs: o.heartbeatMs } : {}),
     ...(o.evictionCooldownMs !== undefined ? { evictionCooldownMs: o.evictionCooldownMs } : {}),
+    ...(o.coordinatorTimeoutMs ? { coordinatorTimeoutMs: o.coordinatorTimeoutMs } : {}),
     sampleBytes: byteSource({ train: p.train, ...(p.test ? { test: p.test } : {}) }),
     log: say,
-    ...(o.events ? { events: o.events } : {}),
+    events,
   });
   runNotes(o)(`coordinator listening on ${server.address} (run ${p.runId})`);
   o.onListening?.(server.address, server);
   let complete = false;
   try {
-    const summary = await trainerFor(p, pool, o).run();
+    const summary = await trainerFor(p, pool, { ...o, events }).run();
     complete = summary.status === 'completed';
     return summary;
   } finally {

@@ -181,9 +181,23 @@ async function serveSession(
   let welcomed = false;
   let compute!: ThreadedWorker;
   let sequence = 0;
+  const interval = Math.max(100, reply.heartbeat_interval_ms || 2000);
+  // When the coordinator was last heard from (performance.now(): immune to wall-clock steps).
+  let lastHeard = performance.now();
+  let lastTick = lastHeard;
+  const timeoutMs = reply.coordinator_timeout_ms;
   const heartbeat = setInterval(() => {
     call.write({ heartbeat: { unix_millis: Date.now(), sequence: ++sequence } });
-  }, Math.max(100, reply.heartbeat_interval_ms || 2000));
+    const now = performance.now();
+    // After a late tick (this process was frozen or busy), unread messages may be waiting: judge next time.
+    const lagging = now - lastTick > 1.5 * interval;
+    lastTick = now;
+    if (timeoutMs > 0 && !lagging && now - lastHeard > timeoutMs) {
+      log(`nothing from the coordinator for ${((now - lastHeard) / 1000).toFixed(1)} s; dropping the session`, 'warn');
+      lastHeard = now;
+      call.cancel();
+    }
+  }, interval);
   // Messages are handled one at a time, in order.
   let queue: Promise<void> = Promise.resolve();
   const toTasks = (samples: pb.SampleTask[]): SampleTask[] => samples.map((s) => ({ id: s.id, ...(s.bytes ? { bytes: sampleFromWire(s.bytes) } : {}) }));
@@ -289,6 +303,8 @@ async function serveSession(
     };
     signal?.addEventListener('abort', () => call.cancel(), { once: true });
     call.on('data', (m: pb.CoordinatorMessage) => {
+      lastHeard = performance.now();
+      if (m.kind === 'heartbeat') return;
       if (m.kind === 'refusal') {
         finish(new WorkerRefusedError(`the coordinator refused this worker: ${wireText(m.refusal.reason)}`));
         call.cancel();

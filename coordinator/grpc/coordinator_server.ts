@@ -4,9 +4,10 @@
 // (health Check excepted, for probes); refused workers are told what differs.
 
 import * as grpc from '@grpc/grpc-js';
+import { performance } from 'node:perf_hooks';
 import type { SampleBytes } from '../../shared/data/dataset.js';
 import { type Fingerprint, fingerprintDifferences } from '../../shared/contract/fingerprint.js';
-import { HealthService, UNAUTHENTICATED_HEALTH_METHODS } from '../../shared/wire/health.js';
+import { HealthService, OVERALL, UNAUTHENTICATED_HEALTH_METHODS } from '../../shared/wire/health.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, serverLimitOptions, tensorChunkBytes } from '../../shared/wire/limits.js';
 import type * as pb from '../../shared/wire/messages.js';
 import { COORDINATOR_SERVICE, PROTOCOL_VERSION, loadWireProtos, methodPath } from '../../shared/wire/proto_loader.js';
@@ -19,6 +20,7 @@ import { oversizeInterceptor } from '../../shared/wire/oversize_watch.js';
 import type { RejectionCause, RunEvents } from '../run_events.js';
 import type { WorkerPlacement } from '../../shared/contract/worker_endpoint.js';
 import type { WorkerPool } from '../worker_pool.js';
+import { ProgressWatch } from '../progress_watch.js';
 import { RemoteWorker, type SessionStream } from './remote_worker.js';
 import { WeightsBroadcast } from './weights_broadcast.js';
 
@@ -42,6 +44,10 @@ export interface CoordinatorServerOptions {
   heartbeatMs?: number;
   /** How long an evicted worker waits before it joins again (default 2 s). */
   evictionCooldownMs?: number;
+  /** A worker drops its session after this long without a message from here (default max(30 s, 10 heartbeats)). */
+  coordinatorTimeoutMs?: number;
+  /** Health says NOT_SERVING after this long without a step, an evaluation or a checkpoint (default 2 deadlines + 1 minute; needs `events`). */
+  stallLimitMs?: number;
   log?: (line: string) => void;
   /** Rejected messages and tensor bytes are reported here (metrics). */
   events?: RunEvents;
@@ -54,6 +60,8 @@ export class CoordinatorServer {
   /** Worker ids handed out by Join, with where each worker said it runs. */
   private readonly issued = new Map<string, WorkerPlacement>();
   private sweep?: NodeJS.Timeout;
+  /** What the health check last said about progress. */
+  private progressing = true;
   /** Set once stop() began: what a worker that says hello from then on is told. */
   private stopping?: { reason: string; kind: pb.StopKind };
   private readonly broadcast: WeightsBroadcast;
@@ -108,18 +116,44 @@ export class CoordinatorServer {
     s.address = `${host}:${port}`;
     s.health.setStatus('', 'SERVING');
     s.health.setStatus(COORDINATOR_SERVICE, 'SERVING');
-    // A worker whose heartbeats stop (host down, network cut) is evicted without waiting for TCP.
     const hb = o.heartbeatMs ?? 2000;
+    const watch = o.events ? new ProgressWatch(o.events, o.stallLimitMs ?? 2 * (o.deadlineMs ?? 10 * 60_000) + 60_000) : undefined;
+    let lastTick = performance.now();
     s.sweep = setInterval(() => {
-      for (const w of o.pool.live()) {
-        if (w instanceof RemoteWorker && Date.now() - w.lastSeen > 5 * hb) {
-          w.markDead(`no heartbeat for ${((Date.now() - w.lastSeen) / 1000).toFixed(1)} s`);
-          o.pool.evict(w.id, 'heartbeats stopped');
-        }
-      }
+      // A timer that fires late means this event loop was busy (a reduction, a GC pause, a frozen
+      // process): the workers' heartbeats of that time are still unread, so nobody is evicted on
+      // this tick. setImmediate runs after the poll phase, which reads what has arrived meanwhile.
+      const now = performance.now();
+      const lagging = now - lastTick > 1.5 * hb;
+      lastTick = now;
+      setImmediate(() => s.tick(hb, lagging, watch));
     }, hb);
     s.sweep.unref();
     return s;
+  }
+
+  /** Heartbeats to every worker; evicts the silent ones (not after a lag); health follows progress. */
+  private tick(hb: number, lagging: boolean, watch: ProgressWatch | undefined): void {
+    if (this.stopping) return;
+    const now = performance.now();
+    for (const w of this.o.pool.live()) {
+      if (!(w instanceof RemoteWorker)) continue;
+      // A worker whose heartbeats stop (host down, network cut) is evicted without waiting for TCP.
+      if (!lagging && now - w.lastSeen > 5 * hb) {
+        w.markDead(`no heartbeat for ${((now - w.lastSeen) / 1000).toFixed(1)} s`);
+        this.o.pool.evict(w.id, 'heartbeats stopped');
+        continue;
+      }
+      w.heartbeat();
+    }
+    if (watch) {
+      const healthy = watch.healthy;
+      if (healthy !== this.progressing) {
+        this.progressing = healthy;
+        this.o.log?.(healthy ? 'the run makes progress again: health SERVING' : `no progress for ${(watch.stalledMs() / 1000).toFixed(0)} s: health NOT_SERVING`);
+      }
+      this.health.setStatus(OVERALL, healthy ? 'SERVING' : 'NOT_SERVING');
+    }
   }
 
   private join(req: pb.JoinRequest, cb: grpc.sendUnaryData<pb.JoinReply>): void {
@@ -142,6 +176,7 @@ export class CoordinatorServer {
       max_message_bytes: max,
       tensor_encoding: toWireEncoding(this.o.encoding ?? 'fp32'),
       heartbeat_interval_ms: this.o.heartbeatMs ?? 2000,
+      coordinator_timeout_ms: this.o.coordinatorTimeoutMs ?? Math.max(30_000, 10 * (this.o.heartbeatMs ?? 2000)),
     });
   }
 

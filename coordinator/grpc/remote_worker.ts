@@ -5,6 +5,7 @@
 // reply rejects the call; the training loop then evicts the worker and gives its samples to others.
 
 import type * as grpc from '@grpc/grpc-js';
+import { performance } from 'node:perf_hooks';
 import type { SampleBytes } from '../../shared/data/dataset.js';
 import type * as pb from '../../shared/wire/messages.js';
 import { sampleToWire } from '../../shared/wire/sample_codec.js';
@@ -61,7 +62,9 @@ export class RemoteWorker implements WorkerEndpoint {
   private gradBuffers?: { step: number; arrays: Map<string, Float32Array> };
   /** Hash of the weights as the worker received them, and of the coordinator's own (they differ with bf16). */
   private sent?: { wire: string; own: string };
-  lastSeen = Date.now();
+  /** When the last message came (performance.now(): a wall-clock step must not evict anyone). */
+  lastSeen = performance.now();
+  private beats = 0;
   readonly placement?: WorkerPlacement;
 
   constructor(
@@ -74,7 +77,7 @@ export class RemoteWorker implements WorkerEndpoint {
 
   /** Routes one message from the worker's stream. */
   onMessage(m: pb.WorkerMessage): void {
-    this.lastSeen = Date.now();
+    this.lastSeen = performance.now();
     try {
       switch (m.kind) {
         case 'heartbeat':
@@ -206,6 +209,16 @@ export class RemoteWorker implements WorkerEndpoint {
       () => undefined,
     );
     await Promise.race([writeAll(this.call, messages, this.death.signal).catch(() => undefined), settled]);
+  }
+
+  /** The coordinator's sign of life (the worker drops a session that stays silent). */
+  heartbeat(): void {
+    if (this.dead) return;
+    try {
+      this.call.write({ heartbeat: { unix_millis: Date.now(), sequence: ++this.beats } });
+    } catch {
+      // The stream is gone; its end event evicts the worker.
+    }
   }
 
   /** Resolves once every weights message is written; rejects when the worker dies or the deadline passes first. */

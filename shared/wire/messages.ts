@@ -86,6 +86,7 @@ export interface JoinReply {
   max_message_bytes: number;
   tensor_encoding: WireEnum<Encoding>;
   heartbeat_interval_ms: number;
+  coordinator_timeout_ms: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -254,6 +255,7 @@ export interface CoordinatorMessageKinds {
   eval: EvalAssignment;
   stop: Stop;
   packed: PackedTensors;
+  heartbeat: Heartbeat;
 }
 
 /**

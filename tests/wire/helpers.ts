@@ -90,6 +90,7 @@ export function trivialCoordinator(): CoordinatorHandlers {
         max_message_bytes: 16 * 1024 * 1024,
         tensor_encoding: 'FP32',
         heartbeat_interval_ms: 1000,
+        coordinator_timeout_ms: 0,
       };
       callback(null, reply);
     },
