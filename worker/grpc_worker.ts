@@ -6,7 +6,7 @@
 // backoff; only a refusal is final.
 
 import * as grpc from '@grpc/grpc-js';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { parseConfigText } from '../shared/config/index.js';
@@ -30,6 +30,7 @@ import { ThreadedWorker } from './compute_thread.js';
 import type { WorkerObserver } from './worker_observer.js';
 import { errorMessage } from '../shared/errors/error_message.js';
 import { wireText } from '../shared/wire/wire_text.js';
+import { backoffDelay } from './reconnect_backoff.js';
 
 export interface RemoteWorkerOptions {
   /** HOST:PORT of the coordinator. */
@@ -79,7 +80,34 @@ const MAX_COOLDOWN_MS = 60_000;
 /** Serves the run until it is complete or aborted (resolves) or the worker is refused (rejects with WorkerRefusedError). */
 export async function runRemoteWorker(o: RemoteWorkerOptions): Promise<void> {
   const log = o.log ?? (() => undefined);
-  let delay = 500;
+  // The model and ORT sessions, kept from one session to the next while the run's model is the same
+  // (an eviction, a coordinator restart); they go when the worker leaves.
+  const kept: { model?: KeptModel } = {};
+  try {
+    await serveUntilDone(o, log, kept);
+  } finally {
+    await kept.model?.compute.close().catch(() => undefined);
+  }
+}
+
+/** A compute thread built for a run's config, and what it was built from. */
+interface KeptModel {
+  /** The config text, the sample transport and the checkpoint file's size and mtime. */
+  key: string;
+  fingerprint: pb.ModelFingerprint;
+  compute: ThreadedWorker;
+}
+
+function modelKey(reply: pb.JoinReply, checkpoint: string | null): string {
+  let file = '';
+  if (checkpoint) {
+    const st = statSync(checkpoint);
+    file = `${st.size}:${st.mtimeMs}`;
+  }
+  return JSON.stringify([reply.config_yaml, reply.samples_as_bytes, file]);
+}
+
+async function serveUntilDone(o: RemoteWorkerOptions, log: (l: string, level?: WorkerLogLevel) => void, kept: { model?: KeptModel }): Promise<void> {
   let attempts = 0;
   // When the coordinator stopped being reachable (reset by every session it admitted us to).
   let unreachableSince: number | undefined;
@@ -88,13 +116,12 @@ export async function runRemoteWorker(o: RemoteWorkerOptions): Promise<void> {
     const attemptStarted = Date.now();
     let wait: number;
     try {
-      const end = await oneConnection(o, log);
+      const end = await oneConnection(o, log, kept);
       if (end.kind === 'complete' || end.kind === 'aborted') return;
       // The coordinator was there: a new series of attempts begins.
       attempts = 0;
-      delay = 500;
       unreachableSince = undefined;
-      wait = end.kind === 'evicted' ? Math.min(end.cooldownMs, MAX_COOLDOWN_MS) : delay;
+      wait = end.kind === 'evicted' ? Math.min(end.cooldownMs, MAX_COOLDOWN_MS) + backoffDelay(0) : backoffDelay(0);
       log(`${end.kind === 'evicted' ? 'evicted' : end.kind === 'coordinator_stopping' ? 'the coordinator is stopping' : 'lost the coordinator'}; joining again in ${(wait / 1000).toFixed(1)} s`, 'warn');
     } catch (err) {
       if (err instanceof WorkerRefusedError) throw err;
@@ -107,23 +134,21 @@ export async function runRemoteWorker(o: RemoteWorkerOptions): Promise<void> {
           `no coordinator at ${o.address} for ${((Date.now() - unreachableSince) / 1000).toFixed(0)} s (${attempts} attempts; last: ${errorMessage(err)}); giving up`,
         );
       }
-      wait = delay;
-      log(`connection to ${o.address} failed (${errorMessage(err)}); retrying in ${(delay / 1000).toFixed(1)} s`, 'warn');
+      wait = backoffDelay(attempts);
+      log(`connection to ${o.address} failed (${errorMessage(err)}); retrying in ${(wait / 1000).toFixed(1)} s`, 'warn');
     }
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, wait);
       o.signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
     });
-    delay = Math.min(delay * 2, 10_000);
   }
 }
 
-/** One Join + Session, and how it ended. */
-async function oneConnection(o: RemoteWorkerOptions, log: (l: string, level?: WorkerLogLevel) => void): Promise<SessionEnd> {
+/** One Join + Session, and how it ended. The model built for it stays in `kept`. */
+async function oneConnection(o: RemoteWorkerOptions, log: (l: string, level?: WorkerLogLevel) => void, kept: { model?: KeptModel }): Promise<SessionEnd> {
   const protos = loadWireProtos();
   const sec = await clientSecurity(o.security ?? { mode: 'insecure' }, o.token);
   const client: CoordinatorClient = new protos.coordinator.Client(o.address, sec.credentials, { ...channelLimitOptions(), ...clientFlowControlOptions(), ...sec.options });
-  let compute: ThreadedWorker | undefined;
   try {
     const reply = await unary<pb.JoinReply>((cb) =>
       client.Join(
@@ -148,18 +173,30 @@ async function oneConnection(o: RemoteWorkerOptions, log: (l: string, level?: Wo
     if (config.model.checkpoint && !existsSync(config.model.checkpoint)) {
       throw new WorkerRefusedError(`the run's checkpoint ${config.model.checkpoint} does not exist on this host (${hostname()}); workers need the same file at the same path`);
     }
-    const loaded = await modelFingerprint(config);
+    const key = modelKey(reply, config.model.checkpoint);
+    if (kept.model && (kept.model.key !== key || !kept.model.compute.usable)) {
+      await kept.model.compute.close().catch(() => undefined);
+      delete kept.model;
+    }
+    // The same run and checkpoint as last time: no second hash of the checkpoint, no second build.
+    const reuse = kept.model;
+    const loaded = reuse?.fingerprint ?? (await modelFingerprint(config));
     const dataDirs = reply.samples_as_bytes ? { train: null, test: null } : {};
     // The model is built only once the coordinator accepted the fingerprint (a refusal is immediate).
     const start = async (): Promise<ThreadedWorker> => {
+      if (reuse) {
+        log(`joined run ${reply.run_id} as ${id}`);
+        log('kept the model and sessions of the previous session');
+        return reuse.compute;
+      }
       // The device is this worker's own (--gpu); the CUDA settings are the run's.
-      compute = await ThreadedWorker.start({ id, config, runtime: { ...o.runtime, cuda: cudaSettings(config) }, ...dataDirs });
+      const compute = await ThreadedWorker.start({ id, config, runtime: { ...o.runtime, cuda: cudaSettings(config) }, ...dataDirs });
+      kept.model = { key, fingerprint: loaded, compute };
       log(`joined run ${reply.run_id} as ${id}`);
       return compute;
     };
     return await serveSession(client, start, reply, loaded, log, o.signal, o.observer);
   } finally {
-    await compute?.close().catch(() => undefined);
     client.close();
   }
 }

@@ -68,6 +68,8 @@ describe('stop reasons', () => {
     // The worker's own side: told it was evicted, it joined again (the run could not go on without it).
     await a.waitFor(/^evicted; joining again/);
     assert.equal(a.count(/^joined run /), 2, a.messages.join('\n'));
+    // Same run, same checkpoint: the model and ORT sessions were kept, not rebuilt (issue 15, item 6).
+    assert.equal(a.count(/^kept the model and sessions/), 1, a.messages.join('\n'));
     // The coordinator's stop is not the end of the run: both stay, waiting for it to come back.
     await a.waitFor(/^the coordinator is stopping; joining again/);
     await b.waitFor(/^the coordinator is stopping; joining again/);
@@ -79,6 +81,7 @@ describe('stop reasons', () => {
     // The same processes served the resumed run, and left only now that it is complete.
     assert.equal(a.count(/^joined run /), 3, a.messages.join('\n'));
     assert.equal(b.count(/^joined run /), 2, b.messages.join('\n'));
+    assert.equal(b.count(/^kept the model and sessions/), 1, 'kept across a coordinator restart too');
     assert.equal(await within(20_000, 'worker a exit', a.exit), 0);
     assert.equal(await within(20_000, 'worker b exit', b.exit), 0);
   });
