@@ -9,7 +9,9 @@ import type { ServerSecurity, SharedToken } from '../shared/wire/security.js';
 import type { TensorEncoding } from '../shared/wire/tensor_codec.js';
 import { CoordinatorServer } from './grpc/coordinator_server.js';
 import { type LocalRunOptions, prepareRun, trainerFor } from './prepare_run.js';
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../shared/wire/limits.js';
 import { RunEvents } from './run_events.js';
+import { checkSampleSizes } from './sample_size_check.js';
 import { runNotes } from './run_notes.js';
 import type { Summary } from './trainer.js';
 import { WorkerPool } from './worker_pool.js';
@@ -27,6 +29,8 @@ export interface DistributedRunOptions extends LocalRunOptions {
   heartbeatMs?: number;
   /** How long an evicted worker waits before it joins again (default 2 s). */
   evictionCooldownMs?: number;
+  /** The wire's message limit (default 16 MiB); every sample must fit one message. */
+  maxMessageBytes?: number;
   /** A worker drops its session after this long without a message from the coordinator (default max(30 s, 10 heartbeats)). */
   coordinatorTimeoutMs?: number;
   /** Called once the server listens, with its address. */
@@ -46,6 +50,7 @@ function byteSource(datasets: { train: Dataset; test?: Dataset }): (id: string, 
 export async function runDistributed(o: DistributedRunOptions): Promise<Summary> {
   const say = o.progress ?? (() => undefined);
   const p = await prepareRun(o);
+  await checkSampleSizes({ train: p.train, ...(p.test ? { test: p.test } : {}) }, o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
   // The server's health follows the run's progress, which it reads from the run's events.
   const events = o.events ?? new RunEvents();
   const pool = WorkerPool.forwarding(o.minWorkers, events, (e) => {
@@ -67,6 +72,7 @@ export async function runDistributed(o: DistributedRunOptions): Promise<Summary>
     ...(o.heartbeatMs ? { heartbeatMs: o.heartbeatMs } : {}),
     ...(o.evictionCooldownMs !== undefined ? { evictionCooldownMs: o.evictionCooldownMs } : {}),
     ...(o.coordinatorTimeoutMs ? { coordinatorTimeoutMs: o.coordinatorTimeoutMs } : {}),
+    ...(o.maxMessageBytes ? { maxMessageBytes: o.maxMessageBytes } : {}),
     sampleBytes: byteSource({ train: p.train, ...(p.test ? { test: p.test } : {}) }),
     log: say,
     events,

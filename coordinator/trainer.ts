@@ -17,7 +17,7 @@ import type { RunEvents, RunInfo, WorkerStepTiming } from './run_events.js';
 import { variantLabel } from '../shared/sam/config.js';
 import type { RunDir } from './run_dir.js';
 import { versionHash } from '../shared/tensor/weights_hash.js';
-import type { EvalResult, SampleTask, StepResult, WorkerEndpoint } from '../shared/contract/worker_endpoint.js';
+import { type EvalResult, type SampleTask, type StepResult, UndeliverableTaskError, type WorkerEndpoint } from '../shared/contract/worker_endpoint.js';
 import { StoppedWhileWaiting, type WorkerPool } from './worker_pool.js';
 import { errorMessage } from '../shared/errors/error_message.js';
 
@@ -158,6 +158,8 @@ export class Trainer {
       const share = Math.ceil(pending.length / workers.length);
       const parts = workers.map((w, i) => [w, pending.slice(i * share, (i + 1) * share)] as const).filter(([, part]) => part.length > 0);
       const settled = await Promise.allSettled(parts.map(([w, part]) => task(w, part.map((id) => ({ id })))));
+      // Not a worker's failure: evicting workers one after another for it would never end.
+      for (const r of settled) if (r.status === 'rejected' && r.reason instanceof UndeliverableTaskError) throw r.reason;
       pending = [];
       settled.forEach((r, i) => {
         const [w, part] = parts[i]!;

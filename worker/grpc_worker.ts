@@ -74,6 +74,9 @@ const isRefusal = (err: unknown): boolean =>
 /** How a session ended: the run is complete, the worker was told to stop, or it must join again. */
 type SessionEnd = { kind: 'complete' } | { kind: 'aborted' } | { kind: 'lost' } | { kind: 'evicted'; cooldownMs: number } | { kind: 'coordinator_stopping' };
 
+/** Most samples a coordinator may send ahead of one assignment (their bytes are held until it comes). */
+const MAX_STAGED_SAMPLES = 4096;
+
 /** Longest eviction cooldown a coordinator may impose (a hostile value must not park the worker). */
 const MAX_COOLDOWN_MS = 60_000;
 
@@ -237,7 +240,17 @@ async function serveSession(
   }, interval);
   // Messages are handled one at a time, in order.
   let queue: Promise<void> = Promise.resolve();
-  const toTasks = (samples: pb.SampleTask[]): SampleTask[] => samples.map((s) => ({ id: s.id, ...(s.bytes ? { bytes: sampleFromWire(s.bytes) } : {}) }));
+  // Sample files sent ahead of the next assignment (one per message), by id.
+  const staged = new Map<string, pb.SampleBytes>();
+  const toTasks = (samples: pb.SampleTask[]): SampleTask[] => {
+    const tasks = samples.map((s) => {
+      const bytes = s.bytes ?? staged.get(s.id);
+      if (!bytes && reply.samples_as_bytes) throw new Error(`sample ${JSON.stringify(s.id.slice(0, 200))}: assigned without its files`);
+      return { id: s.id, ...(bytes ? { bytes: sampleFromWire(bytes) } : {}) };
+    });
+    staged.clear();
+    return tasks;
+  };
   // Aborted when the session ends: a write waiting for a stream that will never drain gives up.
   const closed = new AbortController();
   const send = (msgs: (pb.WorkerMessageOut | PreEncodedMessage)[]): Promise<void> => writeAll(call, msgs, closed.signal);
@@ -272,6 +285,10 @@ async function serveSession(
         }
         return;
       }
+      case 'sample':
+        if (staged.size >= MAX_STAGED_SAMPLES) throw new Error(`more than ${MAX_STAGED_SAMPLES} samples sent ahead of one assignment`);
+        staged.set(m.sample.id, m.sample);
+        return;
       case 'step': {
         const s = m.step;
         try {

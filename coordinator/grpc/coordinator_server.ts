@@ -212,6 +212,8 @@ export class CoordinatorServer {
         ...(this.o.events ? { onBytes: (direction: 'sent' | 'received', bytes: number) => this.o.events!.emit({ kind: 'tensor_bytes', direction, workerId: id, bytes }) } : {}),
         placement: this.issued.get(id)!,
         evictionCooldownMs: this.o.evictionCooldownMs ?? 2000,
+        encode: (m) => loadWireProtos().encodeCoordinatorMessage(m),
+        maxMessageBytes: this.o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
       });
       call.write({ welcome: { worker_id: id } });
       this.o.pool.add(remote);

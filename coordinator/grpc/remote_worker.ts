@@ -12,7 +12,16 @@ import { sampleToWire } from '../../shared/wire/sample_codec.js';
 import { writeAll } from '../../shared/wire/stream_io.js';
 import type { PreEncodedMessage } from '../../shared/wire/pre_encoded.js';
 import { TensorReceiver } from '../../shared/wire/tensor_receiver.js';
-import type { EvalResult, EvalWork, SampleTask, StepResult, StepWork, WorkerEndpoint, WorkerPlacement } from '../../shared/contract/worker_endpoint.js';
+import {
+  type EvalResult,
+  type EvalWork,
+  type SampleTask,
+  type StepResult,
+  type StepWork,
+  UndeliverableTaskError,
+  type WorkerEndpoint,
+  type WorkerPlacement,
+} from '../../shared/contract/worker_endpoint.js';
 import type { WeightsBroadcast } from './weights_broadcast.js';
 import { errorMessage } from '../../shared/errors/error_message.js';
 import { wireText } from '../../shared/wire/wire_text.js';
@@ -37,7 +46,16 @@ export interface RemoteWorkerOptions {
   placement?: WorkerPlacement;
   /** How long an evicted worker waits before it joins again (Stop.reconnect_after_ms). */
   evictionCooldownMs?: number;
+  /** Serializes a message, so a sample's size is known before it is sent (proto_loader's encodeCoordinatorMessage). */
+  encode?: (m: pb.CoordinatorMessageOut) => PreEncodedMessage;
+  /** The session's message limit: a sample message over it is refused here, naming the sample. */
+  maxMessageBytes?: number;
 }
+
+
+
+/** Most samples of one evaluation assignment. */
+export const EVAL_CHUNK_SAMPLES = 16;
 
 interface Waiter<T> {
   resolve: (v: T) => void;
@@ -193,9 +211,27 @@ export class RemoteWorker implements WorkerEndpoint {
     return { promise, waiter };
   }
 
-  private async tasks(samples: SampleTask[], split: 'train' | 'test'): Promise<pb.SampleTask[]> {
+  /**
+   * The assignment's sample list (ids only) and the messages that carry the samples' files ahead of
+   * it, one sample per message: an assignment of many large samples never exceeds the message limit.
+   */
+  private async tasks(samples: SampleTask[], split: 'train' | 'test'): Promise<{ ahead: (pb.CoordinatorMessageOut | PreEncodedMessage)[]; tasks: pb.SampleTask[] }> {
     const ship = this.o.sampleBytes;
-    return Promise.all(samples.map(async (s) => ({ id: s.id, bytes: ship ? sampleToWire(await ship(s.id, split)) : null })));
+    const tasks = samples.map((s) => ({ id: s.id, bytes: null }));
+    if (!ship) return { ahead: [], tasks };
+    const ahead = await Promise.all(
+      samples.map(async (s) => {
+        const m: pb.CoordinatorMessageOut = { sample: sampleToWire(await ship(s.id, split)) };
+        if (!this.o.encode) return m;
+        const encoded = this.o.encode(m);
+        const max = this.o.maxMessageBytes;
+        if (max !== undefined && encoded.bytes.length > max) {
+          throw new UndeliverableTaskError(`${split} sample ${s.id} is ${encoded.bytes.length} bytes as a message, over the message limit of ${max} bytes`);
+        }
+        return encoded;
+      }),
+    );
+    return { ahead, tasks };
   }
 
   /**
@@ -203,7 +239,7 @@ export class RemoteWorker implements WorkerEndpoint {
    * settles it: the write then gives up too, and a deadline must not fire on a promise nobody
    * awaits yet).
    */
-  private async send(messages: pb.CoordinatorMessageOut[], reply: Promise<unknown>): Promise<void> {
+  private async send(messages: (pb.CoordinatorMessageOut | PreEncodedMessage)[], reply: Promise<unknown>): Promise<void> {
     const settled = reply.then(
       () => undefined,
       () => undefined,
@@ -241,22 +277,36 @@ export class RemoteWorker implements WorkerEndpoint {
   async trainStep(work: StepWork): Promise<StepResult> {
     this.alive();
     if (this.stepWaiter) throw new Error(`worker ${this.id} is already running step ${this.stepWaiter.step}`);
-    const samples = await this.tasks(work.samples, 'train');
+    const { ahead, tasks: samples } = await this.tasks(work.samples, 'train');
     this.alive(); // the stream may have broken while the samples were read
     const { promise, waiter } = this.waiter<StepResult>(`step ${work.step}`, () => (this.stepWaiter = undefined));
     this.stepWaiter = { ...waiter, step: work.step, assigned: work.samples.map((x) => x.id) };
-    await this.send([{ step: { epoch: work.epoch, step: work.step, weights_version: work.weightsVersion, samples } }], promise);
+    await this.send([...ahead, { step: { epoch: work.epoch, step: work.step, weights_version: work.weightsVersion, samples } }], promise);
     return promise;
   }
 
+  /**
+   * An evaluation share goes as assignments of at most EVAL_CHUNK_SAMPLES samples, one after the
+   * other: the files a worker holds at once stay bounded however large the test split is.
+   */
   async evaluate(work: EvalWork, split: 'train' | 'test' = 'test'): Promise<EvalResult> {
+    const out: EvalResult = { scores: [], failed: [] };
+    for (let i = 0; i < work.samples.length || i === 0; i += EVAL_CHUNK_SAMPLES) {
+      const r = await this.evaluateChunk({ ...work, samples: work.samples.slice(i, i + EVAL_CHUNK_SAMPLES) }, split);
+      out.scores.push(...r.scores);
+      out.failed.push(...r.failed);
+    }
+    return out;
+  }
+
+  private async evaluateChunk(work: EvalWork, split: 'train' | 'test'): Promise<EvalResult> {
     this.alive();
-    const samples = await this.tasks(work.samples, split);
+    const { ahead, tasks: samples } = await this.tasks(work.samples, split);
     this.alive();
     const requestId = this.nextRequest++;
     const { promise, waiter } = this.waiter<EvalResult>(`evaluation ${requestId}`, () => (this.evalWaiter = undefined));
     this.evalWaiter = { ...waiter, requestId, assigned: work.samples.map((x) => x.id) };
-    await this.send([{ eval: { request_id: requestId, weights_version: work.weightsVersion, split: split === 'train' ? 'SPLIT_TRAIN' : 'SPLIT_TEST', samples } }], promise);
+    await this.send([...ahead, { eval: { request_id: requestId, weights_version: work.weightsVersion, split: split === 'train' ? 'SPLIT_TRAIN' : 'SPLIT_TEST', samples } }], promise);
     return promise;
   }
 

@@ -64,6 +64,14 @@ export interface WorkerPlacement {
   device: string;
 }
 
+/**
+ * A task that cannot be handed to any worker (e.g. a sample larger than a message): not the
+ * worker's fault, so it is not evicted, and retrying elsewhere cannot help; the run fails with it.
+ */
+export class UndeliverableTaskError extends Error {
+  override readonly name = 'UndeliverableTaskError';
+}
+
 export interface WorkerEndpoint {
   readonly id: string;
   readonly placement?: WorkerPlacement;

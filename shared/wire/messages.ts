@@ -256,6 +256,7 @@ export interface CoordinatorMessageKinds {
   stop: Stop;
   packed: PackedTensors;
   heartbeat: Heartbeat;
+  sample: SampleBytes;
 }
 
 /**
