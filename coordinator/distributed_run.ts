@@ -29,6 +29,8 @@ export interface DistributedRunOptions extends LocalRunOptions {
   heartbeatMs?: number;
   /** How long an evicted worker waits before it joins again (default 2 s). */
   evictionCooldownMs?: number;
+  /** After completion, how long to answer workers that may be between sessions (default 12 s; see CoordinatorServerOptions). */
+  completionGraceMs?: number;
   /** The wire's message limit (default 16 MiB); every sample must fit one message. */
   maxMessageBytes?: number;
   /** A worker drops its session after this long without a message from the coordinator (default max(30 s, 10 heartbeats)). */
@@ -73,6 +75,8 @@ export async function runDistributed(o: DistributedRunOptions): Promise<Summary>
     ...(o.evictionCooldownMs !== undefined ? { evictionCooldownMs: o.evictionCooldownMs } : {}),
     ...(o.coordinatorTimeoutMs ? { coordinatorTimeoutMs: o.coordinatorTimeoutMs } : {}),
     ...(o.maxMessageBytes ? { maxMessageBytes: o.maxMessageBytes } : {}),
+    ...(o.completionGraceMs !== undefined ? { completionGraceMs: o.completionGraceMs } : {}),
+    resumed: p.resume,
     sampleBytes: byteSource({ train: p.train, ...(p.test ? { test: p.test } : {}) }),
     log: say,
     events,

@@ -50,7 +50,7 @@ export interface RemoteWorkerOptions {
   observer?: WorkerObserver;
 }
 
-export type WorkerLogLevel = 'info' | 'warn' | 'error';
+export type WorkerLogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 /** No coordinator could be reached for the allowed time (giveUpAfterMs). */
 export class CoordinatorUnreachableError extends Error {
@@ -308,6 +308,8 @@ async function serveSession(
           const chunks = [...packedTensorMessages(grads, { encoding, maxChunkBytes: chunkBytes, envelope: 'worker_message' })];
           await send([{ step_result: header }, ...chunks]);
           observer?.trainStep?.({ samples: r.samples.length, computeSeconds: r.computeSeconds });
+          // The worker's own account of what it trained (the chaos test checks it against the epochs).
+          log(`trained step ${r.step} (epoch ${s.epoch}): ${r.samples.map((x) => x.id).join(' ')}`, 'debug');
           observer?.bytes?.('sent', [...r.grads.values()].reduce((a, g) => a + g.length * elementBytes(encoding), 0));
         } catch (err) {
           await fail('STEP_FAILED', err, s.step);

@@ -46,6 +46,15 @@ export interface CoordinatorServerOptions {
   evictionCooldownMs?: number;
   /** A worker drops its session after this long without a message from here (default max(30 s, 10 heartbeats)). */
   coordinatorTimeoutMs?: number;
+  /**
+   * After the run completes, keep answering for this long when a worker may be between sessions (a
+   * session was lost, or this coordinator resumed a run): a worker coming back from its backoff (at
+   * most 10 s) learns that the run is complete and exits 0 instead of waiting for a coordinator
+   * that is gone. Default 12 s; 0: stop at once.
+   */
+  completionGraceMs?: number;
+  /** This coordinator resumed a run: the previous one's workers may still be reconnecting. */
+  resumed?: boolean;
   /** Health says NOT_SERVING after this long without a step, an evaluation or a checkpoint (default 2 deadlines + 1 minute; needs `events`). */
   stallLimitMs?: number;
   log?: (line: string) => void;
@@ -62,6 +71,8 @@ export class CoordinatorServer {
   private sweep?: NodeJS.Timeout;
   /** What the health check last said about progress. */
   private progressing = true;
+  /** Sessions that ended without this coordinator ending them (lost, evicted). */
+  private sessionsLost = 0;
   /** Set once stop() began: what a worker that says hello from then on is told. */
   private stopping?: { reason: string; kind: pb.StopKind };
   private readonly broadcast: WeightsBroadcast;
@@ -220,6 +231,7 @@ export class CoordinatorServer {
     });
     const gone = (why: string): void => {
       if (!remote) return;
+      if (!this.stopping) this.sessionsLost++;
       remote.markDead(why);
       this.o.pool.evict(remote.id, why);
     };
@@ -256,7 +268,14 @@ export class CoordinatorServer {
     this.stopping = { reason, kind };
     clearInterval(this.sweep);
     this.health.shutdown();
+    const lost = this.sessionsLost + this.o.pool.evictions;
     await Promise.all(this.o.pool.live().map((w) => (w instanceof RemoteWorker ? w.close(reason, kind) : w.close(reason))));
+    const grace = this.o.completionGraceMs ?? 12_000;
+    if (complete && grace > 0 && (lost > 0 || this.o.resumed)) {
+      // Workers between sessions come back to be told the run is complete (see completionGraceMs).
+      this.o.log?.(`the run is complete; answering returning workers for ${(grace / 1000).toFixed(0)} s`);
+      await new Promise<void>((resolve) => setTimeout(resolve, grace));
+    }
     // Give sessions a moment to end cleanly, then cut whatever is left (a worker joining late).
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {

@@ -45,6 +45,7 @@ describe('liveness', () => {
         minWorkers: 2,
         token: SharedToken.fromEnv(TOKEN_ENV_VAR, env),
         heartbeatMs: 200,
+        completionGraceMs: 0,
         onListening: (address) => workers.push(new WorkerProcess(address, env), new WorkerProcess(address, env)),
         progress: (line) => {
           if (stalled || !/ step 2\//.test(line)) return;
@@ -75,6 +76,7 @@ describe('liveness', () => {
         token: SharedToken.fromEnv(TOKEN_ENV_VAR, env),
         heartbeatMs: 200,
         coordinatorTimeoutMs: 1000,
+        completionGraceMs: 0,
         onListening: (address) => workers.push((worker = new WorkerProcess(address, env))),
         progress: (line) => {
           if (stalled || !/ step 2\//.test(line)) return;

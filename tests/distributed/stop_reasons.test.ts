@@ -37,6 +37,8 @@ describe('stop reasons', () => {
       heartbeatMs: 200,
       evictionCooldownMs: 300,
       deadlineMs: 60_000,
+      // Both workers are connected at the end (checked below): no grace period for returning ones.
+      completionGraceMs: 0,
     };
     const a = new WorkerProcess(address, env);
     const b = new WorkerProcess(address, env);
