@@ -19,7 +19,7 @@ import { tinyConfigYaml } from '../helpers/tiny_config.js';
 const tmp = mkdtempSync(path.join(tmpdir(), 'samlora-elastic-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** Wraps an in-process worker: counts steps, and fails from its `failAt`-th step on. */
+/** Wraps an in-process worker: counts steps, fails from its `failAt`-th step on, and reports one sample per second. */
 class FlakyWorker implements WorkerEndpoint {
   steps = 0;
   constructor(
@@ -34,7 +34,9 @@ class FlakyWorker implements WorkerEndpoint {
   }
   async trainStep(w: StepWork): ReturnType<LocalWorker['trainStep']> {
     if (++this.steps >= this.failAt) throw new Error('connection lost');
-    return this.inner.trainStep(w);
+    // Every worker reports the same speed, so shares stay equal (share sizing: share_plan.test.ts).
+    const r = await this.inner.trainStep(w);
+    return { ...r, computeSeconds: r.samples.length };
   }
   evaluate(w: EvalWork): ReturnType<LocalWorker['evaluate']> {
     return this.inner.evaluate(w);
