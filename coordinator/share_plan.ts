@@ -22,12 +22,18 @@ export class ThroughputTable {
   }
 }
 
-/** Splits `n` items into counts proportional to `weights` (largest remainder; the counts sum to n). */
+/**
+ * Splits `n` items into counts proportional to `weights` (largest remainder; the counts sum to n).
+ * With at least as many items as workers, each gets one first: a worker that looked slow once (a
+ * warm-up, a pause) is measured again instead of being left out for good.
+ */
 export function planShares(n: number, weights: readonly number[]): number[] {
   if (weights.length === 0) return [];
+  const base = n >= weights.length ? 1 : 0;
+  const rest = n - base * weights.length;
   const total = weights.reduce((a, b) => a + b, 0);
-  const exact = weights.map((w) => (total > 0 ? (n * w) / total : n / weights.length));
-  const counts = exact.map(Math.floor);
+  const exact = weights.map((w) => (total > 0 ? (rest * w) / total : rest / weights.length));
+  const counts = exact.map((e) => base + Math.floor(e));
   let left = n - counts.reduce((a, b) => a + b, 0);
   const order = exact.map((e, i) => [e - Math.floor(e), i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
   for (const [, i] of order) {

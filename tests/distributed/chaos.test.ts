@@ -117,8 +117,13 @@ describe('chaos', () => {
       }
       // A worker that has joined (a replacement still starting has no signal handlers yet); the
       // first worker is never killed, so one process is there from start to end.
-      const joined = live().filter((x) => x.count(/^joined run /) > 0 && (signal === 'SIGSTOP' || x !== workers[0]));
-      const candidates = joined.length ? joined : live().filter((x) => x !== workers[0]);
+      const eligible = live().filter((x) => signal === 'SIGSTOP' || x !== workers[0]);
+      let candidates = eligible.filter((x) => x.count(/^joined run /) > 0);
+      if (!candidates.length) {
+        // Only a replacement that is still starting: wait until it has joined.
+        await eligible[0]!.waitFor(/^joined run /, 1, 60_000);
+        candidates = [eligible[0]!];
+      }
       const w = candidates[Math.floor(random() * candidates.length)]!;
       if (signal === 'SIGSTOP') {
         w.kill('SIGSTOP');
@@ -129,7 +134,7 @@ describe('chaos', () => {
       victims.add(w);
       w.kill(signal);
       const code = await within(20_000, `worker ${signal}`, w.exit);
-      if (signal === 'SIGTERM') assert.equal(code, 143, `a worker stopped by SIGTERM exits 143 (${what})`);
+      if (signal === 'SIGTERM') assert.equal(code, 143, `a worker stopped by SIGTERM exits 143, not by ${w.proc.signalCode} (${what}):\n${w.messages.slice(-8).join('\n')}`);
       newWorker(); // the orchestrator's replacement
     };
 
