@@ -138,6 +138,8 @@ async function serveUntilDone(o: RemoteWorkerOptions, log: (l: string, level?: W
         );
       }
       wait = backoffDelay(attempts);
+      // The last attempt comes when --give-up-after runs out, not a whole backoff later.
+      if (o.giveUpAfterMs !== undefined) wait = Math.min(wait, Math.max(0, unreachableSince + o.giveUpAfterMs - Date.now()));
       log(`connection to ${o.address} failed (${errorMessage(err)}); retrying in ${(wait / 1000).toFixed(1)} s`, 'warn');
     }
     await new Promise<void>((resolve) => {
