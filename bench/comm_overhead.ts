@@ -77,7 +77,7 @@ async function measure(workers: number, rank: number, steps: number, delayMs: nu
     const stepS = median(times);
     const overhead = stepS - delayMs / 1000;
     const wireBytes = encoding === 'bf16' ? 2 : 4;
-    await server.stop();
+    await server.stop(true);
     stopped = true;
     // Each worker's cycles after its first (warm-up) one.
     const workerCycles = (await Promise.all(fakes.map((f) => f.cpu))).flatMap((c) => c.slice(1));
@@ -101,7 +101,7 @@ async function measure(workers: number, rank: number, steps: number, delayMs: nu
       worker_cpu_s_per_step: workerCycles.length ? median(workerCycles) : null,
     };
   } finally {
-    if (!stopped) await server.stop();
+    if (!stopped) await server.stop(true);
     await Promise.all(fakes.map((f) => f.cpu));
   }
 }

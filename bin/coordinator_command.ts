@@ -16,7 +16,7 @@ import { runToken } from './run_token.js';
 
 const USAGE = `usage: sam-lora coordinator --listen HOST:PORT [--config FILE] [--run-dir DIR] [--resume | --auto-resume]
                             [--min-workers N] [--token-file FILE] [--tls-cert F --tls-key F [--tls-client-ca F]]
-                            [--bf16] [--step-deadline SECONDS] [--set KEY=VALUE ...] [--epochs N]
+                            [--bf16] [--step-deadline SECONDS] [--heartbeat-interval SECONDS] [--set KEY=VALUE ...] [--epochs N]
                             [--no-dashboard] [--progress-interval S] [--log-level LEVEL] [--log-file FILE] [--log-pretty]
                             [--metrics HOST:PORT]
 
@@ -39,6 +39,8 @@ const USAGE = `usage: sam-lora coordinator --listen HOST:PORT [--config FILE] [-
   --tls-cert F --tls-key F serve over TLS; add --tls-client-ca F to require client certificates (mutual TLS)
   --bf16                   send weights and gradients as bfloat16 (half the bytes, ~3 significant digits)
   --step-deadline SECONDS  a worker that does not answer a step within this is evicted (default 600)
+  --heartbeat-interval SECONDS  heartbeats both ways this often (default 2); a worker silent for 5 of
+                           them is evicted, and a worker drops a coordinator silent for max(30 s, 10)
   --set KEY=VALUE, --epochs N   configuration overrides, as for sam-lora train
   --metrics HOST:PORT      serve Prometheus metrics at http://HOST:PORT/metrics (a port of its own, not
                            --listen's), e.g. 0.0.0.0:9464; README "Metrics" lists them
@@ -58,6 +60,7 @@ const COORDINATOR_OPTIONS = {
   'tls-client-ca': { type: 'string' },
   bf16: { type: 'boolean' },
   'step-deadline': { type: 'string' },
+  'heartbeat-interval': { type: 'string' },
 } as const;
 
 async function runCoordinatorCommand({ values }: ParsedArgs<typeof COORDINATOR_OPTIONS>): Promise<number> {
@@ -66,6 +69,8 @@ async function runCoordinatorCommand({ values }: ParsedArgs<typeof COORDINATOR_O
   if (!Number.isInteger(minWorkers) || minWorkers < 1) throw new UsageError(`--min-workers must be a positive integer (got ${values['min-workers']})`);
   const deadline = values['step-deadline'] === undefined ? 600 : Number(values['step-deadline']);
   if (!(deadline > 0)) throw new UsageError(`--step-deadline must be a positive number of seconds (got ${values['step-deadline']})`);
+  const heartbeat = values['heartbeat-interval'] === undefined ? 2 : Number(values['heartbeat-interval']);
+  if (!(heartbeat >= 0.1 && heartbeat <= 3600)) throw new UsageError(`--heartbeat-interval must be a number of seconds from 0.1 to 3600 (got ${values['heartbeat-interval']})`);
   if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) throw new UsageError('--tls-cert and --tls-key go together');
   if (values['tls-client-ca'] && !values['tls-cert']) throw new UsageError('--tls-client-ca needs --tls-cert and --tls-key');
   const security: ServerSecurity = values['tls-cert']
@@ -100,6 +105,7 @@ async function runCoordinatorCommand({ values }: ParsedArgs<typeof COORDINATOR_O
         security,
         encoding: values.bf16 ? 'bf16' : 'fp32',
         deadlineMs: deadline * 1000,
+        heartbeatMs: Math.round(heartbeat * 1000),
         signal,
         events,
       }).finally(() => Promise.all([display.close(), metrics?.close()]));

@@ -37,8 +37,10 @@ const USAGE = `usage: sam-lora worker --coordinator HOST:PORT (--gpu N | --devic
                            you only.
                            Without it, the SAMLORA_TOKEN environment variable is used when set.
 
-  A lost connection (coordinator restart, network) is retried with backoff; the worker rejoins
-  and carries on. A refusal (wrong token, version or checkpoint) ends it with the reason.
+  A lost connection (coordinator restart, network), a coordinator that stops before the end of the
+  run or silent past its timeout, and an eviction are followed by a new join (backoff with jitter,
+  the model kept); the worker exits 0 only when the coordinator says the run is complete. A
+  refusal (wrong token, version or checkpoint) ends it with the reason.
 
   --tls-ca FILE            connect over TLS, trusting this CA (default: the system's roots with --tls-cert)
   --tls-cert F --tls-key F present this client certificate (mutual TLS)
@@ -52,7 +54,7 @@ const USAGE = `usage: sam-lora worker --coordinator HOST:PORT (--gpu N | --devic
   Logs are JSON lines on stderr (with the run and worker ids once joined):
 ${LOG_USAGE}
 
-  Exit status: 0 the run ended, 1 failed (the message says why), 2 usage error, 3 no coordinator
+  Exit status: 0 the run is complete, 1 failed (the message says why), 2 usage error, 3 no coordinator
   for --give-up-after seconds, 143 (SIGTERM) or 130 (SIGINT) when a signal made it leave the run
   (128 + the signal: an orchestrator replaces it).
 `;

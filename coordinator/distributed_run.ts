@@ -9,6 +9,9 @@ import type { ServerSecurity, SharedToken } from '../shared/wire/security.js';
 import type { TensorEncoding } from '../shared/wire/tensor_codec.js';
 import { CoordinatorServer } from './grpc/coordinator_server.js';
 import { type LocalRunOptions, prepareRun, trainerFor } from './prepare_run.js';
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../shared/wire/limits.js';
+import { RunEvents } from './run_events.js';
+import { checkSampleSizes } from './sample_size_check.js';
 import { runNotes } from './run_notes.js';
 import type { Summary } from './trainer.js';
 import { WorkerPool } from './worker_pool.js';
@@ -22,6 +25,16 @@ export interface DistributedRunOptions extends LocalRunOptions {
   encoding?: TensorEncoding;
   /** Deadline of one step on one worker. */
   deadlineMs?: number;
+  /** Heartbeat interval both ways (default 2 s); a worker silent for 5 of them is evicted. */
+  heartbeatMs?: number;
+  /** How long an evicted worker waits before it joins again (default 2 s). */
+  evictionCooldownMs?: number;
+  /** After completion, how long to answer workers that may be between sessions (default 12 s; see CoordinatorServerOptions). */
+  completionGraceMs?: number;
+  /** The wire's message limit (default 16 MiB); every sample must fit one message. */
+  maxMessageBytes?: number;
+  /** A worker drops its session after this long without a message from the coordinator (default max(30 s, 10 heartbeats)). */
+  coordinatorTimeoutMs?: number;
   /** Called once the server listens, with its address. */
   onListening?: (address: string, server: CoordinatorServer) => void;
 }
@@ -39,7 +52,10 @@ function byteSource(datasets: { train: Dataset; test?: Dataset }): (id: string, 
 export async function runDistributed(o: DistributedRunOptions): Promise<Summary> {
   const say = o.progress ?? (() => undefined);
   const p = await prepareRun(o);
-  const pool = WorkerPool.forwarding(o.minWorkers, o.events, (e) => {
+  await checkSampleSizes({ train: p.train, ...(p.test ? { test: p.test } : {}) }, o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
+  // The server's health follows the run's progress, which it reads from the run's events.
+  const events = o.events ?? new RunEvents();
+  const pool = WorkerPool.forwarding(o.minWorkers, events, (e) => {
     if (e.kind === 'joined') say(`worker ${e.id} joined`);
     else if (e.kind === 'evicted') say(`worker ${e.id} left: ${e.reason}`);
     else say(`waiting for workers: ${e.live} connected, ${e.needed} needed`);
@@ -55,15 +71,25 @@ export async function runDistributed(o: DistributedRunOptions): Promise<Summary>
     ...(o.security ? { security: o.security } : {}),
     ...(o.encoding ? { encoding: o.encoding } : {}),
     ...(o.deadlineMs ? { deadlineMs: o.deadlineMs } : {}),
+    ...(o.heartbeatMs ? { heartbeatMs: o.heartbeatMs } : {}),
+    ...(o.evictionCooldownMs !== undefined ? { evictionCooldownMs: o.evictionCooldownMs } : {}),
+    ...(o.coordinatorTimeoutMs ? { coordinatorTimeoutMs: o.coordinatorTimeoutMs } : {}),
+    ...(o.maxMessageBytes ? { maxMessageBytes: o.maxMessageBytes } : {}),
+    ...(o.completionGraceMs !== undefined ? { completionGraceMs: o.completionGraceMs } : {}),
+    resumed: p.resume,
     sampleBytes: byteSource({ train: p.train, ...(p.test ? { test: p.test } : {}) }),
     log: say,
-    ...(o.events ? { events: o.events } : {}),
+    events,
   });
   runNotes(o)(`coordinator listening on ${server.address} (run ${p.runId})`);
   o.onListening?.(server.address, server);
+  let complete = false;
   try {
-    return await trainerFor(p, pool, o).run();
+    const summary = await trainerFor(p, pool, { ...o, events }).run();
+    complete = summary.status === 'completed';
+    return summary;
   } finally {
-    await server.stop();
+    // Workers exit only when the run is complete; after a stop or a failure they wait to rejoin.
+    await server.stop(complete);
   }
 }

@@ -13,11 +13,12 @@ import { Adam } from './optimizer/adam.js';
 import { clipGradNorm } from './optimizer/grad_clip.js';
 import { learningRate } from './optimizer/schedule.js';
 import { reduceResults } from './reduce.js';
+import { ThroughputTable, planShares } from './share_plan.js';
 import type { RunEvents, RunInfo, WorkerStepTiming } from './run_events.js';
 import { variantLabel } from '../shared/sam/config.js';
 import type { RunDir } from './run_dir.js';
 import { versionHash } from '../shared/tensor/weights_hash.js';
-import type { EvalResult, SampleTask, StepResult, WorkerEndpoint } from '../shared/contract/worker_endpoint.js';
+import { type EvalResult, type SampleTask, type StepResult, UndeliverableTaskError, type WorkerEndpoint } from '../shared/contract/worker_endpoint.js';
 import { StoppedWhileWaiting, type WorkerPool } from './worker_pool.js';
 import { errorMessage } from '../shared/errors/error_message.js';
 
@@ -128,6 +129,9 @@ export class Trainer {
     this.o.run.log(line);
   }
 
+  /** Each worker's samples per second, for the size of its share. */
+  private readonly throughput = new ThroughputTable();
+
   /** The reduced gradients' arrays, reused from step to step (each step's are consumed before the next). */
   private reduceBuffers?: Map<string, Float32Array>;
 
@@ -149,13 +153,19 @@ export class Trainer {
     const done: R[] = [];
     let pending = [...items];
     while (pending.length) {
-      const live = await this.o.pool.ready(this.o.signal);
+      await this.o.pool.ready(this.o.signal);
       await this.o.pool.sync(this.version, this.params);
-      const workers = this.o.pool.live();
-      if (workers.length < live.length) continue; // someone failed the sync: wait/redistribute
-      const share = Math.ceil(pending.length / workers.length);
-      const parts = workers.map((w, i) => [w, pending.slice(i * share, (i + 1) * share)] as const).filter(([, part]) => part.length > 0);
+      // Only workers holding this version get work; one that joined during the sync is synced on
+      // the next round. Fewer than min_workers (a failed sync, a join): wait and sync again.
+      const workers = this.o.pool.current(this.version);
+      if (workers.length < this.o.pool.minWorkers) continue;
+      // Shares follow each worker's measured throughput (equal until measured).
+      const counts = planShares(pending.length, this.throughput.weights(workers.map((w) => w.id)));
+      let from = 0;
+      const parts = workers.map((w, i) => [w, pending.slice(from, (from += counts[i]!))] as const).filter(([, part]) => part.length > 0);
       const settled = await Promise.allSettled(parts.map(([w, part]) => task(w, part.map((id) => ({ id })))));
+      // Not a worker's failure: evicting workers one after another for it would never end.
+      for (const r of settled) if (r.status === 'rejected' && r.reason instanceof UndeliverableTaskError) throw r.reason;
       pending = [];
       settled.forEach((r, i) => {
         const [w, part] = parts[i]!;
@@ -425,6 +435,7 @@ export class Trainer {
       ids,
       async (w, samples) => {
         const r = await w.trainStep({ epoch: this.state.epoch, step, weightsVersion: this.version, samples });
+        this.throughput.record(w.id, r.samples.length, r.computeSeconds);
         answered.push({ workerId: w.id, samples: r.samples.length, computeSeconds: r.computeSeconds, answeredAfterSeconds: (performance.now() - t0) / 1000, loss: r.weightSum > 0 ? r.lossSum / r.weightSum : Number.NaN, ...(r.peakRssBytes !== undefined ? { peakRssBytes: r.peakRssBytes } : {}) });
         return r;
       },

@@ -48,7 +48,7 @@ export class WorkerPool {
     this.versions.delete(id);
     this.evictions++;
     this.onEvent({ kind: 'evicted', id, reason });
-    w.close().catch(() => undefined);
+    w.close(reason).catch(() => undefined);
   }
 
   get size(): number {
@@ -57,6 +57,11 @@ export class WorkerPool {
 
   live(): WorkerEndpoint[] {
     return [...this.members.values()];
+  }
+
+  /** The live workers that hold weights `version` (a worker that joined during a sync does not yet). */
+  current(version: number): WorkerEndpoint[] {
+    return this.live().filter((w) => this.versions.get(w.id) === version);
   }
 
   /** Resolves with the live workers once at least min_workers are there. */

@@ -36,6 +36,8 @@ export async function launchLocal(o: LaunchOptions): Promise<Summary> {
       ...o,
       listen: '127.0.0.1:0',
       minWorkers: count,
+      // This launcher stops its own workers at the end: no need to wait for returning ones.
+      completionGraceMs: 0,
       token: SharedToken.fromEnv(TOKEN_ENV_VAR, env),
       onListening: (address) => {
         for (let i = 0; i < count; i++) {

@@ -143,6 +143,11 @@ export class ThreadedWorker implements WorkerEndpoint {
   }
 
   /** The thread's id (worker_threads.threadId inside it). */
+  /** False once the thread died or was closed: every call would fail. */
+  get usable(): boolean {
+    return !this.dead && !this.closing;
+  }
+
   get threadId(): number {
     return this.worker.threadId;
   }

@@ -1,10 +1,12 @@
 // A worker process's side of a distributed run: Join the coordinator, build the model the run's
 // config names in a compute thread, open the Session stream, and serve weights, steps and
-// evaluations until the coordinator says stop. Heartbeats keep flowing during long steps (the
-// step runs in the thread). A lost connection is retried with backoff; a refusal is final.
+// evaluations until the coordinator says the run is complete. Heartbeats keep flowing during long
+// steps (the step runs in the thread). Any other end of a session (an eviction, a coordinator that
+// stops or dies, a lost connection) is followed by a new Join, after the eviction's cooldown or with
+// backoff; only a refusal is final.
 
 import * as grpc from '@grpc/grpc-js';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { parseConfigText } from '../shared/config/index.js';
@@ -28,6 +30,7 @@ import { ThreadedWorker } from './compute_thread.js';
 import type { WorkerObserver } from './worker_observer.js';
 import { errorMessage } from '../shared/errors/error_message.js';
 import { wireText } from '../shared/wire/wire_text.js';
+import { backoffDelay } from './reconnect_backoff.js';
 
 export interface RemoteWorkerOptions {
   /** HOST:PORT of the coordinator. */
@@ -47,7 +50,7 @@ export interface RemoteWorkerOptions {
   observer?: WorkerObserver;
 }
 
-export type WorkerLogLevel = 'info' | 'warn' | 'error';
+export type WorkerLogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 /** No coordinator could be reached for the allowed time (giveUpAfterMs). */
 export class CoordinatorUnreachableError extends Error {
@@ -68,22 +71,61 @@ function unary<T>(start: (cb: grpc.requestCallback<T>) => unknown): Promise<T> {
 const isRefusal = (err: unknown): boolean =>
   typeof err === 'object' && err !== null && 'code' in err && [grpc.status.UNAUTHENTICATED, grpc.status.FAILED_PRECONDITION, grpc.status.PERMISSION_DENIED].includes((err as { code: number }).code);
 
-/** Serves the run until it ends (resolves) or the worker is refused (rejects with WorkerRefusedError). */
+/** How a session ended: the run is complete, the worker was told to stop, or it must join again. */
+type SessionEnd = { kind: 'complete' } | { kind: 'aborted' } | { kind: 'lost' } | { kind: 'evicted'; cooldownMs: number } | { kind: 'coordinator_stopping' };
+
+/** Most samples a coordinator may send ahead of one assignment (their bytes are held until it comes). */
+const MAX_STAGED_SAMPLES = 4096;
+
+/** Longest eviction cooldown a coordinator may impose (a hostile value must not park the worker). */
+const MAX_COOLDOWN_MS = 60_000;
+
+/** Serves the run until it is complete or aborted (resolves) or the worker is refused (rejects with WorkerRefusedError). */
 export async function runRemoteWorker(o: RemoteWorkerOptions): Promise<void> {
   const log = o.log ?? (() => undefined);
-  let delay = 500;
+  // The model and ORT sessions, kept from one session to the next while the run's model is the same
+  // (an eviction, a coordinator restart); they go when the worker leaves.
+  const kept: { model?: KeptModel } = {};
+  try {
+    await serveUntilDone(o, log, kept);
+  } finally {
+    await kept.model?.compute.close().catch(() => undefined);
+  }
+}
+
+/** A compute thread built for a run's config, and what it was built from. */
+interface KeptModel {
+  /** The config text, the sample transport and the checkpoint file's size and mtime. */
+  key: string;
+  fingerprint: pb.ModelFingerprint;
+  compute: ThreadedWorker;
+}
+
+function modelKey(reply: pb.JoinReply, checkpoint: string | null): string {
+  let file = '';
+  if (checkpoint) {
+    const st = statSync(checkpoint);
+    file = `${st.size}:${st.mtimeMs}`;
+  }
+  return JSON.stringify([reply.config_yaml, reply.samples_as_bytes, file]);
+}
+
+async function serveUntilDone(o: RemoteWorkerOptions, log: (l: string, level?: WorkerLogLevel) => void, kept: { model?: KeptModel }): Promise<void> {
   let attempts = 0;
   // When the coordinator stopped being reachable (reset by every session it admitted us to).
   let unreachableSince: number | undefined;
   for (;;) {
     if (o.signal?.aborted) return;
     const attemptStarted = Date.now();
+    let wait: number;
     try {
-      const outcome = await oneConnection(o, log);
-      if (outcome === 'stopped') return;
+      const end = await oneConnection(o, log, kept);
+      if (end.kind === 'complete' || end.kind === 'aborted') return;
+      // The coordinator was there: a new series of attempts begins.
       attempts = 0;
-      delay = 500;
       unreachableSince = undefined;
+      wait = end.kind === 'evicted' ? Math.min(end.cooldownMs, MAX_COOLDOWN_MS) + backoffDelay(0) : backoffDelay(0);
+      log(`${end.kind === 'evicted' ? 'evicted' : end.kind === 'coordinator_stopping' ? 'the coordinator is stopping' : 'lost the coordinator'}; joining again in ${(wait / 1000).toFixed(1)} s`, 'warn');
     } catch (err) {
       if (err instanceof WorkerRefusedError) throw err;
       if (isRefusal(err)) throw new WorkerRefusedError(wireText((err as grpc.ServiceError).details || String(err)));
@@ -95,22 +137,23 @@ export async function runRemoteWorker(o: RemoteWorkerOptions): Promise<void> {
           `no coordinator at ${o.address} for ${((Date.now() - unreachableSince) / 1000).toFixed(0)} s (${attempts} attempts; last: ${errorMessage(err)}); giving up`,
         );
       }
-      log(`connection to ${o.address} failed (${errorMessage(err)}); retrying in ${(delay / 1000).toFixed(1)} s`, 'warn');
+      wait = backoffDelay(attempts);
+      // The last attempt comes when --give-up-after runs out, not a whole backoff later.
+      if (o.giveUpAfterMs !== undefined) wait = Math.min(wait, Math.max(0, unreachableSince + o.giveUpAfterMs - Date.now()));
+      log(`connection to ${o.address} failed (${errorMessage(err)}); retrying in ${(wait / 1000).toFixed(1)} s`, 'warn');
     }
     await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, delay);
+      const t = setTimeout(resolve, wait);
       o.signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
     });
-    delay = Math.min(delay * 2, 10_000);
   }
 }
 
-/** One Join + Session; 'stopped' when the coordinator ended the run, 'lost' when the stream broke. */
-async function oneConnection(o: RemoteWorkerOptions, log: (l: string, level?: WorkerLogLevel) => void): Promise<'stopped' | 'lost'> {
+/** One Join + Session, and how it ended. The model built for it stays in `kept`. */
+async function oneConnection(o: RemoteWorkerOptions, log: (l: string, level?: WorkerLogLevel) => void, kept: { model?: KeptModel }): Promise<SessionEnd> {
   const protos = loadWireProtos();
   const sec = await clientSecurity(o.security ?? { mode: 'insecure' }, o.token);
   const client: CoordinatorClient = new protos.coordinator.Client(o.address, sec.credentials, { ...channelLimitOptions(), ...clientFlowControlOptions(), ...sec.options });
-  let compute: ThreadedWorker | undefined;
   try {
     const reply = await unary<pb.JoinReply>((cb) =>
       client.Join(
@@ -135,18 +178,30 @@ async function oneConnection(o: RemoteWorkerOptions, log: (l: string, level?: Wo
     if (config.model.checkpoint && !existsSync(config.model.checkpoint)) {
       throw new WorkerRefusedError(`the run's checkpoint ${config.model.checkpoint} does not exist on this host (${hostname()}); workers need the same file at the same path`);
     }
-    const loaded = await modelFingerprint(config);
+    const key = modelKey(reply, config.model.checkpoint);
+    if (kept.model && (kept.model.key !== key || !kept.model.compute.usable)) {
+      await kept.model.compute.close().catch(() => undefined);
+      delete kept.model;
+    }
+    // The same run and checkpoint as last time: no second hash of the checkpoint, no second build.
+    const reuse = kept.model;
+    const loaded = reuse?.fingerprint ?? (await modelFingerprint(config));
     const dataDirs = reply.samples_as_bytes ? { train: null, test: null } : {};
     // The model is built only once the coordinator accepted the fingerprint (a refusal is immediate).
     const start = async (): Promise<ThreadedWorker> => {
+      if (reuse) {
+        log(`joined run ${reply.run_id} as ${id}`);
+        log('kept the model and sessions of the previous session');
+        return reuse.compute;
+      }
       // The device is this worker's own (--gpu); the CUDA settings are the run's.
-      compute = await ThreadedWorker.start({ id, config, runtime: { ...o.runtime, cuda: cudaSettings(config) }, ...dataDirs });
+      const compute = await ThreadedWorker.start({ id, config, runtime: { ...o.runtime, cuda: cudaSettings(config) }, ...dataDirs });
+      kept.model = { key, fingerprint: loaded, compute };
       log(`joined run ${reply.run_id} as ${id}`);
       return compute;
     };
     return await serveSession(client, start, reply, loaded, log, o.signal, o.observer);
   } finally {
-    await compute?.close().catch(() => undefined);
     client.close();
   }
 }
@@ -159,7 +214,7 @@ async function serveSession(
   log: (l: string, level?: WorkerLogLevel) => void,
   signal?: AbortSignal,
   observer?: WorkerObserver,
-): Promise<'stopped' | 'lost'> {
+): Promise<SessionEnd> {
   const call = client.Session();
   const encoding = fromWireEncoding(reply.tensor_encoding) ?? 'fp32';
   const chunkBytes = tensorChunkBytes(negotiateMaxMessageBytes(reply.max_message_bytes));
@@ -168,13 +223,39 @@ async function serveSession(
   let welcomed = false;
   let compute!: ThreadedWorker;
   let sequence = 0;
+  const interval = Math.max(100, reply.heartbeat_interval_ms || 2000);
+  // When the coordinator was last heard from (performance.now(): immune to wall-clock steps).
+  let lastHeard = performance.now();
+  let lastTick = lastHeard;
+  const timeoutMs = reply.coordinator_timeout_ms;
   const heartbeat = setInterval(() => {
     call.write({ heartbeat: { unix_millis: Date.now(), sequence: ++sequence } });
-  }, Math.max(100, reply.heartbeat_interval_ms || 2000));
+    const now = performance.now();
+    // After a late tick (this process was frozen or busy), unread messages may be waiting: judge next time.
+    const lagging = now - lastTick > 1.5 * interval;
+    lastTick = now;
+    if (timeoutMs > 0 && !lagging && now - lastHeard > timeoutMs) {
+      log(`nothing from the coordinator for ${((now - lastHeard) / 1000).toFixed(1)} s; dropping the session`, 'warn');
+      lastHeard = now;
+      call.cancel();
+    }
+  }, interval);
   // Messages are handled one at a time, in order.
   let queue: Promise<void> = Promise.resolve();
-  const toTasks = (samples: pb.SampleTask[]): SampleTask[] => samples.map((s) => ({ id: s.id, ...(s.bytes ? { bytes: sampleFromWire(s.bytes) } : {}) }));
-  const send = (msgs: (pb.WorkerMessageOut | PreEncodedMessage)[]): Promise<void> => writeAll(call, msgs);
+  // Sample files sent ahead of the next assignment (one per message), by id.
+  const staged = new Map<string, pb.SampleBytes>();
+  const toTasks = (samples: pb.SampleTask[]): SampleTask[] => {
+    const tasks = samples.map((s) => {
+      const bytes = s.bytes ?? staged.get(s.id);
+      if (!bytes && reply.samples_as_bytes) throw new Error(`sample ${JSON.stringify(s.id.slice(0, 200))}: assigned without its files`);
+      return { id: s.id, ...(bytes ? { bytes: sampleFromWire(bytes) } : {}) };
+    });
+    staged.clear();
+    return tasks;
+  };
+  // Aborted when the session ends: a write waiting for a stream that will never drain gives up.
+  const closed = new AbortController();
+  const send = (msgs: (pb.WorkerMessageOut | PreEncodedMessage)[]): Promise<void> => writeAll(call, msgs, closed.signal);
   const fail = async (code: string, err: unknown, step = 0): Promise<void> => {
     await send([{ error: { code, message: errorMessage(err), fatal: false, step } }]);
   };
@@ -206,6 +287,10 @@ async function serveSession(
         }
         return;
       }
+      case 'sample':
+        if (staged.size >= MAX_STAGED_SAMPLES) throw new Error(`more than ${MAX_STAGED_SAMPLES} samples sent ahead of one assignment`);
+        staged.set(m.sample.id, m.sample);
+        return;
       case 'step': {
         const s = m.step;
         try {
@@ -226,6 +311,8 @@ async function serveSession(
           const chunks = [...packedTensorMessages(grads, { encoding, maxChunkBytes: chunkBytes, envelope: 'worker_message' })];
           await send([{ step_result: header }, ...chunks]);
           observer?.trainStep?.({ samples: r.samples.length, computeSeconds: r.computeSeconds });
+          // The worker's own account of what it trained (the chaos test checks it against the epochs).
+          log(`trained step ${r.step} (epoch ${s.epoch}): ${r.samples.map((x) => x.id).join(' ')}`, 'debug');
           observer?.bytes?.('sent', [...r.grads.values()].reduce((a, g) => a + g.length * elementBytes(encoding), 0));
         } catch (err) {
           await fail('STEP_FAILED', err, s.step);
@@ -246,7 +333,12 @@ async function serveSession(
       }
       case 'stop':
         log(`the coordinator ended the session: ${wireText(m.stop.reason)}`);
-        stopped = true;
+        stopped =
+          m.stop.kind === 'STOP_RUN_COMPLETE'
+            ? { kind: 'complete' }
+            : m.stop.kind === 'STOP_EVICTED'
+              ? { kind: 'evicted', cooldownMs: Math.max(0, Number(m.stop.reconnect_after_ms) || 0) }
+              : { kind: 'coordinator_stopping' };
         call.end();
         return;
       default:
@@ -255,18 +347,23 @@ async function serveSession(
   };
   // The coordinator's trainable shapes, learnt from the weights headers.
   const weightShapes = new Map<string, number[]>();
-  let stopped = false;
+  // What the coordinator's Stop said, once one came.
+  let stopped: SessionEnd | undefined;
+  const ended = (): SessionEnd => (signal?.aborted ? { kind: 'aborted' } : (stopped ?? { kind: 'lost' }));
 
   call.write({ hello: { worker_id: reply.worker_id, loaded } });
-  return new Promise<'stopped' | 'lost'>((resolve, reject) => {
-    const finish = (outcome: 'stopped' | 'lost' | Error): void => {
+  return new Promise<SessionEnd>((resolve, reject) => {
+    const finish = (outcome: SessionEnd | Error): void => {
       clearInterval(heartbeat);
+      closed.abort(new Error('the session ended'));
       observer?.disconnected?.();
       if (outcome instanceof Error) reject(outcome);
       else resolve(outcome);
     };
     signal?.addEventListener('abort', () => call.cancel(), { once: true });
     call.on('data', (m: pb.CoordinatorMessage) => {
+      lastHeard = performance.now();
+      if (m.kind === 'heartbeat') return;
       if (m.kind === 'refusal') {
         finish(new WorkerRefusedError(`the coordinator refused this worker: ${wireText(m.refusal.reason)}`));
         call.cancel();
@@ -278,12 +375,12 @@ async function serveSession(
         call.cancel();
       });
     });
-    call.on('end', () => void queue.then(() => finish(stopped || signal?.aborted ? 'stopped' : 'lost')));
+    call.on('end', () => void queue.then(() => finish(ended())));
     call.on('error', (err: grpc.ServiceError) => {
-      if (stopped || signal?.aborted) return finish('stopped');
+      if (stopped || signal?.aborted) return finish(ended());
       if (isRefusal(err)) return finish(new WorkerRefusedError(wireText(err.details || err.message)));
       if (!welcomed) return finish(err);
-      finish('lost');
+      finish({ kind: 'lost' });
     });
   });
 }

@@ -5,13 +5,23 @@
 // reply rejects the call; the training loop then evicts the worker and gives its samples to others.
 
 import type * as grpc from '@grpc/grpc-js';
+import { performance } from 'node:perf_hooks';
 import type { SampleBytes } from '../../shared/data/dataset.js';
 import type * as pb from '../../shared/wire/messages.js';
 import { sampleToWire } from '../../shared/wire/sample_codec.js';
 import { writeAll } from '../../shared/wire/stream_io.js';
 import type { PreEncodedMessage } from '../../shared/wire/pre_encoded.js';
 import { TensorReceiver } from '../../shared/wire/tensor_receiver.js';
-import type { EvalResult, EvalWork, SampleTask, StepResult, StepWork, WorkerEndpoint, WorkerPlacement } from '../../shared/contract/worker_endpoint.js';
+import {
+  type EvalResult,
+  type EvalWork,
+  type SampleTask,
+  type StepResult,
+  type StepWork,
+  UndeliverableTaskError,
+  type WorkerEndpoint,
+  type WorkerPlacement,
+} from '../../shared/contract/worker_endpoint.js';
 import type { WeightsBroadcast } from './weights_broadcast.js';
 import { errorMessage } from '../../shared/errors/error_message.js';
 import { wireText } from '../../shared/wire/wire_text.js';
@@ -24,7 +34,7 @@ export interface RemoteWorkerOptions {
   trainable: ReadonlyMap<string, readonly number[]>;
   /** The weights messages, encoded once per version for every worker of the run. */
   broadcast: WeightsBroadcast;
-  /** A step or evaluation not answered within this is a failure. */
+  /** A step or evaluation not answered, or weights not taken, within this is a failure. */
   deadlineMs: number;
   /** Ships a sample's encoded files with its task (no shared filesystem needed). */
   sampleBytes?: (id: string, split: 'train' | 'test') => Promise<SampleBytes>;
@@ -34,7 +44,18 @@ export interface RemoteWorkerOptions {
   onBytes?: (direction: 'sent' | 'received', bytes: number) => void;
   /** Where the worker said it runs (its Join capabilities). */
   placement?: WorkerPlacement;
+  /** How long an evicted worker waits before it joins again (Stop.reconnect_after_ms). */
+  evictionCooldownMs?: number;
+  /** Serializes a message, so a sample's size is known before it is sent (proto_loader's encodeCoordinatorMessage). */
+  encode?: (m: pb.CoordinatorMessageOut) => PreEncodedMessage;
+  /** The session's message limit: a sample message over it is refused here, naming the sample. */
+  maxMessageBytes?: number;
 }
+
+
+
+/** Most samples of one evaluation assignment. */
+export const EVAL_CHUNK_SAMPLES = 16;
 
 interface Waiter<T> {
   resolve: (v: T) => void;
@@ -44,6 +65,8 @@ interface Waiter<T> {
 
 export class RemoteWorker implements WorkerEndpoint {
   private dead?: string;
+  /** Aborted when the worker is dead: every write waiting for the stream to drain gives up. */
+  private readonly death = new AbortController();
   private stepWaiter?: Waiter<StepResult> & { step: number; assigned: string[] };
   private evalWaiter?: Waiter<EvalResult> & { requestId: number; assigned: string[] };
   private header?: pb.StepResultHeader;
@@ -57,7 +80,9 @@ export class RemoteWorker implements WorkerEndpoint {
   private gradBuffers?: { step: number; arrays: Map<string, Float32Array> };
   /** Hash of the weights as the worker received them, and of the coordinator's own (they differ with bf16). */
   private sent?: { wire: string; own: string };
-  lastSeen = Date.now();
+  /** When the last message came (performance.now(): a wall-clock step must not evict anyone). */
+  lastSeen = performance.now();
+  private beats = 0;
   readonly placement?: WorkerPlacement;
 
   constructor(
@@ -70,7 +95,7 @@ export class RemoteWorker implements WorkerEndpoint {
 
   /** Routes one message from the worker's stream. */
   onMessage(m: pb.WorkerMessage): void {
-    this.lastSeen = Date.now();
+    this.lastSeen = performance.now();
     try {
       switch (m.kind) {
         case 'heartbeat':
@@ -155,6 +180,7 @@ export class RemoteWorker implements WorkerEndpoint {
   /** The stream ended or broke: every pending and later call fails. */
   markDead(reason: string): void {
     this.dead ??= reason;
+    if (!this.death.signal.aborted) this.death.abort(new Error(`worker ${this.id}: ${reason}`));
     this.failPending(new Error(`worker ${this.id}: ${reason}`));
   }
 
@@ -186,58 +212,114 @@ export class RemoteWorker implements WorkerEndpoint {
     return { promise, waiter };
   }
 
-  private async tasks(samples: SampleTask[], split: 'train' | 'test'): Promise<pb.SampleTask[]> {
+  /**
+   * The assignment's sample list (ids only) and the messages that carry the samples' files ahead of
+   * it, one sample per message: an assignment of many large samples never exceeds the message limit.
+   */
+  private async tasks(samples: SampleTask[], split: 'train' | 'test'): Promise<{ ahead: (pb.CoordinatorMessageOut | PreEncodedMessage)[]; tasks: pb.SampleTask[] }> {
     const ship = this.o.sampleBytes;
-    return Promise.all(samples.map(async (s) => ({ id: s.id, bytes: ship ? sampleToWire(await ship(s.id, split)) : null })));
+    const tasks = samples.map((s) => ({ id: s.id, bytes: null }));
+    if (!ship) return { ahead: [], tasks };
+    const ahead = await Promise.all(
+      samples.map(async (s) => {
+        const m: pb.CoordinatorMessageOut = { sample: sampleToWire(await ship(s.id, split)) };
+        if (!this.o.encode) return m;
+        const encoded = this.o.encode(m);
+        const max = this.o.maxMessageBytes;
+        if (max !== undefined && encoded.bytes.length > max) {
+          throw new UndeliverableTaskError(`${split} sample ${s.id} is ${encoded.bytes.length} bytes as a message, over the message limit of ${max} bytes`);
+        }
+        return encoded;
+      }),
+    );
+    return { ahead, tasks };
   }
 
   /**
-   * Writes messages unless the reply promise settles first (a dead stream never drains, and a
-   * deadline must not fire on a promise nobody awaits yet).
+   * Writes messages unless the reply promise settles first (its deadline, or the worker's death,
+   * settles it: the write then gives up too, and a deadline must not fire on a promise nobody
+   * awaits yet).
    */
-  private async send(messages: pb.CoordinatorMessageOut[], reply: Promise<unknown>): Promise<void> {
+  private async send(messages: (pb.CoordinatorMessageOut | PreEncodedMessage)[], reply: Promise<unknown>): Promise<void> {
     const settled = reply.then(
       () => undefined,
       () => undefined,
     );
-    await Promise.race([writeAll(this.call, messages), settled]);
+    await Promise.race([writeAll(this.call, messages, this.death.signal).catch(() => undefined), settled]);
   }
 
+  /** The coordinator's sign of life (the worker drops a session that stays silent). */
+  heartbeat(): void {
+    if (this.dead) return;
+    try {
+      this.call.write({ heartbeat: { unix_millis: Date.now(), sequence: ++this.beats } });
+    } catch {
+      // The stream is gone; its end event evicts the worker.
+    }
+  }
+
+  /** Resolves once every weights message is written; rejects when the worker dies or the deadline passes first. */
   async setWeights(version: number, params: ReadonlyMap<string, Float32Array>): Promise<void> {
     this.alive();
     const encoded = this.o.broadcast.encoded(version, params);
     this.sent = { own: encoded.ownHash, wire: encoded.wireHash };
-    await writeAll<pb.CoordinatorMessageOut | PreEncodedMessage>(this.call, encoded.messages);
+    const deadline = AbortSignal.timeout(this.o.deadlineMs);
+    try {
+      await writeAll<pb.CoordinatorMessageOut | PreEncodedMessage>(this.call, encoded.messages, AbortSignal.any([this.death.signal, deadline]));
+    } catch (err) {
+      if (!deadline.aborted || this.death.signal.aborted) throw err;
+      // Half a weights message is on the stream: this session cannot be used again.
+      this.markDead(`did not take weights version ${version} within ${this.o.deadlineMs} ms`);
+      throw new Error(`worker ${this.id}: did not take weights version ${version} within ${this.o.deadlineMs} ms`);
+    }
     this.o.onBytes?.('sent', encoded.payloadBytes);
   }
 
   async trainStep(work: StepWork): Promise<StepResult> {
     this.alive();
     if (this.stepWaiter) throw new Error(`worker ${this.id} is already running step ${this.stepWaiter.step}`);
-    const samples = await this.tasks(work.samples, 'train');
+    const { ahead, tasks: samples } = await this.tasks(work.samples, 'train');
     this.alive(); // the stream may have broken while the samples were read
     const { promise, waiter } = this.waiter<StepResult>(`step ${work.step}`, () => (this.stepWaiter = undefined));
     this.stepWaiter = { ...waiter, step: work.step, assigned: work.samples.map((x) => x.id) };
-    await this.send([{ step: { epoch: work.epoch, step: work.step, weights_version: work.weightsVersion, samples } }], promise);
+    await this.send([...ahead, { step: { epoch: work.epoch, step: work.step, weights_version: work.weightsVersion, samples } }], promise);
     return promise;
   }
 
+  /**
+   * An evaluation share goes as assignments of at most EVAL_CHUNK_SAMPLES samples, one after the
+   * other: the files a worker holds at once stay bounded however large the test split is.
+   */
   async evaluate(work: EvalWork, split: 'train' | 'test' = 'test'): Promise<EvalResult> {
+    const out: EvalResult = { scores: [], failed: [] };
+    for (let i = 0; i < work.samples.length || i === 0; i += EVAL_CHUNK_SAMPLES) {
+      const r = await this.evaluateChunk({ ...work, samples: work.samples.slice(i, i + EVAL_CHUNK_SAMPLES) }, split);
+      out.scores.push(...r.scores);
+      out.failed.push(...r.failed);
+    }
+    return out;
+  }
+
+  private async evaluateChunk(work: EvalWork, split: 'train' | 'test'): Promise<EvalResult> {
     this.alive();
-    const samples = await this.tasks(work.samples, split);
+    const { ahead, tasks: samples } = await this.tasks(work.samples, split);
     this.alive();
     const requestId = this.nextRequest++;
     const { promise, waiter } = this.waiter<EvalResult>(`evaluation ${requestId}`, () => (this.evalWaiter = undefined));
     this.evalWaiter = { ...waiter, requestId, assigned: work.samples.map((x) => x.id) };
-    await this.send([{ eval: { request_id: requestId, weights_version: work.weightsVersion, split: split === 'train' ? 'SPLIT_TRAIN' : 'SPLIT_TEST', samples } }], promise);
+    await this.send([...ahead, { eval: { request_id: requestId, weights_version: work.weightsVersion, split: split === 'train' ? 'SPLIT_TRAIN' : 'SPLIT_TEST', samples } }], promise);
     return promise;
   }
 
-  /** Tells the worker the run is over (or it is evicted) and ends the stream. */
-  async close(reason = 'closed by the coordinator'): Promise<void> {
+  /**
+   * Ends the session, telling the worker what to do next: an eviction (the default: the pool
+   * closes a worker only to evict it) makes it rejoin after the cooldown, STOP_RUN_COMPLETE makes
+   * it exit, STOP_COORDINATOR_STOPPING makes it reconnect to the coordinator that resumes the run.
+   */
+  async close(reason = 'evicted by the coordinator', kind: pb.StopKind = 'STOP_EVICTED'): Promise<void> {
     this.markDead(reason);
     try {
-      this.call.write({ stop: { reason } });
+      this.call.write({ stop: { reason, kind, reconnect_after_ms: kind === 'STOP_EVICTED' ? (this.o.evictionCooldownMs ?? 0) : 0 } });
       this.call.end();
     } catch {
       // The stream is already gone.

@@ -66,6 +66,14 @@ export interface WorkerPlacement {
   device: string;
 }
 
+/**
+ * A task that cannot be handed to any worker (e.g. a sample larger than a message): not the
+ * worker's fault, so it is not evicted, and retrying elsewhere cannot help; the run fails with it.
+ */
+export class UndeliverableTaskError extends Error {
+  override readonly name = 'UndeliverableTaskError';
+}
+
 export interface WorkerEndpoint {
   readonly id: string;
   readonly placement?: WorkerPlacement;
@@ -74,5 +82,6 @@ export interface WorkerEndpoint {
   trainStep(work: StepWork): Promise<StepResult>;
   /** Split is 'test' unless given. */
   evaluate(work: EvalWork, split?: 'train' | 'test'): Promise<EvalResult>;
-  close(): Promise<void>;
+  /** Lets the worker go; `reason` says why when the coordinator evicts it (a remote worker is told). */
+  close(reason?: string): Promise<void>;
 }

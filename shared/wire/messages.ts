@@ -86,6 +86,7 @@ export interface JoinReply {
   max_message_bytes: number;
   tensor_encoding: WireEnum<Encoding>;
   heartbeat_interval_ms: number;
+  coordinator_timeout_ms: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -223,8 +224,13 @@ export interface EvalAssignment {
   samples: SampleTask[];
 }
 
+/** samlora.v1.StopKind. */
+export type StopKind = 'STOP_KIND_UNSPECIFIED' | 'STOP_RUN_COMPLETE' | 'STOP_EVICTED' | 'STOP_COORDINATOR_STOPPING';
+
 export interface Stop {
   reason: string;
+  kind: WireEnum<StopKind>;
+  reconnect_after_ms: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -251,6 +257,8 @@ export interface CoordinatorMessageKinds {
   eval: EvalAssignment;
   stop: Stop;
   packed: PackedTensors;
+  heartbeat: Heartbeat;
+  sample: SampleBytes;
 }
 
 /**

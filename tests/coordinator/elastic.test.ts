@@ -19,7 +19,7 @@ import { tinyConfigYaml } from '../helpers/tiny_config.js';
 const tmp = mkdtempSync(path.join(tmpdir(), 'samlora-elastic-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** Wraps an in-process worker: counts steps, and fails from its `failAt`-th step on. */
+/** Wraps an in-process worker: counts steps, fails from its `failAt`-th step on, and reports one sample per second. */
 class FlakyWorker implements WorkerEndpoint {
   steps = 0;
   constructor(
@@ -34,7 +34,9 @@ class FlakyWorker implements WorkerEndpoint {
   }
   async trainStep(w: StepWork): ReturnType<LocalWorker['trainStep']> {
     if (++this.steps >= this.failAt) throw new Error('connection lost');
-    return this.inner.trainStep(w);
+    // Every worker reports the same speed, so shares stay equal (share sizing: share_plan.test.ts).
+    const r = await this.inner.trainStep(w);
+    return { ...r, computeSeconds: r.samples.length };
   }
   evaluate(w: EvalWork): ReturnType<LocalWorker['evaluate']> {
     return this.inner.evaluate(w);
@@ -48,10 +50,37 @@ function localWorker(p: PreparedRun, id: string): LocalWorker {
   return new LocalWorker({ id, config: p.config, model: p.model, datasets: { train: p.train, ...(p.test ? { test: p.test } : {}) }, runtime: runtimeOptions(p.config) });
 }
 
-async function run(name: string, workers: (p: PreparedRun) => FlakyWorker[], join?: { afterStep: number; make: (p: PreparedRun) => FlakyWorker }): Promise<{ summary: Summary; workers: FlakyWorker[] }> {
+/** Adds `late` to the pool while its own weights of version `atVersion` are being sent (a join during a sync). */
+class JoinsDuringSync extends FlakyWorker {
+  constructor(
+    inner: LocalWorker,
+    private readonly pool: WorkerPool,
+    private readonly late: FlakyWorker,
+    private readonly atVersion: number,
+    private readonly all: FlakyWorker[],
+  ) {
+    super(inner);
+  }
+  override async setWeights(v: number, p: ReadonlyMap<string, Float32Array>): Promise<void> {
+    if (v === this.atVersion) {
+      this.all.push(this.late);
+      this.pool.add(this.late);
+      // The sync is still pending while the late worker is in the pool.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    return super.setWeights(v, p);
+  }
+}
+
+async function run(
+  name: string,
+  workers: (p: PreparedRun, pool: WorkerPool, all: FlakyWorker[]) => FlakyWorker[],
+  join?: { afterStep: number; make: (p: PreparedRun) => FlakyWorker },
+): Promise<{ summary: Summary; workers: FlakyWorker[] }> {
   const p = await prepareRun({ configPath: config, runDir: path.join(tmp, name) });
   const pool = new WorkerPool(1);
-  const all = workers(p);
+  const all: FlakyWorker[] = [];
+  all.push(...workers(p, pool, all));
   for (const w of all) pool.add(w);
   const trainer = new Trainer({
     config: p.config,
@@ -111,5 +140,14 @@ describe('elastic membership', () => {
       const ref = single.summary.losses[i]!;
       assert.ok(Math.abs(l - ref) <= 1e-5 * Math.max(1, Math.abs(ref)), `step ${i}: ${l} vs one worker's ${ref}`);
     });
+  });
+
+  it('a worker that joins while the weights are being sent gets no task before it holds the current version', async () => {
+    const r = await run('join-during-sync', (p, pool, all) => [new JoinsDuringSync(localWorker(p, 'a'), pool, new FlakyWorker(localWorker(p, 'late')), 3, all)]);
+    assert.equal(r.summary.status, 'completed');
+    // A task for a version the worker does not hold fails its version check and evicts it.
+    assert.equal(r.summary.evictions, 0);
+    const late = r.workers.find((w) => w.id === 'late')!;
+    assert.ok(late.steps > 0, 'the late worker was used once it held the weights');
   });
 });

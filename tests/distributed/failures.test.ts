@@ -60,6 +60,7 @@ describe('distributed failures', () => {
       minWorkers: 3,
       token: SharedToken.fromEnv(TOKEN_ENV_VAR, env),
       deadlineMs: 60_000,
+      completionGraceMs: 0,
       onListening: (a) => {
         address = a;
         worker(a);

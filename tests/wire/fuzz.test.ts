@@ -86,7 +86,9 @@ const coordinatorSeeds: pb.CoordinatorMessageOut[] = [
   { weights: { version: 2, tensors: layout } },
   { step: { epoch: 0, step: 3, weights_version: 2, samples: [{ id: 'img-1', bytes: sample }, { id: 'img-2', bytes: null }] } },
   { eval: { request_id: 4, weights_version: 2, split: 'SPLIT_TEST', samples: [{ id: 'img-1', bytes: { ...sample, format: 'DATASET_FORMAT_REFERENCE', mask_name: 'm.png', mask: Buffer.from([1, 2]), coco: null } }] } },
-  { stop: { reason: 'done' } },
+  { stop: { reason: 'done', kind: 'STOP_EVICTED', reconnect_after_ms: 2000 } },
+  { heartbeat: { unix_millis: 1, sequence: 1 } },
+  { sample: sample },
 ];
 
 /** A crash: something no refusal throws. */

@@ -90,11 +90,12 @@ export function trivialCoordinator(): CoordinatorHandlers {
         max_message_bytes: 16 * 1024 * 1024,
         tensor_encoding: 'FP32',
         heartbeat_interval_ms: 1000,
+        coordinator_timeout_ms: 0,
       };
       callback(null, reply);
     },
     Session: (call) => {
-      call.write({ stop: { reason: 'nothing to do' } });
+      call.write({ stop: { reason: 'nothing to do', kind: 'STOP_RUN_COMPLETE', reconnect_after_ms: 0 } });
       call.end();
     },
   };

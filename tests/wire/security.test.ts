@@ -178,7 +178,7 @@ describe('token on every call', () => {
     assert.equal(denied.messages.length, 0);
     const ok = await session(client({ interceptors: [tokenClientInterceptor(token)] }));
     assert.equal(ok.code, grpc.status.OK);
-    assert.deepEqual(ok.messages, [{ kind: 'stop', stop: { reason: 'nothing to do' } }]);
+    assert.deepEqual(ok.messages, [{ kind: 'stop', stop: { reason: 'nothing to do', kind: 'STOP_RUN_COMPLETE', reconnect_after_ms: 0 } }]);
   });
 });
 

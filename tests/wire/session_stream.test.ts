@@ -52,7 +52,7 @@ function echoSession(): CoordinatorHandlers['Session'] {
             const out: Iterable<CoordinatorMessageOut> = (function* () {
               yield { weights: { version: header.step + 1, tensors: tensorInfos(tensors) } };
               for (const chunk of iterateTensorChunks(tensors, { encoding: 'fp32', maxChunkBytes: chunkBytesFor(LIMIT) })) yield { tensor: chunk };
-              yield { stop: { reason: 'done' } };
+              yield { stop: { reason: 'done', kind: 'STOP_RUN_COMPLETE', reconnect_after_ms: 0 } };
             })();
             writeAll(call, out).then(() => call.end(), fail);
             break;

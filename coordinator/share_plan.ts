@@ -1,0 +1,45 @@
+// How many of a step's samples each worker gets: in proportion to its measured throughput, so a
+// mixed fleet finishes a step together instead of at the slowest worker's pace. The gradients are
+// sums weighted by sample, so any split gives the same step (up to the order of float additions).
+
+/** Samples per second a worker reached, smoothed over its recent steps. */
+export class ThroughputTable {
+  private readonly rates = new Map<string, number>();
+
+  /** Records that `workerId` computed `samples` samples in `seconds`. */
+  record(workerId: string, samples: number, seconds: number): void {
+    if (!(samples > 0 && seconds > 0 && Number.isFinite(seconds))) return;
+    const rate = samples / seconds;
+    const old = this.rates.get(workerId);
+    this.rates.set(workerId, old === undefined ? rate : 0.5 * old + 0.5 * rate);
+  }
+
+  /** The workers' relative speeds; a worker not measured yet counts as the mean of the others (1 when none is). */
+  weights(workerIds: readonly string[]): number[] {
+    const known = workerIds.map((id) => this.rates.get(id)).filter((r): r is number => r !== undefined);
+    const fallback = known.length ? known.reduce((a, b) => a + b, 0) / known.length : 1;
+    return workerIds.map((id) => this.rates.get(id) ?? fallback);
+  }
+}
+
+/**
+ * Splits `n` items into counts proportional to `weights` (largest remainder; the counts sum to n).
+ * With at least as many items as workers, each gets one first: a worker that looked slow once (a
+ * warm-up, a pause) is measured again instead of being left out for good.
+ */
+export function planShares(n: number, weights: readonly number[]): number[] {
+  if (weights.length === 0) return [];
+  const base = n >= weights.length ? 1 : 0;
+  const rest = n - base * weights.length;
+  const total = weights.reduce((a, b) => a + b, 0);
+  const exact = weights.map((w) => (total > 0 ? (rest * w) / total : rest / weights.length));
+  const counts = exact.map((e) => base + Math.floor(e));
+  let left = n - counts.reduce((a, b) => a + b, 0);
+  const order = exact.map((e, i) => [e - Math.floor(e), i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+  for (const [, i] of order) {
+    if (left <= 0) break;
+    counts[i]!++;
+    left--;
+  }
+  return counts;
+}
