@@ -2,6 +2,7 @@
 
 import { DEMO_DEFAULTS, writeDemoDataset } from '../shared/data/demo_data.js';
 import { UsageError } from './cli_errors.js';
+import { intOption } from './number_options.js';
 import { type ParsedArgs, defineCommand } from './define_command.js';
 
 const USAGE = `usage: sam-lora demo-data --out DIR [--seed N] [--train N] [--test N] [--size PX] [--force]
@@ -17,14 +18,6 @@ const USAGE = `usage: sam-lora demo-data --out DIR [--seed N] [--train N] [--tes
   --size PX    image side in pixels (default ${DEMO_DEFAULTS.size})
   --force      replace DIR/train and DIR/test if they already hold files
 `;
-
-function intOption(name: string, value: string | undefined, fallback: number, min: number): number {
-  if (value === undefined) return fallback;
-  if (!/^-?\d+$/.test(value)) throw new UsageError(`--${name} must be an integer (got "${value}")`);
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} must be an integer >= ${min} (got ${value})`);
-  return n;
-}
 
 const DEMO_DATA_OPTIONS = { out: { type: 'string' }, seed: { type: 'string' }, train: { type: 'string' }, test: { type: 'string' }, size: { type: 'string' }, force: { type: 'boolean' } } as const;
 

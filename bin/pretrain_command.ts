@@ -2,7 +2,6 @@
 // from seeded weights, on the generated source domain, and write it as a SAM checkpoint.
 
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import { PRETRAIN_RECIPE, type PretrainRecipe, pretrainVariant } from '../pretrain/recipe.js';
 import { initialPretrainState } from '../pretrain/initial_weights.js';
 import { pretrain } from '../pretrain/pretrain.js';
@@ -10,8 +9,9 @@ import { loadSamCheckpoint } from '../shared/sam/checkpoint.js';
 import type { SamConfig } from '../shared/sam/config.js';
 import type { HostTensor } from '../shared/tensor/host_tensor.js';
 import { readSafetensors, writeSafetensors } from '../shared/tensor/safetensors.js';
-import { UsageError, reportCommandError } from './cli_errors.js';
-import type { Command } from './command.js';
+import { UsageError } from './cli_errors.js';
+import { type ParsedArgs, defineCommand } from './define_command.js';
+import { intOption, positiveNumberOption } from './number_options.js';
 
 const R = PRETRAIN_RECIPE;
 const USAGE = `usage: sam-lora pretrain --out FILE.safetensors [--seed N] [--batches N] [--batch N] [--refinements N]
@@ -40,21 +40,6 @@ const USAGE = `usage: sam-lora pretrain --out FILE.safetensors [--seed N] [--bat
                     when --seed is changed)
 `;
 
-function intOption(name: string, value: string | undefined, fallback: number, min: number): number {
-  if (value === undefined) return fallback;
-  if (!/^-?\d+$/.test(value)) throw new UsageError(`--${name} must be an integer (got "${value}")`);
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} must be an integer >= ${min} (got ${value})`);
-  return n;
-}
-
-function numberOption(name: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!(Number.isFinite(n) && n > 0)) throw new UsageError(`--${name} must be a positive number (got "${value}")`);
-  return n;
-}
-
 /** The recipe and result a pretrained file records (a further phase keeps its history). */
 async function pretrainRecord(file: string): Promise<Record<string, unknown>> {
   const { metadata } = await readSafetensors(file);
@@ -70,59 +55,52 @@ async function initFrom(file: string, cfg: SamConfig): Promise<Map<string, HostT
   return new Map([...loaded.state].map(([k, t]) => [k, { shape: [...t.shape], data: Float32Array.from(t.data) }]));
 }
 
-async function runPretrain(argv: string[]): Promise<number> {
-  try {
-    if (argv.includes('--help') || argv.includes('-h')) {
-      process.stdout.write(USAGE);
-      return 0;
-    }
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: Object.fromEntries(['out', 'init', 'seed', 'batches', 'batch', 'refinements', 'lr', 'warmup', 'eval-every', 'eval-images', 'eval-seed', 'threads'].map((k) => [k, { type: 'string' as const }])),
-    });
-    if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-    const out = values.out;
-    if (typeof out !== 'string' || out === '') throw new UsageError('missing --out FILE.safetensors');
-    const str = (k: string): string | undefined => values[k] as string | undefined;
-    const recipe: PretrainRecipe = {
-      ...R,
-      seed: intOption('seed', str('seed'), R.seed, Number.MIN_SAFE_INTEGER),
-      batches: intOption('batches', str('batches'), R.batches, 1),
-      batch: intOption('batch', str('batch'), R.batch, 1),
-      refinements: intOption('refinements', str('refinements'), R.refinements, 0),
-      lr: numberOption('lr', str('lr'), R.lr),
-      warmup: intOption('warmup', str('warmup'), R.warmup, 0),
-      evalEvery: intOption('eval-every', str('eval-every'), R.evalEvery, 0),
-      evalImages: intOption('eval-images', str('eval-images'), R.evalImages, 1),
-      evalSeed: intOption('eval-seed', str('eval-seed'), R.evalSeed, Number.MIN_SAFE_INTEGER),
-    };
-    const threads = intOption('threads', str('threads'), 0, 0);
-    const cfg = pretrainVariant();
-    const init = str('init');
-    const state = init === undefined ? initialPretrainState(cfg, recipe.seed) : await initFrom(init, cfg);
-    const log = (line: string): void => void process.stdout.write(`${line}\n`);
-    log(`pretraining the ${cfg.img} px variant (dim ${cfg.dim}, depth ${cfg.depth}, pdim ${cfg.pdim}) from seed ${recipe.seed}: ${recipe.batches} batches of ${recipe.batch}, ${recipe.refinements} refinements`);
-    const previousRecord = init === undefined ? null : await pretrainRecord(init);
-    const started = performance.now();
-    const save = (result: object): Promise<void> =>
-      writeSafetensors(out, state, { format: 'pt', sam_lora_pretrain_recipe: JSON.stringify({ ...recipe, ...(init === undefined ? {} : { init: previousRecord }) }), sam_lora_pretrain_result: JSON.stringify(result) });
-    const onEval = async (batch: number, e: object): Promise<void> => {
-      if (batch < recipe.batches) await save({ partial: true, batch, seconds: Math.round((performance.now() - started) / 1000), source_test: e });
-    };
-    const result = await pretrain({ cfg, state, ...recipe, threads, log, onEval });
-    const final = result.evals.at(-1)!;
-    await save({ batch: recipe.batches, seconds: Math.round(result.seconds), source_test: final });
-    log(`wrote ${out} after ${Math.round(result.seconds)} s: source test Dice ${final.dice.toFixed(4)}, IoU ${final.iou.toFixed(4)}, IoU-prediction correlation ${final.iouCorrelation.toFixed(3)}`);
-    return 0;
-  } catch (e) {
-    return reportCommandError('pretrain', USAGE, e);
-  }
+const S = { type: 'string' } as const;
+const PRETRAIN_OPTIONS = {
+  out: S, init: S, seed: S, batches: S, batch: S, refinements: S, lr: S, warmup: S,
+  'eval-every': S, 'eval-images': S, 'eval-seed': S, threads: S,
+} as const;
+
+async function runPretrain({ values }: ParsedArgs<typeof PRETRAIN_OPTIONS>): Promise<number> {
+  const out = values.out;
+  if (typeof out !== 'string' || out === '') throw new UsageError('missing --out FILE.safetensors');
+  const str = (k: keyof typeof PRETRAIN_OPTIONS): string | undefined => values[k];
+  const recipe: PretrainRecipe = {
+    ...R,
+    seed: intOption('seed', str('seed'), R.seed, Number.MIN_SAFE_INTEGER),
+    batches: intOption('batches', str('batches'), R.batches, 1),
+    batch: intOption('batch', str('batch'), R.batch, 1),
+    refinements: intOption('refinements', str('refinements'), R.refinements, 0),
+    lr: positiveNumberOption('lr', str('lr'), R.lr),
+    warmup: intOption('warmup', str('warmup'), R.warmup, 0),
+    evalEvery: intOption('eval-every', str('eval-every'), R.evalEvery, 0),
+    evalImages: intOption('eval-images', str('eval-images'), R.evalImages, 1),
+    evalSeed: intOption('eval-seed', str('eval-seed'), R.evalSeed, Number.MIN_SAFE_INTEGER),
+  };
+  const threads = intOption('threads', str('threads'), 0, 0);
+  const cfg = pretrainVariant();
+  const init = str('init');
+  const state = init === undefined ? initialPretrainState(cfg, recipe.seed) : await initFrom(init, cfg);
+  const log = (line: string): void => void process.stdout.write(`${line}\n`);
+  log(`pretraining the ${cfg.img} px variant (dim ${cfg.dim}, depth ${cfg.depth}, pdim ${cfg.pdim}) from seed ${recipe.seed}: ${recipe.batches} batches of ${recipe.batch}, ${recipe.refinements} refinements`);
+  const previousRecord = init === undefined ? null : await pretrainRecord(init);
+  const started = performance.now();
+  const save = (result: object): Promise<void> =>
+    writeSafetensors(out, state, { format: 'pt', sam_lora_pretrain_recipe: JSON.stringify({ ...recipe, ...(init === undefined ? {} : { init: previousRecord }) }), sam_lora_pretrain_result: JSON.stringify(result) });
+  const onEval = async (batch: number, e: object): Promise<void> => {
+    if (batch < recipe.batches) await save({ partial: true, batch, seconds: Math.round((performance.now() - started) / 1000), source_test: e });
+  };
+  const result = await pretrain({ cfg, state, ...recipe, threads, log, onEval });
+  const final = result.evals.at(-1)!;
+  await save({ batch: recipe.batches, seconds: Math.round(result.seconds), source_test: final });
+  log(`wrote ${out} after ${Math.round(result.seconds)} s: source test Dice ${final.dice.toFixed(4)}, IoU ${final.iou.toFixed(4)}, IoU-prediction correlation ${final.iouCorrelation.toFixed(3)}`);
+  return 0;
 }
 
-export const pretrainCommand: Command = {
+export const pretrainCommand = defineCommand({
   name: 'pretrain',
   summary: 'train the small base SAM from scratch on generated data with SAM\'s recipe (what the demo job starts from)',
+  usage: USAGE,
+  options: PRETRAIN_OPTIONS,
   run: runPretrain,
-};
+});
