@@ -25,23 +25,13 @@ import { LABEL_SLOTS } from '../shared/sam/prompt_encoder.js';
 import { PRETRAIN_IO, buildPretrainGraph } from '../shared/sam/pretrain_graph.js';
 import { IO } from '../shared/sam/sam_graph.js';
 import type { HostTensor } from '../shared/tensor/host_tensor.js';
+import type { PretrainRecipe } from './recipe.js';
 import { type InteractivePrompt, errorPoint, firstPrompt, isAmbiguous, writeTokens } from './interactive_prompt.js';
 
-export interface PretrainOptions {
+/** A recipe (recipe.ts) applied to a model's weights, which it trains in place. */
+export interface PretrainOptions extends Omit<PretrainRecipe, 'evalSeed'> {
   cfg: SamConfig;
   state: Map<string, HostTensor>;
-  seed: number;
-  /** Image batches; each is 1 + refinements optimizer updates. */
-  batches: number;
-  batch: number;
-  refinements: number;
-  lr: number;
-  minLr: number;
-  warmup: number;
-  weightDecay: number;
-  /** Evaluate every this many batches (and at the end); 0: only at the end. */
-  evalEvery: number;
-  evalImages: number;
   /** Seed of the source test split (default: seed), so a further phase is scored on the same images. */
   evalSeed?: number;
   threads?: number;
