@@ -74,7 +74,8 @@ describe('dashboard', () => {
     const text = assertFits(lastFrame(), 80, 24).join('\n');
     assert.match(text, /sam-lora +running/);
     assert.match(text, /step 3\/6 .* eta \d+s/);
-    assert.match(text, /^local-0 .* active /m);
+    // Step 3 ends the epoch with one sample: it goes to whichever worker is measured faster (share_plan.ts).
+    assert.match(text, /^local-\d .* active /m);
     assert.match(text, /q +stop after this step/);
     unmount();
   });
