@@ -12,7 +12,7 @@ import type { ModelSetup } from '../shared/contract/model_setup.js';
 import { Adam } from './optimizer/adam.js';
 import { clipGradNorm } from './optimizer/grad_clip.js';
 import { learningRate } from './optimizer/schedule.js';
-import { reduceResults } from './reduce.js';
+import { reduceResultsSliced } from './reduce.js';
 import { ThroughputTable, planShares } from './share_plan.js';
 import { type CopyOutcome, runShareRound } from './share_round.js';
 import { type StepDeadlinePolicy, shareDeadlineMs } from './step_deadline.js';
@@ -515,7 +515,7 @@ export class Trainer {
       }
     }
     const tReduce = performance.now();
-    const reduced = reduceResults(results, this.o.model.shapes, this.reduceBuffers);
+    const reduced = await reduceResultsSliced(results, this.o.model.shapes, this.reduceBuffers);
     this.reduceBuffers = reduced.grads;
     this.state.step++;
     this.state.losses.push(reduced.loss);
