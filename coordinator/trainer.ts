@@ -180,10 +180,11 @@ export class Trainer {
       // the next round. Fewer than min_workers (a failed sync, a join): wait and sync again.
       const current = this.o.pool.current(this.version);
       if (current.length < this.o.pool.minWorkers) continue;
-      // A worker still computing an abandoned copy gets nothing new until it answers (or misses its deadline).
+      // A worker still computing an abandoned copy gets nothing new until it answers, misses its
+      // deadline or is evicted; min_workers counts the workers that can take a share.
       const workers = current.filter((w) => !this.busy.has(w.id));
-      if (workers.length === 0) {
-        await Promise.race(this.busy.values());
+      if (workers.length < this.o.pool.minWorkers) {
+        await Promise.race(current.flatMap((w) => this.busy.get(w.id) ?? []));
         continue;
       }
       // Shares follow each worker's measured throughput (equal until measured).
