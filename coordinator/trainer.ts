@@ -201,7 +201,7 @@ export class Trainer {
           ? {
               expectedSeconds: (id: string, n: number) => this.pace.expectedSeconds(id, n),
               onAnswer: (id: string, n: number, seconds: number) => this.pace.record(id, n, seconds),
-              onCopy: (fromId: string, to: string, n: number) => this.narrate(`step ${this.state.step}: worker ${fromId} is late with ${n} sample(s); worker ${to} computes them too, the first answer counts`),
+              onCopy: (fromId: string, to: string, n: number) => this.say(`step ${this.state.step}: worker ${fromId} is late with ${n} sample(s); worker ${to} computes them too, the first answer counts`),
               ...(this.o.stepDeadline ? { deadlineMs: (id: string, n: number) => shareDeadlineMs(this.o.stepDeadline!, this.pace.expectedSeconds(id, n)) } : {}),
             }
           : {}),
