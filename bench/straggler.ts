@@ -5,6 +5,9 @@
 // workers report (coordinator/share_plan.ts), so after the first step the step time should be near
 // fleet_bound_s = batch / (1/fast + 1/slow) rather than equal_shares_s = batch/2 × slow.
 //
+// A share still out when the other worker is idle and late by that worker's pace is copied to it
+// (first answer counts): `copies` says how often that happened.
+//
 // node dist/bench/straggler.js [--batch 12] [--steps 8] [--fast-ms 150] [--slow-ms 300]
 // One JSON line on stdout.
 
@@ -89,7 +92,10 @@ checkpoint:
     const events = new RunEvents();
     const stepSeconds: number[] = [];
     events.on((e) => void (e.kind === 'step' && stepSeconds.push(e.timing.stepSeconds)));
-    await new Trainer({ config: p.config, model: p.model, run: p.run, runId: 'straggler', pool, trainIds: p.trainIds, testIds: p.testIds, events }).run();
+    // Copies of late shares (coordinator/share_round.ts): none expected here, the shares being sized to the speeds.
+    let copies = 0;
+    const trainer = new Trainer({ config: p.config, model: p.model, run: p.run, runId: 'straggler', pool, trainIds: p.trainIds, testIds: p.testIds, events, progress: (l) => void (/computes them too/.test(l) && copies++) });
+    await trainer.run();
     await pool.closeAll();
     const rate = 1000 / fastMs + 1000 / slowMs;
     process.stdout.write(
@@ -105,6 +111,9 @@ checkpoint:
         equal_shares_s: (Math.ceil(batch / 2) * slowMs) / 1000,
         shares_fast: fast.samples,
         shares_slow: slow.samples,
+        // Shares copied to an idle worker, and answers of abandoned copies (the slow worker's, ignored).
+        copies,
+        ignored_answers: trainer.ignoredAnswers,
       })}\n`,
     );
   } finally {

@@ -33,12 +33,14 @@ const USAGE = `usage: sam-lora coordinator --listen HOST:PORT [--config FILE] [-
                            jobs that get restarted: Kubernetes, Slurm --requeue). With either, a run
                            whose summary.json says it completed is not trained again: its results
                            are printed and the command exits 0.
-  --min-workers N          train only while at least N workers are connected (default 1)
+  --min-workers N          train only while at least N workers are connected and free to take a share (default 1)
   --token-file FILE        shared secret every call must carry (default: $${TOKEN_ENV_VAR} when set);
                            without a token any client that reaches the port can join
   --tls-cert F --tls-key F serve over TLS; add --tls-client-ca F to require client certificates (mutual TLS)
   --bf16                   send weights and gradients as bfloat16 (half the bytes, ~3 significant digits)
-  --step-deadline SECONDS  a worker that does not answer a step within this is evicted (default 600)
+  --step-deadline SECONDS  a worker that does not answer a step within this is evicted. Default: a
+                           share's deadline is max(30 s, 4 x the worker's observed time for a share
+                           that size), 600 s for its first share (session warm-up)
   --heartbeat-interval SECONDS  heartbeats both ways this often (default 2); a worker silent for 5 of
                            them is evicted, and a worker drops a coordinator silent for max(30 s, 10)
   --set KEY=VALUE, --epochs N   configuration overrides, as for sam-lora train
@@ -67,8 +69,9 @@ async function runCoordinatorCommand({ values }: ParsedArgs<typeof COORDINATOR_O
   if (!values.listen || !/^.+:\d+$/.test(values.listen)) throw new UsageError('--listen HOST:PORT is required');
   const minWorkers = values['min-workers'] === undefined ? 1 : Number(values['min-workers']);
   if (!Number.isInteger(minWorkers) || minWorkers < 1) throw new UsageError(`--min-workers must be a positive integer (got ${values['min-workers']})`);
-  const deadline = values['step-deadline'] === undefined ? 600 : Number(values['step-deadline']);
-  if (!(deadline > 0)) throw new UsageError(`--step-deadline must be a positive number of seconds (got ${values['step-deadline']})`);
+  // Without it, each share's deadline follows the worker's observed pace (coordinator/step_deadline.ts).
+  const deadline = values['step-deadline'] === undefined ? undefined : Number(values['step-deadline']);
+  if (deadline !== undefined && !(deadline > 0)) throw new UsageError(`--step-deadline must be a positive number of seconds (got ${values['step-deadline']})`);
   const heartbeat = values['heartbeat-interval'] === undefined ? 2 : Number(values['heartbeat-interval']);
   if (!(heartbeat >= 0.1 && heartbeat <= 3600)) throw new UsageError(`--heartbeat-interval must be a number of seconds from 0.1 to 3600 (got ${values['heartbeat-interval']})`);
   if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) throw new UsageError('--tls-cert and --tls-key go together');
@@ -104,7 +107,7 @@ async function runCoordinatorCommand({ values }: ParsedArgs<typeof COORDINATOR_O
         ...(token ? { token } : {}),
         security,
         encoding: values.bf16 ? 'bf16' : 'fp32',
-        deadlineMs: deadline * 1000,
+        ...(deadline !== undefined ? { deadlineMs: deadline * 1000 } : {}),
         heartbeatMs: Math.round(heartbeat * 1000),
         signal,
         events,

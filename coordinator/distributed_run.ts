@@ -15,6 +15,7 @@ import { checkSampleSizes } from './sample_size_check.js';
 import { runNotes } from './run_notes.js';
 import type { Summary } from './trainer.js';
 import { WorkerPool } from './worker_pool.js';
+import { DEFAULT_FIRST_SHARE_MS, type StepDeadlinePolicy, checkDeadlinePolicy } from './step_deadline.js';
 
 export interface DistributedRunOptions extends LocalRunOptions {
   /** HOST:PORT to serve on (port 0: any free port). */
@@ -23,8 +24,14 @@ export interface DistributedRunOptions extends LocalRunOptions {
   token?: SharedToken;
   security?: ServerSecurity;
   encoding?: TensorEncoding;
-  /** Deadline of one step on one worker. */
+  /**
+   * A fixed deadline of every share, evaluation and weights sync on one worker (--step-deadline).
+   * Without it, a training share's deadline follows the worker's observed pace (step_deadline.ts),
+   * and evaluations and syncs get 10 minutes.
+   */
   deadlineMs?: number;
+  /** The derived share deadline's floor, factor and first-share allowance (defaults in step_deadline.ts); ignored with deadlineMs. */
+  stepDeadline?: StepDeadlinePolicy;
   /** Heartbeat interval both ways (default 2 s); a worker silent for 5 of them is evicted. */
   heartbeatMs?: number;
   /** How long an evicted worker waits before it joins again (default 2 s). */
@@ -85,7 +92,9 @@ export async function runDistributed(o: DistributedRunOptions): Promise<Summary>
   o.onListening?.(server.address, server);
   let complete = false;
   try {
-    const summary = await trainerFor(p, pool, { ...o, events }).run();
+    const stepDeadline: StepDeadlinePolicy = o.deadlineMs ? { fixedMs: o.deadlineMs } : { firstShareMs: DEFAULT_FIRST_SHARE_MS, ...o.stepDeadline };
+    checkDeadlinePolicy(stepDeadline);
+    const summary = await trainerFor(p, pool, { ...o, events }, stepDeadline).run();
     complete = summary.status === 'completed';
     return summary;
   } finally {

@@ -14,6 +14,7 @@ import { type Summary, Trainer } from './trainer.js';
 import type { RunEvents } from './run_events.js';
 import { type NoteLevel, runNotes } from './run_notes.js';
 import type { WorkerPool } from './worker_pool.js';
+import type { StepDeadlinePolicy } from './step_deadline.js';
 
 /** The demo dataset of the embedded job: enough images that held-out Dice measures learning, not memory. */
 const DEMO_TRAIN_IMAGES = 192;
@@ -131,7 +132,7 @@ export async function prepareRun(o: LocalRunOptions): Promise<PreparedRun> {
 }
 
 /** The training loop of a prepared run over a pool of workers (in-process or remote). */
-export function trainerFor(p: PreparedRun, pool: WorkerPool, o: LocalRunOptions): Trainer {
+export function trainerFor(p: PreparedRun, pool: WorkerPool, o: LocalRunOptions, stepDeadline?: StepDeadlinePolicy): Trainer {
   return new Trainer({
     config: p.config,
     model: p.model,
@@ -145,5 +146,6 @@ export function trainerFor(p: PreparedRun, pool: WorkerPool, o: LocalRunOptions)
     signal: o.signal,
     maxSteps: o.maxSteps,
     events: o.events,
+    ...(stepDeadline ? { stepDeadline } : {}),
   });
 }

@@ -5,13 +5,27 @@
 /** Samples per second a worker reached, smoothed over its recent steps. */
 export class ThroughputTable {
   private readonly rates = new Map<string, number>();
+  private readonly seen = new Set<string>();
+
+  /** `skipFirst`: each worker's first observation is not counted (it includes building the worker's session). */
+  constructor(private readonly o: { skipFirst?: boolean } = {}) {}
 
   /** Records that `workerId` computed `samples` samples in `seconds`. */
   record(workerId: string, samples: number, seconds: number): void {
     if (!(samples > 0 && seconds > 0 && Number.isFinite(seconds))) return;
+    if (this.o.skipFirst && !this.seen.has(workerId)) {
+      this.seen.add(workerId);
+      return;
+    }
     const rate = samples / seconds;
     const old = this.rates.get(workerId);
     this.rates.set(workerId, old === undefined ? rate : 0.5 * old + 0.5 * rate);
+  }
+
+  /** Seconds `workerId` is expected to take for `samples` samples at its smoothed rate; undefined until measured. */
+  expectedSeconds(workerId: string, samples: number): number | undefined {
+    const rate = this.rates.get(workerId);
+    return rate === undefined ? undefined : samples / rate;
   }
 
   /** The workers' relative speeds; a worker not measured yet counts as the mean of the others (1 when none is). */

@@ -12,8 +12,10 @@ import type { ModelSetup } from '../shared/contract/model_setup.js';
 import { Adam } from './optimizer/adam.js';
 import { clipGradNorm } from './optimizer/grad_clip.js';
 import { learningRate } from './optimizer/schedule.js';
-import { reduceResults } from './reduce.js';
+import { reduceResultsSliced } from './reduce.js';
 import { ThroughputTable, planShares } from './share_plan.js';
+import { type CopyOutcome, runShareRound } from './share_round.js';
+import { type StepDeadlinePolicy, shareDeadlineMs } from './step_deadline.js';
 import type { RunEvents, RunInfo, WorkerStepTiming } from './run_events.js';
 import { variantLabel } from '../shared/sam/config.js';
 import type { RunDir } from './run_dir.js';
@@ -43,6 +45,8 @@ export interface TrainerOptions {
   maxSteps?: number;
   /** Observers (dashboard, metrics) see the run through these events. */
   events?: RunEvents;
+  /** Deadlines of training shares (step_deadline.ts); none when absent (in-process workers). */
+  stepDeadline?: StepDeadlinePolicy;
 }
 
 export interface Summary {
@@ -132,6 +136,16 @@ export class Trainer {
   /** Each worker's samples per second, for the size of its share. */
   private readonly throughput = new ThroughputTable();
 
+  /**
+   * Each worker's samples per second of wall time (answer included), for copies and deadlines. A
+   * worker's first answer (its session warm-up) is not counted: it would make the worker look slow,
+   * and its shares worth copying.
+   */
+  private readonly pace = new ThroughputTable({ skipFirst: true });
+
+  /** Answers of abandoned copies (their share was answered first by the other copy): not used. */
+  ignoredAnswers = 0;
+
   /** The reduced gradients' arrays, reused from step to step (each step's are consumed before the next). */
   private reduceBuffers?: Map<string, Float32Array>;
 
@@ -147,9 +161,16 @@ export class Trainer {
   /**
    * Runs `task` for `items` spread over the live workers; a worker whose call fails (or whose
    * result is refused by `check`) is evicted and its items go round again, so every item is done
-   * exactly once while at least min_workers remain.
+   * exactly once while at least min_workers remain. With `straggler` (training steps), a worker
+   * left idle gets a copy of a late share (the first valid answer counts) and each share has a
+   * deadline from the worker's observed pace.
    */
-  private async distribute<R>(items: readonly string[], task: (w: WorkerEndpoint, part: SampleTask[]) => Promise<R>, check: (r: R) => string | undefined = () => undefined): Promise<R[]> {
+  private async distribute<R>(
+    items: readonly string[],
+    task: (w: WorkerEndpoint, part: SampleTask[]) => Promise<R>,
+    check: (r: R) => string | undefined = () => undefined,
+    straggler = false,
+  ): Promise<R[]> {
     const done: R[] = [];
     let pending = [...items];
     while (pending.length) {
@@ -157,29 +178,72 @@ export class Trainer {
       await this.o.pool.sync(this.version, this.params);
       // Only workers holding this version get work; one that joined during the sync is synced on
       // the next round. Fewer than min_workers (a failed sync, a join): wait and sync again.
-      const workers = this.o.pool.current(this.version);
-      if (workers.length < this.o.pool.minWorkers) continue;
+      const current = this.o.pool.current(this.version);
+      if (current.length < this.o.pool.minWorkers) continue;
+      // A worker still computing an abandoned copy gets nothing new until it answers, misses its
+      // deadline or is evicted; min_workers counts the workers that can take a share.
+      const workers = current.filter((w) => !this.busy.has(w.id));
+      if (workers.length < this.o.pool.minWorkers) {
+        await Promise.race(current.flatMap((w) => this.busy.get(w.id) ?? []));
+        continue;
+      }
       // Shares follow each worker's measured throughput (equal until measured).
       const counts = planShares(pending.length, this.throughput.weights(workers.map((w) => w.id)));
       let from = 0;
-      const parts = workers.map((w, i) => [w, pending.slice(from, (from += counts[i]!))] as const).filter(([, part]) => part.length > 0);
-      const settled = await Promise.allSettled(parts.map(([w, part]) => task(w, part.map((id) => ({ id })))));
+      const assigned = workers.map((w, i) => ({ worker: w, items: pending.slice(from, (from += counts[i]!)) }));
+      const parts = assigned.filter((p) => p.items.length > 0);
+      const round = await runShareRound<R>({
+        parts,
+        spare: assigned.filter((p) => p.items.length === 0).map((p) => p.worker),
+        task: (w, ids) => task(w, ids.map((id) => ({ id }))),
+        check,
+        ...(straggler
+          ? {
+              expectedSeconds: (id: string, n: number) => this.pace.expectedSeconds(id, n),
+              onAnswer: (id: string, n: number, seconds: number) => this.pace.record(id, n, seconds),
+              onCopy: (fromId: string, to: string, n: number) => this.say(`step ${this.state.step}: worker ${fromId} is late with ${n} sample(s); worker ${to} computes them too, the first answer counts`),
+              ...(this.o.stepDeadline ? { deadlineMs: (id: string, n: number) => shareDeadlineMs(this.o.stepDeadline!, this.pace.expectedSeconds(id, n)) } : {}),
+            }
+          : {}),
+      });
+      for (const a of round.abandoned) this.watchAbandoned(a.worker, a.outcome);
       // Not a worker's failure: evicting workers one after another for it would never end.
-      for (const r of settled) if (r.status === 'rejected' && r.reason instanceof UndeliverableTaskError) throw r.reason;
+      for (const f of round.failures) if (f.error instanceof UndeliverableTaskError) throw f.error;
+      for (const f of round.failures) {
+        this.o.pool.evict(f.worker.id, f.reason);
+        this.narrate(`worker ${f.worker.id} evicted: ${f.reason}`);
+      }
       pending = [];
-      settled.forEach((r, i) => {
-        const [w, part] = parts[i]!;
-        const refused = r.status === 'fulfilled' ? check(r.value) : errorMessage(r.reason);
-        if (refused === undefined && r.status === 'fulfilled') {
-          done.push(r.value);
+      round.won.forEach((w, i) => {
+        if (w) {
+          done.push(w.result);
+          if (w.copy) this.narrate(`step ${this.state.step}: worker ${w.worker.id}'s copy of worker ${parts[i]!.worker.id}'s share answered first; the other answer is ignored`);
         } else {
-          this.o.pool.evict(w.id, refused ?? 'failed');
-          this.narrate(`worker ${w.id} evicted: ${refused}; its ${part.length} sample(s) go to the others`);
-          pending.push(...part);
+          this.narrate(`${parts[i]!.items.length} sample(s) go to the other workers`);
+          pending.push(...parts[i]!.items);
         }
       });
     }
     return done;
+  }
+
+  /** Workers computing an abandoned copy, until it settles: a failure (a missed deadline) evicts the worker. */
+  private readonly busy = new Map<string, Promise<void>>();
+
+  private watchAbandoned<R>(w: WorkerEndpoint, outcome: Promise<CopyOutcome<R>>): void {
+    this.busy.set(
+      w.id,
+      outcome.then((out) => {
+        this.busy.delete(w.id);
+        if (out.ok) this.ignoredAnswers++;
+        // (A worker already evicted, e.g. for a failed weights sync, is not evicted twice.)
+        if (!out.ok && !(out.error instanceof UndeliverableTaskError) && this.o.pool.live().some((x) => x.id === w.id)) {
+          const reason = errorMessage(out.error);
+          this.o.pool.evict(w.id, reason);
+          this.narrate(`worker ${w.id} evicted: ${reason}`);
+        }
+      }),
+    );
   }
 
   private async restore(): Promise<void> {
@@ -430,17 +494,20 @@ export class Trainer {
     const step = this.state.step;
     const expected = this.currentHash();
     const t0 = performance.now();
-    const answered: WorkerStepTiming[] = [];
+    // Timings of the answers used (an abandoned copy's answer is not one of them).
+    const timings = new Map<StepResult, WorkerStepTiming>();
     const results: StepResult[] = await this.distribute(
       ids,
       async (w, samples) => {
         const r = await w.trainStep({ epoch: this.state.epoch, step, weightsVersion: this.version, samples });
         this.throughput.record(w.id, r.samples.length, r.computeSeconds);
-        answered.push({ workerId: w.id, samples: r.samples.length, computeSeconds: r.computeSeconds, answeredAfterSeconds: (performance.now() - t0) / 1000, loss: r.weightSum > 0 ? r.lossSum / r.weightSum : Number.NaN, ...(r.peakRssBytes !== undefined ? { peakRssBytes: r.peakRssBytes } : {}) });
+        timings.set(r, { workerId: w.id, samples: r.samples.length, computeSeconds: r.computeSeconds, answeredAfterSeconds: (performance.now() - t0) / 1000, loss: r.weightSum > 0 ? r.lossSum / r.weightSum : Number.NaN, ...(r.peakRssBytes !== undefined ? { peakRssBytes: r.peakRssBytes } : {}) });
         return r;
       },
       (r) => (r.step !== step ? `answered step ${r.step} for step ${step}` : r.weightsHash !== undefined && r.weightsHash !== expected ? 'holds different weights (hash mismatch)' : undefined),
+      true,
     );
+    const answered = results.map((r) => timings.get(r)!);
     for (const r of results) {
       for (const s of r.samples) ledger.record(s.id);
       for (const f of r.failed) {
@@ -449,7 +516,7 @@ export class Trainer {
       }
     }
     const tReduce = performance.now();
-    const reduced = reduceResults(results, this.o.model.shapes, this.reduceBuffers);
+    const reduced = await reduceResultsSliced(results, this.o.model.shapes, this.reduceBuffers);
     this.reduceBuffers = reduced.grads;
     this.state.step++;
     this.state.losses.push(reduced.loss);

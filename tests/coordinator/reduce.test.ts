@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { reduceResults } from '../../coordinator/reduce.js';
+import { reduceResults, reduceResultsSliced } from '../../coordinator/reduce.js';
 import type { StepResult } from '../../shared/contract/worker_endpoint.js';
 
 const shapes = new Map<string, readonly number[]>([
@@ -65,4 +65,29 @@ test('reduction reports non-finite gradients: NaN, infinity, and float32 overflo
   const out = reduceResults([zero], shapes);
   assert.equal(out.finite, false);
   assert.ok(Number.isNaN(out.loss));
+});
+
+test('the sliced reduction equals the one-pass one to the bit, and lets the event loop run between slices', async () => {
+  // Slices are at least 1024 values per worker: 'c' takes three of them, 'a' and 'b' share one.
+  const big = new Map<string, readonly number[]>([['c', [3000]], ...shapes]);
+  for (const n of [1, 3, 5]) {
+    const results = Array.from({ length: n }, (_, j) => {
+      const r = result(j + 1, 0.5 + j, 1e3);
+      r.grads.set('c', Float32Array.from({ length: 3000 }, (_, i) => Math.cos(i * (j + 1)) * 1e3));
+      return r;
+    });
+    const one = reduceResults(results, big);
+    let ranMeanwhile = false;
+    setImmediate(() => (ranMeanwhile = true));
+    const sliced = await reduceResultsSliced(results, big, undefined, 1);
+    // Without a yield the promise would settle on microtasks alone, before any setImmediate callback.
+    assert.ok(ranMeanwhile, `${n} workers: other callbacks ran while the reduction was under way`);
+    for (const [k, g] of one.grads) assert.deepEqual(sliced.grads.get(k), g, `${n} workers, ${k}`);
+    assert.equal(sliced.finite, one.finite);
+    assert.equal(sliced.loss, one.loss);
+    assert.equal(sliced.weight, one.weight);
+  }
+  const nan = result(1, 1);
+  nan.grads.get('b')![3] = Number.NaN;
+  assert.equal((await reduceResultsSliced([result(2, 1), nan], shapes, undefined, 1)).finite, false);
 });

@@ -25,3 +25,11 @@ test('ThroughputTable: a worker half as fast gets a third of the samples; an unm
   t.record('slow', 4, 0); // no measurement
   assert.deepEqual(t.weights(['slow']), [2]);
 });
+
+test("ThroughputTable with skipFirst: a worker's first observation (its warm-up) is not counted", () => {
+  const t = new ThroughputTable({ skipFirst: true });
+  t.record('w', 1, 10);
+  assert.equal(t.expectedSeconds('w', 1), undefined);
+  t.record('w', 2, 1);
+  assert.equal(t.expectedSeconds('w', 4), 2);
+});
