@@ -13,8 +13,10 @@ export interface Reduced {
   grads: Map<string, Float32Array>;
   loss: number;
   weight: number;
-  /** Every reduced gradient element is finite. */
+  /** Every reduced gradient element is finite (false after an overflow). */
   finite: boolean;
+  /** A worker reported an fp16 overflow: `grads` holds nothing of this step (not reduced). */
+  overflow: boolean;
 }
 
 /**
@@ -30,6 +32,9 @@ export function reduceResults(results: readonly StepResult[], shapes: ReadonlyMa
     weight += r.weightSum;
     lossSum += r.lossSum;
   }
+  const loss = weight > 0 ? lossSum / weight : Number.NaN;
+  // An overflow skips the step for everyone: the other workers' gradients are not needed.
+  if (results.some((r) => r.overflow)) return { grads, loss, weight, finite: false, overflow: true };
   let finite = true;
   for (const [k, acc] of grads) {
     const parts = results.map((r) => {
@@ -44,7 +49,7 @@ export function reduceResults(results: readonly StepResult[], shapes: ReadonlyMa
     const last = parts[parts.length - 1]!;
     finite = (weight > 0 ? addDivideInto(acc, last, weight) : addIntoChecked(acc, last)) && finite;
   }
-  return { grads, loss: weight > 0 ? lossSum / weight : Number.NaN, weight, finite };
+  return { grads, loss, weight, finite, overflow: false };
 }
 
 function fits(into: Map<string, Float32Array> | undefined, shapes: ReadonlyMap<string, readonly number[]>): into is Map<string, Float32Array> {

@@ -18,6 +18,7 @@ function header(over: Partial<pb.StepResultHeader> = {}): pb.StepResultHeader {
     grads: [],
     weights_hash: 'ab12',
     peak_rss_bytes: 123456789,
+    overflow: false,
     ...over,
   };
 }
