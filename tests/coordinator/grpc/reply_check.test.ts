@@ -47,6 +47,27 @@ describe('step replies', () => {
   for (const [name, over, re] of lies) it(`refuses ${name}`, () => assert.throws(() => checkStepReply(header(over), assigned), re));
 });
 
+describe('fp16 overflow replies', () => {
+  const overflow = (over: Partial<pb.StepResultHeader> = {}): pb.StepResultHeader =>
+    header({ overflow: true, loss_sum: Number.NaN, samples: [{ id: 'a', loss: Number.POSITIVE_INFINITY, weight: 1 }, { id: 'b', loss: Number.NaN, weight: 2 }], ...over });
+  it('pass for a step with a loss scale, without gradients, non-finite losses allowed', () => {
+    checkStepReply(overflow(), assigned, { scaled: true });
+    checkStepReply(overflow({ loss_sum: 1.5 }), assigned, { scaled: true });
+  });
+  it('are refused for a step without a loss scale (an fp32 run: no overflow to report)', () => {
+    assert.throws(() => checkStepReply(overflow(), assigned), /overflow reported for a step without a loss scale/);
+  });
+  it('are refused with gradients, with a finite loss below the floor, or with bad weights and ids', () => {
+    assert.throws(() => checkStepReply(overflow({ grads: [{ name: 'w', shape: [2] }] }), assigned, { scaled: true }), /an overflow reply lists gradients/);
+    assert.throws(() => checkStepReply(overflow({ loss_sum: -2 }), assigned, { scaled: true }), /loss_sum is -2/);
+    assert.throws(() => checkStepReply(overflow({ weight_sum: Number.NaN }), assigned, { scaled: true }), /weight_sum is NaN/);
+    assert.throws(() => checkStepReply(overflow({ failed: [] }), assigned, { scaled: true }), /missing from the reply/);
+  });
+  it('a non-overflow reply keeps every check under a loss scale', () => {
+    assert.throws(() => checkStepReply(header({ loss_sum: Number.NaN }), assigned, { scaled: true }), /loss_sum is NaN/);
+  });
+});
+
 describe('evaluation replies', () => {
   const ok: pb.EvalResult = { request_id: 1, scores: [{ id: 'a', dice: 0.5, iou: 0.25, objects: 2 }, { id: 'b', dice: Number.NaN, iou: Number.NaN, objects: 0 }], failed: [{ id: 'c', reason: 'x' }] };
   it('an honest reply passes', () => checkEvalReply(ok, assigned));
