@@ -66,7 +66,7 @@ describe('fp16 training: the demo job against fp32', () => {
   });
 
   // The embedded demo job (the bundled small SAM, LoRA rank 8 on q/v, lr 0.004, train.memory all), 50
-  // steps of one image each: fp16 on the CPU is ~5x slower than fp32 (no fp16 kernels for most ops).
+  // steps of one image each: fp16 on the CPU is ~13x slower than fp32 (no fp16 kernels for most ops).
   const STEPS = 50;
   const losses = async (precision: 'fp32' | 'fp16'): Promise<{ summary: Summary; steps: StepEvent[] }> =>
     run({
