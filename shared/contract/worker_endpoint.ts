@@ -50,7 +50,7 @@ export interface StepResult {
    * fp16 runs only: the worker's scaled gradients held an Inf or NaN (the loss scale was too large
    * for fp16). Not a failure of the worker: the coordinator skips the step for every worker and
    * halves the scale. `grads` is then empty and the losses may be non-finite. A step without a
-   * loss scale must not report it (the coordinator refuses such a result).
+   * loss scale must not report it (a remote worker that does is refused as malformed).
    */
   overflow?: boolean;
 }
