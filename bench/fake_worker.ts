@@ -64,7 +64,7 @@ function run(address: string, delayMs: number): void {
           await new Promise((r) => setTimeout(r, delayMs));
           // An honest account of the samples given (the coordinator checks it), each of weight 1.
           const samples = m.step.samples.map((x) => ({ id: x.id, loss: 1, weight: 1 }));
-          const header: pb.StepResultHeader = { step: m.step.step, weight_sum: samples.length, loss_sum: samples.length, samples, failed: [], compute_seconds: delayMs / 1000, grads: tensorInfos(grads!), weights_hash: '', peak_rss_bytes: 0 };
+          const header: pb.StepResultHeader = { step: m.step.step, weight_sum: samples.length, loss_sum: samples.length, samples, failed: [], compute_seconds: delayMs / 1000, grads: tensorInfos(grads!), weights_hash: '', peak_rss_bytes: 0, overflow: false };
           const chunks = packedTensorMessages(grads!, { encoding, maxChunkBytes: tensorChunkBytes(reply.max_message_bytes), envelope: 'worker_message' });
           await writeAll<pb.WorkerMessageOut | PreEncodedMessage>(call, [{ step_result: header }, ...chunks]);
         }

@@ -5,7 +5,7 @@
 // A checkpoint holds the LoRA (native format, plus the reference project's format when it can
 // express the adapters), the trained decoder weights when the decoder is trained, the optimizer
 // moments, and state.json: step, epoch, position in the epoch's sample order, the samples already
-// trained this epoch, the loss history, evaluations and the resolved config.
+// trained this epoch, the loss history, evaluations, the fp16 loss scaler's state and the resolved config.
 
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -18,6 +18,7 @@ import type { HostTensor } from '../shared/tensor/host_tensor.js';
 import { readSafetensors, writeSafetensors } from '../shared/tensor/safetensors.js';
 import type { EpochAccount } from './epoch_plan.js';
 import type { AdamState } from './optimizer/adam.js';
+import type { LossScalerState } from './optimizer/loss_scaler.js';
 
 export interface EvalRecord extends SegScores {
   step: number;
@@ -42,6 +43,8 @@ export interface TrainerState {
   staleEvals: number;
   skippedSteps: number;
   wallSeconds: number;
+  /** fp16 runs: the dynamic loss scaler (scale, good steps since its last change, overflows skipped). */
+  lossScaler?: LossScalerState;
 }
 
 export interface CheckpointContent {

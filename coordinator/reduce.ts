@@ -15,8 +15,10 @@ export interface Reduced {
   grads: Map<string, Float32Array>;
   loss: number;
   weight: number;
-  /** Every reduced gradient element is finite. */
+  /** Every reduced gradient element is finite (false after an overflow). */
   finite: boolean;
+  /** A worker reported an fp16 overflow: `grads` holds nothing of this step (not reduced). */
+  overflow: boolean;
 }
 
 /**
@@ -84,6 +86,9 @@ function planReduction(results: readonly StepResult[], shapes: ReadonlyMap<strin
     weight += r.weightSum;
     lossSum += r.lossSum;
   }
+  const loss = weight > 0 ? lossSum / weight : Number.NaN;
+  // An overflow skips the step for everyone: the other workers' gradients are not needed.
+  if (results.some((r) => r.overflow)) return { tensors: [], weight, finite: false, done: () => ({ grads, loss, weight, finite: false, overflow: true }) };
   const tensors = [...grads].map(([k, acc]) => ({
     acc,
     parts: results.map((r) => {
@@ -97,7 +102,7 @@ function planReduction(results: readonly StepResult[], shapes: ReadonlyMap<strin
     tensors,
     weight,
     finite: true,
-    done: () => ({ grads, loss: weight > 0 ? lossSum / weight : Number.NaN, weight, finite: plan.finite }),
+    done: () => ({ grads, loss, weight, finite: plan.finite, overflow: false }),
   };
   return plan;
 }

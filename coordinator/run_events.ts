@@ -61,8 +61,12 @@ export type RunEvent =
       images: number;
       loss: number;
       lr: number;
-      /** The optimizer skipped this step (non-finite loss or gradient, or no trainable sample). */
+      /** The optimizer skipped this step (non-finite loss or gradient, fp16 overflow, or no trainable sample). */
       skipped: boolean;
+      /** fp16 runs: the dynamic loss scale after this step (the one the next step runs with). */
+      lossScale?: number;
+      /** fp16 runs: this step overflowed (skipped, the scale halved). */
+      overflow?: boolean;
       timing: StepTiming;
     }
   | { kind: 'epoch_done'; epoch: number }

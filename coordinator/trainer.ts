@@ -12,7 +12,9 @@ import type { ModelSetup } from '../shared/contract/model_setup.js';
 import { Adam } from './optimizer/adam.js';
 import { clipGradNorm } from './optimizer/grad_clip.js';
 import { learningRate } from './optimizer/schedule.js';
-import { reduceResultsSliced } from './reduce.js';
+import { type Reduced, reduceResultsSliced } from './reduce.js';
+import { lossScalerFor } from './loss_scaling.js';
+import type { DynamicLossScaler } from './optimizer/loss_scaler.js';
 import { ThroughputTable, planShares } from './share_plan.js';
 import { type CopyOutcome, runShareRound } from './share_round.js';
 import { type StepDeadlinePolicy, shareDeadlineMs } from './step_deadline.js';
@@ -91,12 +93,15 @@ export class Trainer {
   /** Steps skipped since the last applied one (not saved: a resumed run counts afresh). */
   private skippedInARow = 0;
   private lastSkip = '';
+  /** fp16 runs: the dynamic loss scale every step's graphs run with. */
+  private scaler?: DynamicLossScaler;
 
   constructor(private readonly o: TrainerOptions) {
     this.store = new CheckpointStore(o.run.checkpoints);
     const opt = o.config.optimizer;
     this.adam = new Adam({ lr: opt.lr, betas: opt.betas, eps: opt.eps, weightDecay: opt.weightDecay, decoupled: opt.name === 'adamw' });
     this.params = new Map([...o.model.initial].map(([k, v]) => [k, Float32Array.from(v)]));
+    this.scaler = lossScalerFor(o.config);
     this.state = {
       step: 0,
       epoch: 0,
@@ -260,6 +265,8 @@ export class Trainer {
       for (const [k, v] of tensors) if (!v.every(Number.isFinite)) throw new Error(`--resume: checkpoint ${name} has non-finite values in ${what} of ${k}; resume from an earlier checkpoint`);
     }
     this.adam.state = c.optimizer;
+    this.scaler = lossScalerFor(this.cfg, c.state.lossScaler, `--resume: checkpoint ${name}/state.json`);
+    if (!this.scaler) delete c.state.lossScaler;
     this.state = c.state;
     this.wallBefore = c.state.wallSeconds;
     this.checkpoints.latest = `${this.store.dir}/${name}`;
@@ -278,6 +285,7 @@ export class Trainer {
 
   private async checkpoint(name: string, latest = true): Promise<string> {
     this.state.wallSeconds = this.wallBefore + (performance.now() - this.startedAt) / 1000;
+    if (this.scaler) this.state.lossScaler = this.scaler.state;
     const dir = await this.store.save(
       name,
       { state: this.state, params: this.params, shapes: this.o.model.shapes, optimizer: this.adam.state, spec: this.o.model.spec, configYaml: configToYaml(this.cfg) },
@@ -350,6 +358,7 @@ export class Trainer {
     try {
       if (this.o.resume) await this.restore();
       this.o.events?.emit({ kind: 'run_started', info: this.runInfo() });
+      if (this.scaler) this.say(`mixed precision: fp16 training graphs, fp32 master weights and Adam; dynamic loss scale ${this.scaler.scale}`);
       if (!this.o.resume) {
         this.state.evalBefore = await this.evaluate();
         const b = this.state.evalBefore;
@@ -428,7 +437,7 @@ export class Trainer {
         const loss = this.state.losses[this.state.losses.length - 1]!;
         this.narrate(
           `epoch ${this.state.epoch + 1}/${t.epochs} step ${this.state.step}/${total} loss ${loss.toFixed(4)} lr ${this.lrOfStep(this.state.step - 1).toExponential(2)} ` +
-            `${((done * t.batchSize) / elapsed).toFixed(2)} img/s eta ${formatSeconds(eta)}`,
+            `${((done * t.batchSize) / elapsed).toFixed(2)} img/s eta ${formatSeconds(eta)}${this.scaler ? ` loss scale ${this.scaler.scale}` : ''}`,
         );
         if (cfg.eval.intervalSteps && this.state.step % cfg.eval.intervalSteps === 0 && (await this.recordEval())) return 'early';
         if (cfg.checkpoint.intervalSteps && this.state.step % cfg.checkpoint.intervalSteps === 0 && this.state.step % t.gradAccumulation === 0) {
@@ -494,12 +503,13 @@ export class Trainer {
     const step = this.state.step;
     const expected = this.currentHash();
     const t0 = performance.now();
+    const lossScale = this.scaler?.scale;
     // Timings of the answers used (an abandoned copy's answer is not one of them).
     const timings = new Map<StepResult, WorkerStepTiming>();
     const results: StepResult[] = await this.distribute(
       ids,
       async (w, samples) => {
-        const r = await w.trainStep({ epoch: this.state.epoch, step, weightsVersion: this.version, samples });
+        const r = await w.trainStep({ epoch: this.state.epoch, step, weightsVersion: this.version, samples, ...(lossScale !== undefined ? { lossScale } : {}) });
         this.throughput.record(w.id, r.samples.length, r.computeSeconds);
         timings.set(r, { workerId: w.id, samples: r.samples.length, computeSeconds: r.computeSeconds, answeredAfterSeconds: (performance.now() - t0) / 1000, loss: r.weightSum > 0 ? r.lossSum / r.weightSum : Number.NaN, ...(r.peakRssBytes !== undefined ? { peakRssBytes: r.peakRssBytes } : {}) });
         return r;
@@ -532,6 +542,7 @@ export class Trainer {
         loss: reduced.loss,
         lr: lrNow,
         skipped,
+        ...(this.scaler ? { lossScale: this.scaler.scale, overflow } : {}),
         timing: {
           stepSeconds: (now - t0) / 1000,
           reduceSeconds: (now - tReduce) / 1000,
@@ -540,8 +551,12 @@ export class Trainer {
         },
       });
     };
-    const skipped = reduced.weight === 0 || !Number.isFinite(reduced.loss) || !reduced.finite;
-    if (skipped) this.skipStep(step, reduced.weight === 0 ? 'no trainable sample' : 'non-finite loss or gradient');
+    const atFloor = this.scaler?.atMinScale ?? false;
+    const overflow = this.unscale(reduced);
+    const skipped = overflow || reduced.weight === 0 || !Number.isFinite(reduced.loss) || !reduced.finite;
+    // An fp16 overflow is the scale's doing, not the run's: it counts towards max_skipped_steps only at the scale's floor.
+    if (overflow) this.skipStep(step, `fp16 overflow at loss scale ${lossScale}; the scale is now ${this.scaler!.scale}`, atFloor);
+    else if (skipped) this.skipStep(step, reduced.weight === 0 ? 'no trainable sample' : 'non-finite loss or gradient');
     // A skipped step adds nothing to its window; the window's last step still takes the optimizer
     // step with what the others added (none at all: no update), so no window spills into the next.
     const k = cfg.train.gradAccumulation;
@@ -571,10 +586,24 @@ export class Trainer {
     emitStep(skipped);
   }
 
+  /**
+   * fp16 runs: divides the reduced gradients (of loss * scale) by the step's scale in place and
+   * updates the scale; true when the step overflowed (a worker reported it, or a gradient or the
+   * loss is non-finite): it is skipped for everyone and the scale halved. fp32: false, untouched.
+   */
+  private unscale(reduced: Reduced): boolean {
+    if (!this.scaler || reduced.weight === 0) return false;
+    if (reduced.overflow || !Number.isFinite(reduced.loss)) {
+      this.scaler.overflowed();
+      return true;
+    }
+    return !this.scaler.unscaleInPlace(reduced.grads);
+  }
+
   /** Counts a skipped step; too many in a row stop the run (the weights are those of the last good step). */
-  private skipStep(step: number, why: string): void {
+  private skipStep(step: number, why: string, inARow = true): void {
     this.state.skippedSteps++;
-    this.skippedInARow++;
+    if (inARow) this.skippedInARow++;
     this.say(`step ${step}: skipped (${why})`, 'warn');
     this.lastSkip = why;
   }

@@ -29,7 +29,7 @@ export function progressLines(s: RunState, width: number): Line[] {
   const workers = liveWorkers(s);
   const stats: Line = [
     seg(`${formatRate(s.imagesPerSecond)} img/s`, { bold: true }),
-    seg(` · lr ${formatLr(s.lr)} · workers ${workers}/${Math.max(workers, s.peakWorkers)}`),
+    seg(` · lr ${formatLr(s.lr)}${s.lossScale !== null ? ` · loss scale ${s.lossScale}` : ''} · workers ${workers}/${Math.max(workers, s.peakWorkers)}`),
     // Time beyond compute (transfers, reduction, optimizer): what more workers cost.
     ...(s.overheadFraction !== null ? [seg(` · overhead ${Math.round(100 * s.overheadFraction)}%`)] : []),
     ...(s.skippedSteps ? [seg(` · ${s.skippedSteps} skipped`, { color: 'yellow' })] : []),

@@ -1,7 +1,8 @@
 // Line mode (stdout not a terminal: CI, kubectl logs, nohup; or --no-dashboard): instead of the
 // dashboard, one-line progress records on stdout, built from the same RunState:
 //   step 120/800 epoch 2/10 loss 0.3412 lr 1.0e-4 12.3 img/s eta 4m10s workers 3/3 overhead 9%
-// (overhead: the share of recent step time beyond the slowest worker's compute).
+// (overhead: the share of recent step time beyond the slowest worker's compute; fp16 runs add
+// `loss scale N`).
 // At most one every `intervalMs` (so slow steps each get one and fast runs are not flooded), plus the
 // first step, each epoch's last step and the run's last step.
 
@@ -17,7 +18,8 @@ export function formatProgressRecord(s: RunState): string {
   return (
     `step ${s.step}/${total} epoch ${Math.min(s.epoch + 1, epochs)}/${epochs} loss ${formatLoss(s.loss)} lr ${formatLr(s.lr)} ` +
     `${formatRate(s.imagesPerSecond)} img/s eta ${formatDuration(s.etaSeconds)} workers ${live}/${Math.max(live, s.peakWorkers)}` +
-    (s.overheadFraction !== null ? ` overhead ${Math.round(100 * s.overheadFraction)}%` : '')
+    (s.overheadFraction !== null ? ` overhead ${Math.round(100 * s.overheadFraction)}%` : '') +
+    (s.lossScale !== null ? ` loss scale ${s.lossScale}` : '')
   );
 }
 

@@ -60,6 +60,8 @@ export interface RunState {
   epoch: number;
   loss: number | null;
   lr: number | null;
+  /** fp16 runs: the dynamic loss scale after the last step; null in fp32 runs. */
+  lossScale: number | null;
   losses: readonly number[];
   skippedSteps: number;
   /**
@@ -95,6 +97,7 @@ export function initialRunState(): RunState {
     epoch: 0,
     loss: null,
     lr: null,
+    lossScale: null,
     losses: [],
     skippedSteps: 0,
     recent: [],
@@ -161,6 +164,7 @@ function withStep(s: RunState, e: Extract<RunEvent, { kind: 'step' }>, at: numbe
     epoch: e.epoch,
     loss: e.loss,
     lr: e.lr,
+    lossScale: e.lossScale ?? null,
     losses: tail([...s.losses, e.loss], LOSS_HISTORY),
     skippedSteps: s.skippedSteps + (e.skipped ? 1 : 0),
     recent,

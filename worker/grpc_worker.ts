@@ -294,9 +294,11 @@ async function serveSession(
       case 'step': {
         const s = m.step;
         try {
-          const r = await compute.trainStep({ epoch: s.epoch, step: s.step, weightsVersion: s.weights_version, samples: toTasks(s.samples) });
-          // Shapes as the coordinator declared them in its weights header.
-          const grads = new Map([...r.grads].map(([k, v]) => [k, { shape: weightShapes.get(k) ?? [v.length], data: v }]));
+          // 0 is proto3's unset: an fp32 run. The compute thread checks the scale against its graph.
+          const lossScale = s.loss_scale === 0 ? {} : { lossScale: s.loss_scale };
+          const r = await compute.trainStep({ epoch: s.epoch, step: s.step, weightsVersion: s.weights_version, samples: toTasks(s.samples), ...lossScale });
+          // Shapes as the coordinator declared them in its weights header; an overflow sends none.
+          const grads = new Map(r.overflow ? [] : [...r.grads].map(([k, v]) => [k, { shape: weightShapes.get(k) ?? [v.length], data: v }]));
           const header: pb.StepResultHeader = {
             step: r.step,
             weight_sum: r.weightSum,
@@ -307,13 +309,14 @@ async function serveSession(
             grads: tensorInfos(grads),
             weights_hash: r.weightsHash ?? '',
             peak_rss_bytes: r.peakRssBytes ?? 0,
+            overflow: r.overflow === true,
           };
           const chunks = [...packedTensorMessages(grads, { encoding, maxChunkBytes: chunkBytes, envelope: 'worker_message' })];
           await send([{ step_result: header }, ...chunks]);
           observer?.trainStep?.({ samples: r.samples.length, computeSeconds: r.computeSeconds });
           // The worker's own account of what it trained (the chaos test checks it against the epochs).
-          log(`trained step ${r.step} (epoch ${s.epoch}): ${r.samples.map((x) => x.id).join(' ')}`, 'debug');
-          observer?.bytes?.('sent', [...r.grads.values()].reduce((a, g) => a + g.length * elementBytes(encoding), 0));
+          log(`trained step ${r.step} (epoch ${s.epoch})${r.overflow ? ` (fp16 overflow at loss scale ${s.loss_scale})` : ''}: ${r.samples.map((x) => x.id).join(' ')}`, 'debug');
+          observer?.bytes?.('sent', [...grads.values()].reduce((a, g) => a + g.data.length * elementBytes(encoding), 0));
         } catch (err) {
           await fail('STEP_FAILED', err, s.step);
         }

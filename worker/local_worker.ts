@@ -19,6 +19,7 @@ import type { StateDict } from '../shared/sam/params.js';
 import { memoryOptions } from '../shared/sam/memory.js';
 import { InferenceCompute } from '../shared/sam/inference_compute.js';
 import { TrainingCompute } from './training_compute.js';
+import { lossScaleProblem } from '../shared/contract/loss_scale.js';
 import { errorMessage } from '../shared/errors/error_message.js';
 
 export interface WorkerModel {
@@ -86,6 +87,9 @@ export class LocalWorker implements WorkerEndpoint {
   async trainStep(work: StepWork): Promise<StepResult> {
     this.checkVersion(work.weightsVersion);
     const { config, model } = this.o;
+    // Before any work: a scale that does not fit this run's graph is the coordinator's mistake.
+    const scaleProblem = lossScaleProblem(config.runtime.precision, work.lossScale);
+    if (scaleProblem) throw new Error(`worker ${this.id}: step ${work.step}: ${scaleProblem}`);
     const t = config.train;
     this.training ??= await TrainingCompute.create({
       config: model.sam,
@@ -97,6 +101,7 @@ export class LocalWorker implements WorkerEndpoint {
       promptTokens: promptTokenCount({ mode: t.prompt.mode, points: t.prompt.points, negativePoints: t.prompt.negativePoints }),
       runtime: this.o.runtime,
       memory: memoryOptions(t.memory, t.attentionChunkMb),
+      precision: config.runtime.precision,
       ...(this.o.logPlacement ? { logPlacement: this.o.logPlacement } : {}),
     });
     const prepared: PreparedSample[] = [];
@@ -125,8 +130,20 @@ export class LocalWorker implements WorkerEndpoint {
       const grads = new Map(this.training.trainable.map((tr) => [tr.key, new Float32Array(tr.shape.reduce((a, b) => a * b, 1))]));
       return { step: work.step, grads, weightSum: 0, lossSum: 0, samples: [], failed, computeSeconds: 0, weightsHash: this.hash, peakRssBytes: peakRssBytes() };
     }
-    const r = await this.training.run(prepared, this.params);
-    return { step: work.step, grads: r.grads, weightSum: r.weightSum, lossSum: r.lossSum, samples: r.samples, failed, computeSeconds: r.computeSeconds, weightsHash: this.hash, peakRssBytes: peakRssBytes() };
+    const r = await this.training.run(prepared, this.params, work.lossScale);
+    return {
+      step: work.step,
+      // An overflow's gradients are Inf/NaN and unused: none are returned (as over the wire).
+      grads: r.overflow ? new Map() : r.grads,
+      weightSum: r.weightSum,
+      lossSum: r.lossSum,
+      samples: r.samples,
+      failed,
+      computeSeconds: r.computeSeconds,
+      weightsHash: this.hash,
+      peakRssBytes: peakRssBytes(),
+      ...(r.overflow ? { overflow: true } : {}),
+    };
   }
 
   /** Dice/IoU per image at the original resolution, each object prompted by its tight box. */

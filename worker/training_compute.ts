@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { describePlacement, placementFromProfile } from '../shared/graph/placement.js';
 import { sessionForGraph } from '../shared/graph/session_factory.js';
 import { asFloat32, type Feed, type GraphSession, type RuntimeOptions } from '../shared/graph/runtime.js';
+import type { Precision } from '../shared/config/index.js';
 import type { PreparedSample } from '../shared/data/prepare.js';
 import { collateBatch } from '../shared/data/prepare.js';
 import type { SamConfig } from '../shared/sam/config.js';
@@ -17,6 +18,7 @@ import type { LoraSpec } from '../shared/sam/lora.js';
 import type { MemoryOptions } from '../shared/sam/memory.js';
 import type { StateDict } from '../shared/sam/params.js';
 import { IO, buildTrainingGraph } from '../shared/sam/sam_graph.js';
+import { lossScaleProblem } from '../shared/contract/loss_scale.js';
 
 export interface TrainingComputeOptions {
   config: SamConfig;
@@ -30,6 +32,8 @@ export interface TrainingComputeOptions {
   runtime: RuntimeOptions;
   /** Which encoder blocks the backward pass recomputes (train.memory); none when omitted. */
   memory?: MemoryOptions;
+  /** fp16: the graph runs matmuls and convolutions in fp16 and takes a loss scale each run (default fp32). */
+  precision?: Precision;
   /** Reports, after the first step, which execution provider ORT put each node on. */
   logPlacement?: (line: string) => void;
 }
@@ -48,6 +52,8 @@ export interface GradientSum {
   lossSum: number;
   samples: SampleLoss[];
   computeSeconds: number;
+  /** fp16: some gradient is Inf or NaN (the loss scale overflowed fp16); the step must be skipped. */
+  overflow: boolean;
 }
 
 export class TrainingCompute {
@@ -69,6 +75,7 @@ export class TrainingCompute {
       promptsPerImage: opts.objectsPerImage,
       promptTokens: opts.promptTokens,
       ...(opts.memory ? { memory: opts.memory } : {}),
+      ...(opts.precision ? { precision: opts.precision } : {}),
     });
     // The first step is profiled once: the profile names each node's execution provider.
     const profileDir = opts.logPlacement ? mkdtempSync(path.join(tmpdir(), 'samlora-placement-')) : undefined;
@@ -91,7 +98,14 @@ export class TrainingCompute {
     }
   }
 
-  async run(samples: readonly PreparedSample[], params: ReadonlyMap<string, Float32Array>): Promise<GradientSum> {
+  get precision(): Precision {
+    return this.opts.precision ?? 'fp32';
+  }
+
+  /** `lossScale`: fp16 graphs only (required there); the gradients come back multiplied by it. */
+  async run(samples: readonly PreparedSample[], params: ReadonlyMap<string, Float32Array>, lossScale?: number): Promise<GradientSum> {
+    const problem = lossScaleProblem(this.precision, lossScale);
+    if (problem) throw new Error(`training step: ${problem}`);
     const start = performance.now();
     const grads = new Map(this.trainable.map((t) => [t.key, new Float32Array(t.shape.reduce((a, b) => a * b, 1))]));
     const paramFeeds: Record<string, Feed> = {};
@@ -100,6 +114,7 @@ export class TrainingCompute {
       if (!p) throw new Error(`training step: no value for trainable tensor ${t.key}`);
       paramFeeds[t.key] = { data: p, shape: t.shape };
     }
+    if (lossScale !== undefined) paramFeeds[IO.lossScale] = { data: new Float32Array([lossScale]), shape: [] };
     const mb = this.opts.microBatch;
     const out: SampleLoss[] = [];
     let weightSum = 0;
@@ -133,12 +148,21 @@ export class TrainingCompute {
         out.push({ id: s.id, loss: sw > 0 ? sl / sw : Number.NaN, weight: sw });
       });
     }
-    return { grads, weightSum, lossSum, samples: out, computeSeconds: (performance.now() - start) / 1000 };
+    // Under fp16 an Inf or NaN gradient is the loss scale's overflow, reported as such (fp32 has none to report).
+    const overflow = this.precision === 'fp16' && !allFinite(grads);
+    return { grads, weightSum, lossSum, samples: out, computeSeconds: (performance.now() - start) / 1000, overflow };
   }
 
   async release(): Promise<void> {
     await this.session.release();
   }
+}
+
+/** Whether every gradient element is finite (`z += v * 0` turns NaN at the first Inf or NaN). */
+function allFinite(grads: ReadonlyMap<string, Float32Array>): boolean {
+  let z = 0;
+  for (const g of grads.values()) for (let i = 0; i < g.length; i++) z += g[i]! * 0;
+  return z === 0;
 }
 
 function zeroWeight(s: PreparedSample): PreparedSample {

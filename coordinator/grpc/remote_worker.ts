@@ -67,7 +67,7 @@ export class RemoteWorker implements WorkerEndpoint {
   private dead?: string;
   /** Aborted when the worker is dead: every write waiting for the stream to drain gives up. */
   private readonly death = new AbortController();
-  private stepWaiter?: Waiter<StepResult> & { step: number; assigned: string[] };
+  private stepWaiter?: Waiter<StepResult> & { step: number; assigned: string[]; scaled: boolean };
   private evalWaiter?: Waiter<EvalResult> & { requestId: number; assigned: string[] };
   private header?: pb.StepResultHeader;
   private receiver?: TensorReceiver;
@@ -123,10 +123,16 @@ export class RemoteWorker implements WorkerEndpoint {
     const w = this.stepWaiter;
     if (!w) throw new Error(`a step result for step ${h.step} that was not asked for`);
     if (h.step !== w.step) throw new Error(`a result for step ${h.step} while step ${w.step} is running`);
+    checkStepReply(h, w.assigned, { scaled: w.scaled });
+    if (h.overflow) {
+      // fp16 overflow: no gradients follow; the training loop skips the step for everyone.
+      this.header = h;
+      this.receiver = undefined;
+      return this.completeStep();
+    }
     const names = h.grads.map((g) => g.name).sort();
     const want = [...this.o.trainable.keys()].sort();
     if (names.length !== want.length || names.some((n, i) => n !== want[i])) throw new Error('the gradient list does not match the trainable tensors');
-    checkStepReply(h, w.assigned);
     this.header = h;
     // Non-finite gradients are refused here: one bad worker must not turn a step into a skipped one.
     if (!this.gradBuffers || this.gradBuffers.step === h.step) {
@@ -147,7 +153,7 @@ export class RemoteWorker implements WorkerEndpoint {
 
   private completeStep(): void {
     const h = this.header!;
-    const tensors = this.receiver!.finish();
+    const tensors = this.receiver?.finish() ?? new Map<string, { data: Float32Array }>();
     const w = this.stepWaiter!;
     this.header = undefined;
     this.receiver = undefined;
@@ -165,6 +171,7 @@ export class RemoteWorker implements WorkerEndpoint {
       // The worker holds what the wire delivered (bf16-rounded weights, with bf16): translate its
       // hash to the coordinator's so the training loop compares like with like.
       weightsHash: this.sent && h.weights_hash === this.sent.wire ? this.sent.own : h.weights_hash,
+      ...(h.overflow ? { overflow: true } : {}),
     });
   }
 
@@ -281,8 +288,8 @@ export class RemoteWorker implements WorkerEndpoint {
     const { ahead, tasks: samples } = await this.tasks(work.samples, 'train');
     this.alive(); // the stream may have broken while the samples were read
     const { promise, waiter } = this.waiter<StepResult>(`step ${work.step}`, () => (this.stepWaiter = undefined));
-    this.stepWaiter = { ...waiter, step: work.step, assigned: work.samples.map((x) => x.id) };
-    await this.send([...ahead, { step: { epoch: work.epoch, step: work.step, weights_version: work.weightsVersion, samples } }], promise);
+    this.stepWaiter = { ...waiter, step: work.step, assigned: work.samples.map((x) => x.id), scaled: work.lossScale !== undefined };
+    await this.send([...ahead, { step: { epoch: work.epoch, step: work.step, weights_version: work.weightsVersion, samples, loss_scale: work.lossScale ?? 0 } }], promise);
     return promise;
   }
 

@@ -1,7 +1,8 @@
 // What a worker's reply may claim. Its numbers feed the step's mean (weights, losses) and its ids
 // feed the per-epoch ledger, so a reply is refused (and its sender evicted, its samples given to
 // the others) when a number is not finite or out of range, or when it names a sample it was not
-// given, names one twice, or leaves one out.
+// given, names one twice, or leaves one out. An fp16 overflow is the one result allowed non-finite
+// losses, and only for a step that carried a loss scale.
 
 import type * as pb from '../../shared/wire/messages.js';
 import { wireText } from '../../shared/wire/wire_text.js';
@@ -11,10 +12,16 @@ const MAX_HASH_CHARS = 128;
 /** Losses may come out a hair below zero from float rounding (1 - dice); anything lower is a lie. */
 const LOSS_FLOOR = -1e-4;
 
-/** Throws, naming the field, when a step result header cannot be true for the samples assigned. */
-export function checkStepReply(h: pb.StepResultHeader, assigned: readonly string[]): void {
+/**
+ * Throws, naming the field, when a step result header cannot be true for the samples assigned.
+ * `scaled`: the step carried a loss scale (an fp16 run), the only case an overflow may be reported;
+ * an overflow carries no gradients, and its losses may be non-finite (fp16 activations overflowed).
+ */
+export function checkStepReply(h: pb.StepResultHeader, assigned: readonly string[], o: { scaled: boolean } = { scaled: false }): void {
+  if (h.overflow && !o.scaled) throw new Error('overflow reported for a step without a loss scale (not an fp16 run)');
+  if (h.overflow && h.grads.length > 0) throw new Error('an overflow reply lists gradients');
   finiteAtLeast('weight_sum', h.weight_sum, 0);
-  finiteAtLeast('loss_sum', h.loss_sum, LOSS_FLOOR);
+  if (!h.overflow || Number.isFinite(h.loss_sum)) finiteAtLeast('loss_sum', h.loss_sum, LOSS_FLOOR);
   finiteAtLeast('compute_seconds', h.compute_seconds, 0);
   finiteAtLeast('peak_rss_bytes', h.peak_rss_bytes, 0);
   if (h.weights_hash.length > MAX_HASH_CHARS || !/^[0-9a-f]*$/i.test(h.weights_hash)) throw new Error(`weights_hash is not a hex digest (${quote(h.weights_hash)})`);
@@ -22,7 +29,7 @@ export function checkStepReply(h: pb.StepResultHeader, assigned: readonly string
   for (const s of h.samples) {
     finiteAtLeast(`the weight of sample ${quote(s.id)}`, s.weight, 0);
     // An image without objects has weight 0 and no mean loss (NaN); any other loss must be a number.
-    if (!(s.weight === 0 && Number.isNaN(s.loss))) finiteAtLeast(`the loss of sample ${quote(s.id)}`, s.loss, LOSS_FLOOR);
+    if (!(s.weight === 0 && Number.isNaN(s.loss)) && !(h.overflow && !Number.isFinite(s.loss))) finiteAtLeast(`the loss of sample ${quote(s.id)}`, s.loss, LOSS_FLOOR);
     weights += s.weight;
   }
   if (Math.abs(weights - h.weight_sum) > 1e-3 * Math.max(1, weights)) throw new Error(`weight_sum ${h.weight_sum} is not the sum of the samples' weights (${weights})`);

@@ -1,5 +1,6 @@
 // Training progress: steps, samples and epochs done, skipped steps, the current loss (and whether it
-// is finite, for alerting), the learning rate and where the run stands against its plan.
+// is finite, for alerting), the learning rate, fp16's loss scale and overflows, and where the run
+// stands against its plan.
 
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { RunEventSink } from './event_sink.js';
@@ -16,6 +17,8 @@ export function progressMetrics(registry: Registry): RunEventSink {
   const loss = new Gauge({ name: 'samlora_loss', help: 'Training loss of the last step (mean over its samples).', registers });
   const finite = new Gauge({ name: 'samlora_loss_finite', help: '1 when the last step loss was finite, 0 when it was NaN or infinite.', registers });
   const lr = new Gauge({ name: 'samlora_learning_rate', help: 'Learning rate of the last step (schedule applied).', registers });
+  const lossScale = new Gauge({ name: 'samlora_loss_scale', help: 'fp16 runs: the dynamic loss scale after the last step (the next step runs with it); 0 in fp32 runs.', registers });
+  const overflows = new Counter({ name: 'samlora_overflow_steps_total', help: 'fp16 runs: steps skipped because their scaled gradients overflowed fp16 (each halves the loss scale).', registers });
   return (e) => {
     switch (e.kind) {
       case 'run_started':
@@ -32,6 +35,8 @@ export function progressMetrics(registry: Registry): RunEventSink {
         loss.set(e.loss);
         finite.set(Number.isFinite(e.loss) ? 1 : 0);
         lr.set(e.lr);
+        if (e.lossScale !== undefined) lossScale.set(e.lossScale);
+        if (e.overflow) overflows.inc();
         return;
       case 'epoch_done':
         epochs.inc();

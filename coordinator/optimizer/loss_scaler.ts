@@ -52,20 +52,48 @@ export class DynamicLossScaler {
     return { ...this.s };
   }
 
+  /** Whether the scale is at its floor (an overflow there is no longer the scale's doing). */
+  get atMinScale(): boolean {
+    return this.s.scale <= this.opts.minScale;
+  }
+
   /**
    * Takes the step's gradients of loss * scale: unscaled copies to apply, or 'overflow' (skip the
    * step). Either way the scale for the next step is updated.
    */
   update(scaledGrads: ReadonlyMap<string, Float32Array>): ScaleOutcome {
-    const scale = this.s.scale;
     if (!allFinite(scaledGrads)) {
-      this.s = { scale: Math.max(this.opts.minScale, scale * this.opts.backoffFactor), goodSteps: 0, skipped: this.s.skipped + 1 };
+      this.overflowed();
       return { apply: false, reason: 'overflow' };
     }
-    const inv = 1 / scale;
+    const inv = 1 / this.s.scale;
     const grads = new Map([...scaledGrads].map(([k, g]) => [k, g.map((x) => x * inv)]));
-    const good = this.s.goodSteps + 1;
-    this.s = good >= this.opts.growthInterval ? { scale: scale * this.opts.growthFactor, goodSteps: 0, skipped: this.s.skipped } : { ...this.s, goodSteps: good };
+    this.good();
     return { apply: true, grads };
+  }
+
+  /**
+   * update() without copies: unscales `scaledGrads` in place and returns true, or returns false
+   * (overflow: the step is skipped, the arrays are left as they were).
+   */
+  unscaleInPlace(scaledGrads: Map<string, Float32Array>): boolean {
+    if (!allFinite(scaledGrads)) {
+      this.overflowed();
+      return false;
+    }
+    const inv = 1 / this.s.scale;
+    for (const g of scaledGrads.values()) for (let i = 0; i < g.length; i++) g[i] = g[i]! * inv;
+    this.good();
+    return true;
+  }
+
+  /** An overflow seen elsewhere (a worker reported one): skip the step, halve the scale. */
+  overflowed(): void {
+    this.s = { scale: Math.max(this.opts.minScale, this.s.scale * this.opts.backoffFactor), goodSteps: 0, skipped: this.s.skipped + 1 };
+  }
+
+  private good(): void {
+    const good = this.s.goodSteps + 1;
+    this.s = good >= this.opts.growthInterval ? { scale: this.s.scale * this.opts.growthFactor, goodSteps: 0, skipped: this.s.skipped } : { ...this.s, goodSteps: good };
   }
 }

@@ -47,7 +47,7 @@ const DEFAULTS: RawConfig = {
   eval: { interval_steps: null, interval_epochs: 1, early_stopping: { patience: null, min_delta: 0 } },
   checkpoint: { dir: 'runs', interval_steps: null, keep: 3 },
   data: { train: null, test: null, format: 'auto', annotations: null, on_bad_sample: 'fail' },
-  runtime: { device: 'cpu', gpu: 0, threads: 0, gpu_mem_limit: null, arena_extend_strategy: 'next_power_of_two', cudnn_conv_algo_search: 'exhaustive', use_tf32: true },
+  runtime: { device: 'cpu', gpu: 0, threads: 0, gpu_mem_limit: null, arena_extend_strategy: 'next_power_of_two', cudnn_conv_algo_search: 'exhaustive', use_tf32: true, precision: 'fp32', loss_scale: { initial: 65536, growth_interval: 2000 } },
 };
 
 /** A fresh copy of the default of every key (YAML form: snake_case, paths unresolved). */

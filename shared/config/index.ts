@@ -3,6 +3,6 @@
 
 export { ConfigError, type ConfigProblem, type ProblemSource, formatProblems } from './errors.js';
 export { DEFAULT_CONFIG_YAML, DEFAULT_SOURCE, TINY_VARIANT, defaultRawConfig } from './defaults.js';
-export { type CustomVariant, type RawConfig, REFERENCE_KEYS, type TrainConfig, rawConfigSchema } from './schema.js';
+export { type CustomVariant, type Precision, PRECISIONS, type RawConfig, REFERENCE_KEYS, type TrainConfig, rawConfigSchema } from './schema.js';
 export { type ParseOptions, applyOverrides, configToYaml, loadConfig, parseConfigText, parseSetArgs, toRawConfig } from './load.js';
 export { blockProblems, checkModelFit, declaredModelConfig, loraSpecFor, modelFitProblems, variantName } from './model_fit.js';

@@ -23,6 +23,11 @@ export const DATA_FORMATS = ['auto', 'reference', 'instance', 'coco'] as const;
 export const BAD_SAMPLE_POLICIES = ['fail', 'skip'] as const;
 export const DEVICES = ['cpu', 'cuda'] as const;
 export const LOSSES = ['dice_ce'] as const;
+/** Training-graph precisions (bf16 cannot cross onnxruntime-node's JS boundary; fp16 can). */
+export const PRECISIONS = ['fp32', 'fp16'] as const;
+export type Precision = (typeof PRECISIONS)[number];
+/** Largest initial loss scale accepted: 2^24 (PyTorch's GradScaler starts at 2^16). */
+export const MAX_INITIAL_LOSS_SCALE = 2 ** 24;
 
 /** A custom variant: SamConfig's fields except dheads (that is model.decoder_heads). */
 export const customVariantSchema = z.strictObject({
@@ -122,6 +127,11 @@ export const rawConfigSchema = z.strictObject({
       arena_extend_strategy: z.enum(ARENA_EXTEND_STRATEGIES),
       cudnn_conv_algo_search: z.enum(CUDNN_CONV_ALGO_SEARCHES),
       use_tf32: z.boolean(),
+      precision: z.enum(PRECISIONS, { error: 'must be fp32 or fp16 (bf16 cannot cross onnxruntime-node\'s JS boundary)' }),
+      loss_scale: z.strictObject({
+        initial: z.number().min(1).max(MAX_INITIAL_LOSS_SCALE),
+        growth_interval: posInt,
+      }),
     })
     .superRefine((r, ctx) => {
       // Valid values this build cannot hand to the CUDA provider: refused at load, before any work.
@@ -210,7 +220,15 @@ export interface TrainConfig {
     onBadSample: (typeof BAD_SAMPLE_POLICIES)[number];
   };
   /** The CUDA provider's settings are CudaSettings' fields (cudaSettings() in shared/contract/runtime_options.ts). */
-  runtime: { device: (typeof DEVICES)[number]; gpu: number; threads: number } & CudaSettings;
+  runtime: {
+    device: (typeof DEVICES)[number];
+    gpu: number;
+    threads: number;
+    /** fp16: the training graph runs matmuls and convolutions in fp16, with dynamic loss scaling (coordinator/loss_scaling.ts). */
+    precision: Precision;
+    /** The dynamic loss scale of fp16 runs: its start, and the good steps in a row after which it doubles. */
+    lossScale: { initial: number; growthInterval: number };
+  } & CudaSettings;
 }
 
 /** The reference project's config.yaml keys and the keys of ours they set. */

@@ -15,6 +15,12 @@ export interface StepWork {
   /** Which weights the worker must hold (setWeights) for this step. */
   weightsVersion: number;
   samples: SampleTask[];
+  /**
+   * fp16 runs (runtime.precision): the factor the worker's graph multiplies the loss by before
+   * differentiating (dynamic loss scaling); its gradients come back multiplied by it. Absent in
+   * fp32 runs. A worker refuses a step whose scale does not fit its graph (checkLossScale).
+   */
+  lossScale?: number;
 }
 
 export interface SampleOutcome {
@@ -40,6 +46,13 @@ export interface StepResult {
   peakRssBytes?: number;
   /** weightsHash() of the weights the worker used; the coordinator refuses a result that differs. */
   weightsHash?: string;
+  /**
+   * fp16 runs only: the worker's scaled gradients held an Inf or NaN (the loss scale was too large
+   * for fp16). Not a failure of the worker: the coordinator skips the step for every worker and
+   * halves the scale. `grads` is then empty and the losses may be non-finite. A step without a
+   * loss scale must not report it (a remote worker that does is refused as malformed).
+   */
+  overflow?: boolean;
 }
 
 export interface EvalWork {

@@ -12,7 +12,7 @@ import { type GemmOptions, gemm as gemmRaw, matmul as matmulRaw } from './ops/ma
 import { reshape } from './ops/shape_ops.js';
 
 interface Policy {
-  /** Each float32 tensor's float16 copy, made once however many products read it. */
+  /** Each float32 initializer's float16 copy, made once however many products read it. */
   readonly lowered: Map<Tensor, Tensor>;
 }
 
@@ -31,6 +31,10 @@ function lower(p: Policy, t: Tensor): Tensor {
   // A value that was just cast up from fp16 goes back to its fp16 source (the round trip is exact).
   const src = t.producer?.op === 'Cast' ? t.producer.inputs[0] : undefined;
   if (src && src.dtype === 'float16') return src;
+  // Only constants share one cast. A trained input or an activation gets a cast per use: a
+  // recomputed piece's copy (recompute.ts) must read its trained tensors through casts of its own,
+  // or their gradients would bypass the copy and come out zero. (ORT merges duplicate casts.)
+  if (!t.graph.initializers.has(t.name)) return cast(t, 'float16');
   let low = p.lowered.get(t);
   if (!low) {
     low = cast(t, 'float16');

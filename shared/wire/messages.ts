@@ -119,6 +119,8 @@ export interface StepResultHeader {
   weights_hash: string;
   /** 0 when the worker did not report it. */
   peak_rss_bytes: number;
+  /** fp16 runs: the scaled gradients overflowed; `grads` is empty. */
+  overflow: boolean;
 }
 
 export interface EvalScore {
@@ -215,6 +217,8 @@ export interface StepAssignment {
   step: number;
   weights_version: number;
   samples: SampleTask[];
+  /** fp16 runs: the loss scale; 0 in fp32 runs. */
+  loss_scale: number;
 }
 
 export interface EvalAssignment {

@@ -82,6 +82,9 @@ const CASES: Case[] = [
   { name: 'unknown cuDNN search', text: OURS('runtime: { cudnn_conv_algo_search: fast }\n'), key: 'runtime.cudnn_conv_algo_search', message: /must be one of exhaustive, heuristic, default/ },
   { name: 'tf32 not a boolean', text: OURS('runtime: { use_tf32: maybe }\n'), key: 'runtime.use_tf32', message: /expected true or false \(got "maybe"\)/ },
   { name: 'negative memory limit', text: OURS('runtime: { gpu_mem_limit: -1 }\n'), key: 'runtime.gpu_mem_limit', message: /must be >= 1 \(got -1\)/ },
+  { name: 'bf16 precision', text: OURS('runtime: { precision: bf16 }\n'), key: 'runtime.precision', message: /must be fp32 or fp16 \(bf16 cannot cross onnxruntime-node's JS boundary\)/ },
+  { name: 'loss scale below 1', text: OURS('runtime:\n  loss_scale: { initial: 0.5 }\n'), key: 'runtime.loss_scale.initial', message: /must be >= 1 \(got 0.5\)/ },
+  { name: 'loss scale growth interval 0', text: OURS('runtime:\n  loss_scale: { growth_interval: 0 }\n'), key: 'runtime.loss_scale.growth_interval', message: /must be >= 1 \(got 0\)/ },
   // Valid values onnxruntime-node's binding cannot hand to the CUDA provider: refused, not ignored.
   { name: 'memory limit this build cannot apply', text: OURS('runtime:\n  gpu_mem_limit: 8589934592\n'), key: 'runtime.gpu_mem_limit', message: /passes only the device id .* cannot be applied; leave it null/, line: 6, column: 18 },
   { name: 'arena strategy this build cannot apply', text: OURS('runtime: { arena_extend_strategy: same_as_requested }\n'), key: 'runtime.arena_extend_strategy', message: /always grows by next_power_of_two/ },

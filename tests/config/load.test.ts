@@ -50,7 +50,7 @@ function expectedDefaults(source: string, baseDir: string): TrainConfig {
     eval: { intervalSteps: null, intervalEpochs: 1, earlyStopping: { patience: null, minDelta: 0 } },
     checkpoint: { dir: path.join(baseDir, 'runs'), intervalSteps: null, keep: 3 },
     data: { train: null, test: null, format: 'auto', annotations: null, onBadSample: 'fail' },
-    runtime: { device: 'cpu', gpu: 0, threads: 0, gpuMemLimit: null, arenaExtendStrategy: 'next_power_of_two', cudnnConvAlgoSearch: 'exhaustive', useTf32: true },
+    runtime: { device: 'cpu', gpu: 0, threads: 0, gpuMemLimit: null, arenaExtendStrategy: 'next_power_of_two', cudnnConvAlgoSearch: 'exhaustive', useTf32: true, precision: 'fp32', lossScale: { initial: 65536, growthInterval: 2000 } },
   };
 }
 
@@ -86,7 +86,7 @@ describe('reference config.yaml', () => {
     const file = p.write('config.yaml', `${REFERENCE_CONFIG}optimizer:\n  lr: 3.0e-4\nruntime: { device: cuda, gpu: 1 }\n`);
     const c = await loadConfig(file);
     assert.equal(c.optimizer.lr, 3e-4);
-    assert.deepEqual(c.runtime, { device: 'cuda', gpu: 1, threads: 0, gpuMemLimit: null, arenaExtendStrategy: 'next_power_of_two', cudnnConvAlgoSearch: 'exhaustive', useTf32: true });
+    assert.deepEqual(c.runtime, { device: 'cuda', gpu: 1, threads: 0, gpuMemLimit: null, arenaExtendStrategy: 'next_power_of_two', cudnnConvAlgoSearch: 'exhaustive', useTf32: true, precision: 'fp32', lossScale: { initial: 65536, growthInterval: 2000 } });
     assert.equal(c.lora.rank, 512);
   });
 });
@@ -173,7 +173,7 @@ describe('our schema', () => {
       eval: { intervalSteps: 50, intervalEpochs: null, earlyStopping: { patience: 5, minDelta: 0.001 } },
       checkpoint: { dir: p.abs('out/runs'), intervalSteps: 200, keep: null },
       data: { train: p.abs('data/train'), test: p.abs('data/test'), format: 'coco', annotations: '_annotations.coco.json', onBadSample: 'skip' },
-      runtime: { device: 'cuda', gpu: 2, threads: 4, gpuMemLimit: null, arenaExtendStrategy: 'next_power_of_two', cudnnConvAlgoSearch: 'exhaustive', useTf32: false },
+      runtime: { device: 'cuda', gpu: 2, threads: 4, gpuMemLimit: null, arenaExtendStrategy: 'next_power_of_two', cudnnConvAlgoSearch: 'exhaustive', useTf32: false, precision: 'fp32', lossScale: { initial: 65536, growthInterval: 2000 } },
     });
   });
 

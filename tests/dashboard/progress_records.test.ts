@@ -53,6 +53,14 @@ describe('progress records', () => {
     assert.match(timed[1]!, /^step 4\/800 epoch 1\/10 loss 0\.5000 lr 1\.0e-4 1\.00 img\/s eta 53m04s workers 0\/0$/);
   });
 
+  it('fp16 runs: the loss scale after the step ends the record', () => {
+    const out: string[] = [];
+    const listener = progressRecords((l) => out.push(l), { intervalMs: 0, now: () => 0 });
+    listener({ kind: 'run_started', info: INFO });
+    listener({ ...(stepAt(1) as Extract<RunEvent, { kind: 'step' }>), lossScale: 32768, overflow: true, skipped: true });
+    assert.match(out[0]!, /^step 1\/800 .* loss scale 32768$/);
+  });
+
   it('before any step it still formats', () => {
     assert.match(formatProgressRecord(initialRunState()), /^step 0\/0 epoch 1\/1 loss - lr - - img\/s eta \? workers 0\/0$/);
   });

@@ -159,6 +159,7 @@ function hostile(address: string, fingerprint: pb.ModelFingerprint, attack: Atta
               failed: [],
               compute_seconds: 0.01,
               peak_rss_bytes: 0,
+              overflow: false,
               grads: [...shapes].map(([name, shape]) => ({ name, shape })),
               weights_hash: hash,
               ...over,

@@ -57,6 +57,7 @@ test('messages decode with snake_case names, numbers for int64, enum names, defa
       weights_hash: '',
       grads: [{ name: 'lora.A', shape: [4, 8] }],
       peak_rss_bytes: 3 * 2 ** 30,
+      overflow: false,
     },
   };
   const back: WorkerMessage = session.requestDeserialize(session.requestSerialize(out));
@@ -68,6 +69,9 @@ test('messages decode with snake_case names, numbers for int64, enum names, defa
   assert.deepEqual(r.grads, [{ name: 'lora.A', shape: [4, 8] }]);
   assert.deepEqual(r.failed, [{ id: 'b', reason: 'bad png' }]);
   assert.equal(r.peak_rss_bytes, 3 * 2 ** 30);
+  assert.equal(r.overflow, false);
+  const overflowed: WorkerMessage = session.requestDeserialize(session.requestSerialize({ step_result: { ...out.step_result, grads: [], overflow: true } } satisfies WorkerMessageOut));
+  assert.ok(overflowed.kind === 'step_result' && overflowed.step_result.overflow);
 
   const hello: WorkerMessage = session.requestDeserialize(session.requestSerialize({ hello: { worker_id: 'w1', loaded: null } } satisfies WorkerMessageOut));
   assert.deepEqual(hello, { kind: 'hello', hello: { worker_id: 'w1', loaded: null } });
@@ -94,6 +98,7 @@ test('coordinator messages carry samples with optional bytes (COCO annotations i
       epoch: 1,
       step: 17,
       weights_version: 5,
+      loss_scale: 1024,
       samples: [
         { id: 'by-id', bytes: null },
         {
@@ -106,6 +111,7 @@ test('coordinator messages carry samples with optional bytes (COCO annotations i
   const back: CoordinatorMessage = session.responseDeserialize(session.responseSerialize(out));
   assert.equal(back.kind, 'step');
   if (back.kind !== 'step') return;
+  assert.equal(back.step.loss_scale, 1024);
   const [byId, withBytes] = back.step.samples;
   assert.equal(byId.bytes, null);
   assert.ok(withBytes.bytes !== null);

@@ -144,6 +144,7 @@ test('a 40 MB tensor streams in chunks under a 4 MiB limit and comes back bit-ex
         weights_hash: '',
         grads: tensorInfos(grads),
         peak_rss_bytes: 0,
+        overflow: false,
       },
     };
     for (const chunk of iterateTensorChunks(grads, { encoding: 'fp32', maxChunkBytes: chunkBytes })) yield { tensor: chunk };
@@ -167,7 +168,7 @@ test('a hostile chunk ends the session with INVALID_ARGUMENT and the codec\'s re
   const [chunk] = iterateTensorChunks(grads, { encoding: 'fp32', maxChunkBytes: 64 });
   const out = await runSession([
     { hello: { worker_id: 'w2', loaded: null } },
-    { step_result: { step: 1, weight_sum: 1, loss_sum: 1, samples: [], failed: [], compute_seconds: 0, grads: tensorInfos(grads), weights_hash: '', peak_rss_bytes: 0 } },
+    { step_result: { step: 1, weight_sum: 1, loss_sum: 1, samples: [], failed: [], compute_seconds: 0, grads: tensorInfos(grads), weights_hash: '', peak_rss_bytes: 0, overflow: false } },
     { tensor: { ...chunk, name: 'not_a_gradient' } },
   ]);
   assert.equal(out.status.code, grpc.status.INVALID_ARGUMENT);

@@ -18,6 +18,7 @@ function header(over: Partial<pb.StepResultHeader> = {}): pb.StepResultHeader {
     grads: [],
     weights_hash: 'ab12',
     peak_rss_bytes: 123456789,
+    overflow: false,
     ...over,
   };
 }
@@ -44,6 +45,27 @@ describe('step replies', () => {
     ['a hash that is not hex', { weights_hash: 'zz\n' }, /weights_hash is not a hex digest/],
   ];
   for (const [name, over, re] of lies) it(`refuses ${name}`, () => assert.throws(() => checkStepReply(header(over), assigned), re));
+});
+
+describe('fp16 overflow replies', () => {
+  const overflow = (over: Partial<pb.StepResultHeader> = {}): pb.StepResultHeader =>
+    header({ overflow: true, loss_sum: Number.NaN, samples: [{ id: 'a', loss: Number.POSITIVE_INFINITY, weight: 1 }, { id: 'b', loss: Number.NaN, weight: 2 }], ...over });
+  it('pass for a step with a loss scale, without gradients, non-finite losses allowed', () => {
+    checkStepReply(overflow(), assigned, { scaled: true });
+    checkStepReply(overflow({ loss_sum: 1.5 }), assigned, { scaled: true });
+  });
+  it('are refused for a step without a loss scale (an fp32 run: no overflow to report)', () => {
+    assert.throws(() => checkStepReply(overflow(), assigned), /overflow reported for a step without a loss scale/);
+  });
+  it('are refused with gradients, with a finite loss below the floor, or with bad weights and ids', () => {
+    assert.throws(() => checkStepReply(overflow({ grads: [{ name: 'w', shape: [2] }] }), assigned, { scaled: true }), /an overflow reply lists gradients/);
+    assert.throws(() => checkStepReply(overflow({ loss_sum: -2 }), assigned, { scaled: true }), /loss_sum is -2/);
+    assert.throws(() => checkStepReply(overflow({ weight_sum: Number.NaN }), assigned, { scaled: true }), /weight_sum is NaN/);
+    assert.throws(() => checkStepReply(overflow({ failed: [] }), assigned, { scaled: true }), /missing from the reply/);
+  });
+  it('a non-overflow reply keeps every check under a loss scale', () => {
+    assert.throws(() => checkStepReply(header({ loss_sum: Number.NaN }), assigned, { scaled: true }), /loss_sum is NaN/);
+  });
 });
 
 describe('evaluation replies', () => {
