@@ -21,6 +21,7 @@ import type { AdamState } from './optimizer/adam.js';
 
 export interface EvalRecord extends SegScores {
   step: number;
+  /** Counted from 1 (0: before training). */
   epoch: number;
 }
 

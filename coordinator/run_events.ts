@@ -56,6 +56,7 @@ export type RunEvent =
   | {
       kind: 'step';
       step: number;
+      /** Every `epoch` here counts from 1, as progress lines, summary.json and the logs do. */
       epoch: number;
       /** Samples trained in this step (failed samples excluded). */
       images: number;
@@ -65,7 +66,9 @@ export type RunEvent =
       skipped: boolean;
       timing: StepTiming;
     }
+  /** The epoch just finished (from 1). */
   | { kind: 'epoch_done'; epoch: number }
+  /** `epoch`: the epoch of the last step trained (from 1; 0 before training). */
   | { kind: 'eval'; step: number; epoch: number; dice: number; iou: number; best: boolean; phase: 'before' | 'during' | 'after' }
   | { kind: 'checkpoint'; step: number; dir: string; name: string }
   | { kind: 'worker_joined'; id: string; host: string; device: string }

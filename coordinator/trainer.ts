@@ -258,10 +258,19 @@ export class Trainer {
     this.o.run.writeSummary(this.summary());
   }
 
+  /**
+   * The epoch, counted from 1, of the last step trained (0: none yet). What people read (progress,
+   * events, summary.json, logs) counts epochs from 1; state.epoch is the 0-based index that seeds
+   * each epoch's order and is kept as it is in checkpoints.
+   */
+  private epochOfLastStep(): number {
+    return this.state.accounts.length + (this.state.epochPosition > 0 ? 1 : 0);
+  }
+
   private async recordEval(): Promise<boolean> {
     const scores = await this.evaluate();
     if (!scores) return false;
-    const rec: EvalRecord = { step: this.state.step, epoch: this.state.epoch, ...scores };
+    const rec: EvalRecord = { step: this.state.step, epoch: this.epochOfLastStep(), ...scores };
     this.state.evals.push(rec);
     const minDelta = this.cfg.eval.earlyStopping.minDelta;
     const improved = !this.state.best || rec.dice > this.state.best.dice + minDelta;
@@ -301,8 +310,8 @@ export class Trainer {
         const after = await this.evaluate();
         if (after) {
           const last = this.state.evals[this.state.evals.length - 1];
-          if (!last || last.step !== this.state.step) this.state.evals.push({ step: this.state.step, epoch: this.state.epoch, ...after });
-          this.o.events?.emit({ kind: 'eval', step: this.state.step, epoch: this.state.epoch, dice: after.dice, iou: after.iou, best: false, phase: 'after' });
+          if (!last || last.step !== this.state.step) this.state.evals.push({ step: this.state.step, epoch: this.epochOfLastStep(), ...after });
+          this.o.events?.emit({ kind: 'eval', step: this.state.step, epoch: this.epochOfLastStep(), dice: after.dice, iou: after.iou, best: false, phase: 'after' });
           this.narrate(`eval after training: dice ${after.dice.toFixed(4)} iou ${after.iou.toFixed(4)}`);
         }
         this.checkpoints.final = await this.checkpoint('final', false);
@@ -373,7 +382,7 @@ export class Trainer {
         this.writeSummary();
       }
       this.state.accounts.push(ledger.account());
-      this.o.events?.emit({ kind: 'epoch_done', epoch: this.state.epoch });
+      this.o.events?.emit({ kind: 'epoch_done', epoch: this.state.epoch + 1 });
       this.state.epochPosition = 0;
       this.state.epochTrained = [];
       const lastEpoch = this.state.epoch + 1 === t.epochs;
@@ -460,7 +469,7 @@ export class Trainer {
       this.o.events?.emit({
         kind: 'step',
         step: this.state.step,
-        epoch: this.state.epoch,
+        epoch: this.state.epoch + 1,
         images: results.reduce((a, r) => a + r.samples.length, 0),
         loss: reduced.loss,
         lr: lrNow,

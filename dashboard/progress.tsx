@@ -16,7 +16,7 @@ export function progressLines(s: RunState, width: number): Line[] {
   if (!i) return [[seg('waiting for the run to start…', { dim: true })]];
   const total = i.totalSteps;
   const perEpoch = Math.max(1, i.stepsPerEpoch);
-  const epoch = Math.min(s.epoch, Math.max(0, i.epochs - 1));
+  const epoch = Math.max(0, Math.min(s.epoch - 1, i.epochs - 1)); // 0-based, for the arithmetic
   const inEpoch = Math.min(perEpoch, Math.max(0, s.step - epoch * perEpoch));
   const epochDigits = String(i.epochs).length;
   const stepDigits = String(total).length;

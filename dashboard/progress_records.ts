@@ -12,10 +12,10 @@ import { type RunState, initialRunState, liveWorkers, reduceRunState } from './r
 export function formatProgressRecord(s: RunState): string {
   const i = s.info;
   const total = i?.totalSteps ?? s.step;
-  const epochs = i?.epochs ?? s.epoch + 1;
+  const epochs = i?.epochs ?? s.epoch;
   const live = liveWorkers(s);
   return (
-    `step ${s.step}/${total} epoch ${Math.min(s.epoch + 1, epochs)}/${epochs} loss ${formatLoss(s.loss)} lr ${formatLr(s.lr)} ` +
+    `step ${s.step}/${total} epoch ${Math.min(s.epoch, epochs)}/${epochs} loss ${formatLoss(s.loss)} lr ${formatLr(s.lr)} ` +
     `${formatRate(s.imagesPerSecond)} img/s eta ${formatDuration(s.etaSeconds)} workers ${live}/${Math.max(live, s.peakWorkers)}` +
     (s.overheadFraction !== null ? ` overhead ${Math.round(100 * s.overheadFraction)}%` : '')
   );

@@ -56,7 +56,7 @@ export interface RunState {
   error: string | null;
   /** Steps done (the last step event's number). */
   step: number;
-  /** Current epoch, 0-based. */
+  /** Current epoch, counted from 1 (as the events count). */
   epoch: number;
   loss: number | null;
   lr: number | null;
@@ -92,7 +92,7 @@ export function initialRunState(): RunState {
     info: null,
     error: null,
     step: 0,
-    epoch: 0,
+    epoch: 1,
     loss: null,
     lr: null,
     losses: [],
@@ -182,7 +182,7 @@ function withEval(s: RunState, e: Extract<RunEvent, { kind: 'eval' }>): RunState
 function reduceFacts(s: RunState, e: RunEvent, at: number): RunState {
   switch (e.kind) {
     case 'run_started':
-      return { ...s, status: 'running', info: e.info, step: e.info.startStep, lr: e.info.lr, epoch: e.info.stepsPerEpoch > 0 ? Math.floor(e.info.startStep / e.info.stepsPerEpoch) : 0 };
+      return { ...s, status: 'running', info: e.info, step: e.info.startStep, lr: e.info.lr, epoch: e.info.stepsPerEpoch > 0 ? Math.floor(e.info.startStep / e.info.stepsPerEpoch) + 1 : 1 };
     case 'step':
       return withStep(s, e, at);
     case 'epoch_done':

@@ -312,7 +312,7 @@ async function serveSession(
           await send([{ step_result: header }, ...chunks]);
           observer?.trainStep?.({ samples: r.samples.length, computeSeconds: r.computeSeconds });
           // The worker's own account of what it trained (the chaos test checks it against the epochs).
-          log(`trained step ${r.step} (epoch ${s.epoch}): ${r.samples.map((x) => x.id).join(' ')}`, 'debug');
+          log(`trained step ${r.step} (epoch ${s.epoch + 1}): ${r.samples.map((x) => x.id).join(' ')}`, 'debug');
           observer?.bytes?.('sent', [...r.grads.values()].reduce((a, g) => a + g.length * elementBytes(encoding), 0));
         } catch (err) {
           await fail('STEP_FAILED', err, s.step);

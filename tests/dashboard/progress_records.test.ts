@@ -12,7 +12,7 @@ const RECORD = /^step (\d+)\/6 epoch [12]\/2 loss \d+\.\d{4} lr \d\.\de-\d [\d.]
 const INFO: RunInfo = { runId: 'r', variant: 'vit_b', checkpoint: null, rank: 4, device: 'cpu', epochs: 10, stepsPerEpoch: 80, totalSteps: 800, batchSize: 4, startStep: 0, lr: 1e-4 };
 
 function stepAt(n: number): RunEvent {
-  return { kind: 'step', step: n, epoch: Math.floor((n - 1) / 80), images: 4, loss: 0.5, lr: 1e-4, skipped: false, timing: { stepSeconds: 1, reduceSeconds: 0, waitForSlowestSeconds: 0, workers: [] } };
+  return { kind: 'step', step: n, epoch: Math.floor((n - 1) / 80) + 1, images: 4, loss: 0.5, lr: 1e-4, skipped: false, timing: { stepSeconds: 1, reduceSeconds: 0, waitForSlowestSeconds: 0, workers: [] } };
 }
 
 describe('progress records', () => {

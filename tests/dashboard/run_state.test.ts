@@ -24,7 +24,7 @@ function step(n: number, workers: { id: string; samples: number; loss: number }[
   return {
     kind: 'step',
     step: n,
-    epoch: Math.floor((n - 1) / 5),
+    epoch: Math.floor((n - 1) / 5) + 1,
     images: workers.reduce((a, w) => a + w.samples, 0),
     loss: 1 / n,
     lr: 1e-4,
