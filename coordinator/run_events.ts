@@ -42,8 +42,10 @@ export interface WorkerStepTiming {
 }
 
 export interface StepTiming {
-  /** Whole step: assignment, compute, gather, reduction and optimizer. */
+  /** Whole step: assignment, compute, gather, reduction and optimizer; waiting for workers excluded. */
   stepSeconds: number;
+  /** Time the step waited for workers (fewer live than min_workers); kept out of every rate and the ETA. */
+  waitingSeconds?: number;
   /** Adding up the gradients plus the optimizer step. */
   reduceSeconds: number;
   /** From the first worker's answer to the last one's: time spent waiting for the slowest. */

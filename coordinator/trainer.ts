@@ -87,6 +87,9 @@ export class Trainer {
   /** Steps skipped since the last applied one (not saved: a resumed run counts afresh). */
   private skippedInARow = 0;
   private lastSkip = '';
+  /** Time spent waiting for workers (fewer live than min_workers): in this step, and since the loop began. */
+  private stepWaitingMs = 0;
+  private loopWaitingMs = 0;
 
   constructor(private readonly o: TrainerOptions) {
     this.store = new CheckpointStore(o.run.checkpoints);
@@ -153,7 +156,12 @@ export class Trainer {
     const done: R[] = [];
     let pending = [...items];
     while (pending.length) {
+      // Waiting for workers is kept out of the step's time, and so out of every rate and the ETA.
+      const waitFrom = performance.now();
       await this.o.pool.ready(this.o.signal);
+      const waited = performance.now() - waitFrom;
+      this.stepWaitingMs += waited;
+      this.loopWaitingMs += waited;
       await this.o.pool.sync(this.version, this.params);
       // Only workers holding this version get work; one that joined during the sync is synced on
       // the next round. Fewer than min_workers (a failed sync, a join): wait and sync again.
@@ -352,6 +360,7 @@ export class Trainer {
     const total = t.epochs * perEpoch;
     const stepsAtStart = this.state.step;
     const t0 = performance.now();
+    this.loopWaitingMs = 0;
     for (; this.state.epoch < t.epochs; this.state.epoch++) {
       const order = epochOrder(this.o.trainIds, t.seed, this.state.epoch);
       const ledger = new EpochLedger(this.state.epoch, order);
@@ -368,7 +377,7 @@ export class Trainer {
           throw new TooManySkippedSteps(`${this.skippedInARow} steps in a row were skipped (the last: ${this.lastSkip}); stopping (train.max_skipped_steps is ${t.maxSkippedSteps})`);
         }
         const done = this.state.step - stepsAtStart;
-        const elapsed = (performance.now() - t0) / 1000;
+        const elapsed = (performance.now() - t0 - this.loopWaitingMs) / 1000;
         const eta = (elapsed / done) * (total - this.state.step);
         const loss = this.state.losses[this.state.losses.length - 1]!;
         this.narrate(
@@ -439,13 +448,14 @@ export class Trainer {
     const step = this.state.step;
     const expected = this.currentHash();
     const t0 = performance.now();
+    this.stepWaitingMs = 0;
     const answered: WorkerStepTiming[] = [];
     const results: StepResult[] = await this.distribute(
       ids,
       async (w, samples) => {
         const r = await w.trainStep({ epoch: this.state.epoch, step, weightsVersion: this.version, samples });
         this.throughput.record(w.id, r.samples.length, r.computeSeconds);
-        answered.push({ workerId: w.id, samples: r.samples.length, computeSeconds: r.computeSeconds, answeredAfterSeconds: (performance.now() - t0) / 1000, loss: r.weightSum > 0 ? r.lossSum / r.weightSum : Number.NaN, ...(r.peakRssBytes !== undefined ? { peakRssBytes: r.peakRssBytes } : {}) });
+        answered.push({ workerId: w.id, samples: r.samples.length, computeSeconds: r.computeSeconds, answeredAfterSeconds: (performance.now() - t0 - this.stepWaitingMs) / 1000, loss: r.weightSum > 0 ? r.lossSum / r.weightSum : Number.NaN, ...(r.peakRssBytes !== undefined ? { peakRssBytes: r.peakRssBytes } : {}) });
         return r;
       },
       (r) => (r.step !== step ? `answered step ${r.step} for step ${step}` : r.weightsHash !== undefined && r.weightsHash !== expected ? 'holds different weights (hash mismatch)' : undefined),
@@ -475,7 +485,8 @@ export class Trainer {
         lr: lrNow,
         skipped,
         timing: {
-          stepSeconds: (now - t0) / 1000,
+          stepSeconds: (now - t0 - this.stepWaitingMs) / 1000,
+          waitingSeconds: this.stepWaitingMs / 1000,
           reduceSeconds: (now - tReduce) / 1000,
           waitForSlowestSeconds: times.length ? Math.max(...times) - Math.min(...times) : 0,
           workers: answered,

@@ -25,7 +25,8 @@ export function progressLines(s: RunState, width: number): Line[] {
   const label = (x: string): string => x.padEnd(Math.max(epochLabel.length, stepLabel.length));
   const pct = total > 0 ? Math.floor((100 * s.step) / total) : 100;
   // Fixed-width suffixes keep the bars the same length from one frame to the next.
-  const eta = (s.status === 'running' ? `eta ${formatDuration(s.etaSeconds)}` : s.status).padEnd(10);
+  // While it waits for workers the run is not training: no ETA to show (the wait is kept out of it).
+  const eta = (s.status === 'running' ? (s.waiting ? 'waiting' : `eta ${formatDuration(s.etaSeconds)}`) : s.status).padEnd(10);
   const workers = liveWorkers(s);
   const stats: Line = [
     seg(`${formatRate(s.imagesPerSecond)} img/s`, { bold: true }),

@@ -67,9 +67,11 @@ export interface RunState {
    * part of it beyond the slowest worker's compute (transfers, reduction, optimizer); both 0 for a
    * step without worker timings.
    */
-  recent: readonly { at: number; images: number; seconds: number; overheadSeconds: number }[];
+  recent: readonly { at: number; images: number; seconds: number; overheadSeconds: number; waitingSeconds: number }[];
   /** The first step event seen (in this process), for the ETA. */
   firstStep: { at: number; step: number } | null;
+  /** Seconds the steps after the first waited for workers: not training time, so not in the ETA or rates. */
+  waitedSeconds: number;
   imagesPerSecond: number | null;
   /** Share of the recent steps' wall time spent beyond compute; null before a step with workers. */
   overheadFraction: number | null;
@@ -98,6 +100,7 @@ export function initialRunState(): RunState {
     losses: [],
     skippedSteps: 0,
     recent: [],
+    waitedSeconds: 0,
     firstStep: null,
     imagesPerSecond: null,
     overheadFraction: null,
@@ -129,16 +132,19 @@ function withStep(s: RunState, e: Extract<RunEvent, { kind: 'step' }>, at: numbe
   const computed = e.timing.workers.length > 0;
   const slowest = computed ? Math.max(...e.timing.workers.map((w) => w.computeSeconds)) : 0;
   const overheadSeconds = computed ? Math.max(0, e.timing.stepSeconds - slowest) : 0;
-  const recent = tail([...s.recent, { at, images: e.images, seconds: computed ? e.timing.stepSeconds : 0, overheadSeconds }], RATE_WINDOW);
+  const waiting = e.timing.waitingSeconds ?? 0;
+  const recent = tail([...s.recent, { at, images: e.images, seconds: computed ? e.timing.stepSeconds : 0, overheadSeconds, waitingSeconds: waiting }], RATE_WINDOW);
   const recentSeconds = recent.reduce((a, r) => a + r.seconds, 0);
   const first = s.firstStep ?? { at, step: e.step };
+  const waitedSeconds = s.firstStep ? s.waitedSeconds + waiting : 0;
   // Images over the wall time between the window's first and last step ends (the first step's own
-  // images are before the window starts); a single step falls back to its own duration.
-  const span = (recent[recent.length - 1]!.at - recent[0]!.at) / 1000;
+  // images are before the window starts), less the time those steps waited for workers; a single
+  // step falls back to its own duration (which excludes waiting).
+  const span = (recent[recent.length - 1]!.at - recent[0]!.at) / 1000 - recent.slice(1).reduce((a, r) => a + r.waitingSeconds, 0);
   const windowImages = recent.slice(1).reduce((a, r) => a + r.images, 0);
   const imagesPerSecond = span > 0 ? windowImages / span : e.timing.stepSeconds > 0 ? e.images / e.timing.stepSeconds : null;
   const done = e.step - first.step;
-  const secondsPerStep = done > 0 ? (at - first.at) / 1000 / done : e.timing.stepSeconds;
+  const secondsPerStep = done > 0 ? Math.max(0, (at - first.at) / 1000 - waitedSeconds) / done : e.timing.stepSeconds;
   const total = s.info?.totalSteps ?? e.step;
   const taking = new Map(e.timing.workers.map((w) => [w.workerId, w]));
   const workers = s.workers.map((w): WorkerRow => {
@@ -165,6 +171,7 @@ function withStep(s: RunState, e: Extract<RunEvent, { kind: 'step' }>, at: numbe
     skippedSteps: s.skippedSteps + (e.skipped ? 1 : 0),
     recent,
     firstStep: first,
+    waitedSeconds,
     imagesPerSecond,
     overheadFraction: recentSeconds > 0 ? recent.reduce((a, r) => a + r.overheadSeconds, 0) / recentSeconds : s.overheadFraction,
     etaSeconds: Math.max(0, total - e.step) * secondsPerStep,

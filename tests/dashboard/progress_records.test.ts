@@ -53,6 +53,31 @@ describe('progress records', () => {
     assert.match(timed[1]!, /^step 4\/800 epoch 1\/10 loss 0\.5000 lr 1\.0e-4 1\.00 img\/s eta 53m04s workers 0\/0$/);
   });
 
+  it('waiting for workers: a record at once, the first step after it, and the wait kept out of the ETA', () => {
+    const out: string[] = [];
+    let t = 0;
+    const records = progressRecords((l) => out.push(l), { intervalMs: 60_000, now: () => t });
+    records({ kind: 'run_started', info: INFO });
+    t = 1000;
+    records(stepAt(1));
+    t = 2000;
+    records(stepAt(2)); // within the interval: no record
+    t = 2500;
+    records({ kind: 'waiting_for_workers', live: 1, needed: 2 });
+    // Step 3 waited 3600 s for the second worker, then took 1 s.
+    t = 3_603_000;
+    const s3 = stepAt(3) as Extract<RunEvent, { kind: 'step' }>;
+    records({ ...s3, timing: { ...s3.timing, waitingSeconds: 3600 } });
+    assert.deepEqual(out.map((l) => l.replace(/ lr .* img\/s/, '')), [
+      'step 1/800 epoch 1/10 loss 0.5000 eta 13m19s workers 0/0',
+      'waiting for workers: 1 connected, 2 needed at step 2/800 epoch 1/10 (eta and rates paused)',
+      'step 3/800 epoch 1/10 loss 0.5000 eta 13m17s workers 0/2',
+    ]);
+    // 797 steps left at 1 s each (2 s of training over the 2 steps since the first), not at 1801 s
+    // each; 8 images over those 2 s.
+    assert.match(out[2]!, / 4\.00 img\/s eta 13m17s /);
+  });
+
   it('before any step it still formats', () => {
     assert.match(formatProgressRecord(initialRunState()), /^step 0\/0 epoch 1\/1 loss - lr - - img\/s eta \? workers 0\/0$/);
   });
