@@ -5,6 +5,9 @@
 
 import { errorMessage } from '../shared/errors/error_message.js';
 
+/** How many of a resumed run's past losses its run_started event carries (the dashboard's history). */
+export const PAST_LOSSES = 240;
+
 /** Static facts about the run, sent once before training starts. */
 export interface RunInfo {
   runId: string;
@@ -54,7 +57,11 @@ export interface StepTiming {
 }
 
 export type RunEvent =
-  | { kind: 'run_started'; info: RunInfo }
+  /**
+   * `pastLosses`: the last PAST_LOSSES losses of a resumed run (from its checkpoint), so that a
+   * dashboard's loss history continues across the resume; empty for a new run.
+   */
+  | { kind: 'run_started'; info: RunInfo; pastLosses?: readonly number[] }
   | {
       kind: 'step';
       step: number;

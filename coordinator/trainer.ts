@@ -14,7 +14,7 @@ import { clipGradNorm } from './optimizer/grad_clip.js';
 import { learningRate } from './optimizer/schedule.js';
 import { reduceResults } from './reduce.js';
 import { ThroughputTable, planShares } from './share_plan.js';
-import type { RunEvents, RunInfo, WorkerStepTiming } from './run_events.js';
+import { PAST_LOSSES, type RunEvents, type RunInfo, type WorkerStepTiming } from './run_events.js';
 import { variantLabel } from '../shared/sam/config.js';
 import type { RunDir } from './run_dir.js';
 import { versionHash } from '../shared/tensor/weights_hash.js';
@@ -302,7 +302,7 @@ export class Trainer {
     this.o.run.writeConfig(configToYaml(cfg));
     try {
       if (this.o.resume) await this.restore();
-      this.o.events?.emit({ kind: 'run_started', info: this.runInfo() });
+      this.o.events?.emit({ kind: 'run_started', info: this.runInfo(), pastLosses: this.state.losses.slice(-PAST_LOSSES) });
       if (!this.o.resume) {
         this.state.evalBefore = await this.evaluate();
         const b = this.state.evalBefore;

@@ -1,13 +1,14 @@
 // What the dashboard (and the one-line progress records) show, as a pure reducer over the run's
 // events: reduceRunState(state, event, at) returns a new state and never mutates the old one, so a
 // recorded event sequence replays to the same screen. `at` is the event's wall-clock time (ms); rates
-// and the ETA come from it, so they include evaluations and checkpoints, as the operator waits them.
+// and the ETA come from it, so they include evaluations and checkpoints, as the operator waits them
+// (but not waiting for workers, which the step events report apart).
 
-import type { RunEvent, RunInfo } from '../coordinator/run_events.js';
+import { PAST_LOSSES, type RunEvent, type RunInfo } from '../coordinator/run_events.js';
 import { describeEvent, type EventLevel } from './event_text.js';
 
-/** Losses kept for the chart (more than any terminal is wide). */
-export const LOSS_HISTORY = 240;
+/** Losses kept for the chart (more than any terminal is wide); a resumed run sends as many. */
+export const LOSS_HISTORY = PAST_LOSSES;
 /** Event log entries kept (more than the screen shows). */
 export const LOG_HISTORY = 100;
 /** Steps over which throughput is measured. */
@@ -189,7 +190,8 @@ function withEval(s: RunState, e: Extract<RunEvent, { kind: 'eval' }>): RunState
 function reduceFacts(s: RunState, e: RunEvent, at: number): RunState {
   switch (e.kind) {
     case 'run_started':
-      return { ...s, status: 'running', info: e.info, step: e.info.startStep, lr: e.info.lr, epoch: e.info.stepsPerEpoch > 0 ? Math.floor(e.info.startStep / e.info.stepsPerEpoch) + 1 : 1 };
+      // A resumed run's past losses continue its loss history (and trend) where it left off.
+      return { ...s, status: 'running', info: e.info, step: e.info.startStep, lr: e.info.lr, losses: tail(e.pastLosses ?? s.losses, LOSS_HISTORY), loss: e.pastLosses?.length ? e.pastLosses[e.pastLosses.length - 1]! : s.loss, epoch: e.info.stepsPerEpoch > 0 ? Math.floor(e.info.startStep / e.info.stepsPerEpoch) + 1 : 1 };
     case 'step':
       return withStep(s, e, at);
     case 'epoch_done':

@@ -67,8 +67,13 @@ describe('training loop (single host)', () => {
     const first = await runLocal({ configPath: config, runDir, maxSteps: 3 });
     assert.equal(first.status, 'stopped');
     assert.equal(first.steps, 3);
-    const second = await runLocal({ configPath: config, runDir, resume: true });
+    const events = new RunEvents();
+    const started: RunEvent[] = [];
+    events.on((e) => e.kind === 'run_started' && started.push(e));
+    const second = await runLocal({ configPath: config, runDir, resume: true, events });
     assert.equal(second.status, 'completed');
+    // The dashboard's loss history continues across the resume: run_started carries the past losses.
+    assert.deepEqual(started.map((e) => (e.kind === 'run_started' ? e.pastLosses : undefined)), [first.losses]);
     assert.equal(second.losses.length, full.losses.length);
     second.losses.forEach((l, i) => assert.ok(Math.abs(l - full.losses[i]!) <= 1e-6 * Math.max(1, Math.abs(full.losses[i]!)), `step ${i}: ${l} vs ${full.losses[i]}`));
     assert.deepEqual(second.epochs, full.epochs);
