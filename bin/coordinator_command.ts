@@ -94,7 +94,7 @@ async function runCoordinatorCommand({ values }: ParsedArgs<typeof COORDINATOR_O
     const display = startRunOutput({ ...run.output, events, signal, stop, bindings: { role: 'coordinator' } });
     let runDir = run.runDir;
     events.on((e) => {
-      if (e.kind === 'run_started' && e.info.runDir) runDir = e.info.runDir;
+      if (e.kind === 'run_started' && e.info.runDir) runDir = stop.runDir = e.info.runDir;
     });
     try {
       const token = await runToken(values['token-file']);

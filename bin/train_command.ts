@@ -91,7 +91,7 @@ async function runTrain({ values }: ParsedArgs<typeof TRAIN_OPTIONS>): Promise<n
     const events = new RunEvents();
     let runDir = run.runDir;
     events.on((e) => {
-      if (e.kind === 'run_started' && e.info.runDir) runDir = e.info.runDir;
+      if (e.kind === 'run_started' && e.info.runDir) runDir = stop.runDir = e.info.runDir;
     });
     const metrics = metricsAt ? await serveRunMetrics({ listen: metricsAt, events, requiredWorkers: workers ?? gpus?.length ?? 1 }) : undefined;
     const display = startRunOutput({ ...output, events, signal, stop, bindings: { role: 'coordinator' } });

@@ -81,6 +81,7 @@ describe('train --resume without --run-dir', () => {
     const runDir = path.join(runs, runId!);
     const stopped = JSON.parse(readFileSync(path.join(runDir, 'summary.json'), 'utf8')) as Summary;
     assert.equal(stopped.status, 'stopped');
+    assert.match(first.stderr(), new RegExp(`stopping after this step \\(checkpointing into ${runDir}; the command to resume follows\\)`));
     assert.match(first.stdout(), new RegExp(`^run directory: ${runDir}$`, 'm'));
     const resumeLine = /^resume with: {3}(.*)$/m.exec(first.stdout())?.[1];
     assert.equal(resumeLine, `npx sam-lora train --config ${config} --no-dashboard --progress-interval 0 --run-dir ${runDir} --resume`);
