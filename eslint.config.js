@@ -15,6 +15,11 @@ export default tseslint.config(
     },
   },
   {
+    // Node scripts that run before the build (npm start's scripts/ensure_build.mjs).
+    files: ['scripts/**/*.mjs'],
+    languageOptions: { sourceType: 'module', globals: { process: 'readonly' } },
+  },
+  {
     files: ['**/*.ts', '**/*.tsx'],
     rules: {
       '@typescript-eslint/no-explicit-any': 'error',

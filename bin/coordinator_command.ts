@@ -11,7 +11,8 @@ import { RunEvents } from '../coordinator/run_events.js';
 import { serveRunMetrics } from '../coordinator/metrics/serve_run_metrics.js';
 import { LOG_USAGE } from '../shared/log/log_settings.js';
 import { OUTPUT_USAGE, notEvaluatedAfter, startRunOutput } from './run_output.js';
-import { RUN_ARG_OPTIONS, completedRunText, runArgs } from './run_args.js';
+import { RUN_ARG_OPTIONS, completedRunText, resolveLatestRun, runArgs } from './run_args.js';
+import { resumeHint } from './resume_hint.js';
 import { runToken } from './run_token.js';
 
 const USAGE = `usage: sam-lora coordinator --listen HOST:PORT [--config FILE] [--run-dir DIR] [--resume | --auto-resume]
@@ -29,6 +30,7 @@ const USAGE = `usage: sam-lora coordinator --listen HOST:PORT [--config FILE] [-
   --listen HOST:PORT       address to serve on (0.0.0.0:50051 for every interface)
   --config FILE            training configuration (default: the embedded demo job)
   --run-dir DIR            run directory; with --resume, continue from its latest checkpoint
+                           (--resume alone: the latest run under checkpoint.dir, runs/)
   --auto-resume            resume when --run-dir holds a checkpoint, else start a new run (for pods and
                            jobs that get restarted: Kubernetes, Slurm --requeue). With either, a run
                            whose summary.json says it completed is not trained again: its results
@@ -81,7 +83,8 @@ async function runCoordinatorCommand({ values }: ParsedArgs<typeof COORDINATOR_O
       ? { mode: 'mtls', certFile: values['tls-cert'], keyFile: values['tls-key']!, clientCaFile: values['tls-client-ca'] }
       : { mode: 'tls', certFile: values['tls-cert'], keyFile: values['tls-key']! }
     : { mode: 'insecure' };
-  const run = runArgs(values);
+  const { run, note } = await resolveLatestRun(runArgs(values));
+  if (note) process.stderr.write(`${note}\n`);
   const completed = completedRunText(run, summaryLine);
   if (completed) {
     process.stdout.write(completed);
@@ -92,6 +95,10 @@ async function runCoordinatorCommand({ values }: ParsedArgs<typeof COORDINATOR_O
   return withGracefulStop(async (signal, stop) => {
     const events = new RunEvents();
     const display = startRunOutput({ ...run.output, events, signal, stop, bindings: { role: 'coordinator' } });
+    let runDir = run.runDir;
+    events.on((e) => {
+      if (e.kind === 'run_started' && e.info.runDir) runDir = stop.runDir = e.info.runDir;
+    });
     try {
       const token = await runToken(values['token-file']);
       if (!token) events.emit({ kind: 'log', level: 'warn', text: 'no token (--token-file or SAMLORA_TOKEN): any client that reaches the port can join; use this only on a trusted network' });
@@ -112,7 +119,7 @@ async function runCoordinatorCommand({ values }: ParsedArgs<typeof COORDINATOR_O
         signal,
         events,
       }).finally(() => Promise.all([display.close(), metrics?.close()]));
-      process.stdout.write(`\n${summaryLine(summary)}`);
+      process.stdout.write(`\n${summaryLine(summary)}${resumeHint(summary, runDir)}`);
       return runExitStatus(summary.status, stop.stoppedBy());
     } catch (err) {
       // Off the screen before the error is reported.

@@ -14,6 +14,8 @@ export interface GracefulStop {
   notice: (text: string) => void;
   /** The signal of the first stop request; undefined when none came or it was the dashboard's `q`. */
   stoppedBy: () => NodeJS.Signals | undefined;
+  /** The run's directory once known: the stop notice names it (the resume command follows at the end). */
+  runDir?: string;
 }
 
 /** 128 + the signal's number: the shell's status of a process a signal ended (SIGTERM 143, SIGINT 130). */
@@ -45,7 +47,8 @@ export async function withGracefulStop<T>(run: (signal: AbortSignal, stop: Grace
       // A second request quits without a checkpoint: interrupted (130 for a second q) whatever the first was.
       if (stop.signal.aborted) process.exit(signalExitStatus(signal ?? 'SIGINT'));
       stoppedBy = signal;
-      control.notice('stopping after this step (checkpointing); press Ctrl-C again to quit at once');
+      const into = control.runDir ? ` into ${control.runDir}` : '';
+      control.notice(`stopping after this step (checkpointing${into}; the command to resume follows); press Ctrl-C again to quit at once`);
       stop.abort();
     },
     stoppedBy: () => stoppedBy,

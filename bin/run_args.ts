@@ -1,9 +1,10 @@
 // The options `train` and `coordinator` share (the run: config, run directory, resume, overrides,
 // metrics, output and logs), declared and checked once.
 
+import { latestRunDir, noRunToResume } from '../coordinator/latest_run.js';
 import { completedRun } from '../coordinator/prepare_run.js';
 import type { Summary } from '../coordinator/trainer.js';
-import { parseSetArgs } from '../shared/config/index.js';
+import { loadConfig, parseSetArgs } from '../shared/config/index.js';
 import { LOG_ARG_OPTIONS } from '../shared/log/log_settings.js';
 import { type ListenAddress, parseMetricsOption } from '../shared/prometheus/listen_address.js';
 import { UsageError, asUsage } from './cli_errors.js';
@@ -43,6 +44,19 @@ export function runArgs(values: RunArgValues): RunArgs {
   if (values['auto-resume'] && !values['run-dir']) throw new UsageError('--auto-resume needs --run-dir (the directory a restarted job finds its checkpoints in)');
   const resume = values['auto-resume'] ? ('auto' as const) : (values.resume ?? false);
   return { configPath: values.config, runDir: values['run-dir'], resume, overrides, output, metricsAt };
+}
+
+/**
+ * `--resume` without `--run-dir`: the latest run under the config's checkpoint.dir (the one whose
+ * checkpoint was written last), with a line saying which; a RunArgs with a run directory is returned
+ * as is. Nothing to resume is an error, and no directory is created.
+ */
+export async function resolveLatestRun(a: RunArgs): Promise<{ run: RunArgs; note?: string }> {
+  if (a.resume !== true || a.runDir !== undefined) return { run: a };
+  const checkpointDir = (await loadConfig(a.configPath, a.overrides)).checkpoint.dir;
+  const runDir = latestRunDir(checkpointDir);
+  if (!runDir) throw new Error(noRunToResume(checkpointDir));
+  return { run: { ...a, runDir }, note: `--resume: continuing the latest run under ${checkpointDir}: ${runDir}` };
 }
 
 /**

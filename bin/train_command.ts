@@ -13,7 +13,8 @@ import { RunEvents } from '../coordinator/run_events.js';
 import { serveRunMetrics } from '../coordinator/metrics/serve_run_metrics.js';
 import { LOG_USAGE } from '../shared/log/log_settings.js';
 import { OUTPUT_USAGE, notEvaluatedAfter, startRunOutput } from './run_output.js';
-import { RUN_ARG_OPTIONS, completedRunText, runArgs } from './run_args.js';
+import { RUN_ARG_OPTIONS, completedRunText, resolveLatestRun, runArgs } from './run_args.js';
+import { resumeHint } from './resume_hint.js';
 
 const USAGE = `usage: sam-lora train [--config FILE] [--run-dir DIR] [--resume | --auto-resume] [--set KEY=VALUE ...]
                       [--epochs N] [--device cpu|cuda] [--gpu N] [--threads N]
@@ -28,7 +29,8 @@ const USAGE = `usage: sam-lora train [--config FILE] [--run-dir DIR] [--resume |
 
   --config FILE    YAML training configuration (README, "Configuration")
   --run-dir DIR    run directory (default: <checkpoint.dir>/<timestamp>)
-  --resume         continue from the run directory's latest checkpoint
+  --resume         continue from the run directory's latest checkpoint; without --run-dir, the latest
+                   run under checkpoint.dir (runs/: the one checkpointed last)
   --auto-resume    resume when --run-dir holds a checkpoint, else start (restarted jobs: systemd, Slurm)
                    With either, a run whose summary.json says it completed is not trained again:
                    its results are printed and the command exits 0.
@@ -57,8 +59,8 @@ const TRAIN_OPTIONS = {
 } as const;
 
 async function runTrain({ values }: ParsedArgs<typeof TRAIN_OPTIONS>): Promise<number> {
-  const run = runArgs(values);
-  const { overrides, output, metricsAt } = run;
+  const parsed = runArgs(values);
+  const { overrides, output, metricsAt } = parsed;
   if (values.device !== undefined) overrides['runtime.device'] = values.device;
   if (values.gpu !== undefined) overrides['runtime.gpu'] = values.gpu;
   if (values.threads !== undefined) overrides['runtime.threads'] = values.threads;
@@ -77,6 +79,8 @@ async function runTrain({ values }: ParsedArgs<typeof TRAIN_OPTIONS>): Promise<n
     assertCudaAvailable();
   }
 
+  const { run, note } = await resolveLatestRun(parsed);
+  if (note) process.stderr.write(`${note}\n`);
   const completed = completedRunText(run, summaryText);
   if (completed) {
     process.stdout.write(completed);
@@ -85,6 +89,10 @@ async function runTrain({ values }: ParsedArgs<typeof TRAIN_OPTIONS>): Promise<n
 
   return withGracefulStop(async (signal, stop) => {
     const events = new RunEvents();
+    let runDir = run.runDir;
+    events.on((e) => {
+      if (e.kind === 'run_started' && e.info.runDir) runDir = stop.runDir = e.info.runDir;
+    });
     const metrics = metricsAt ? await serveRunMetrics({ listen: metricsAt, events, requiredWorkers: workers ?? gpus?.length ?? 1 }) : undefined;
     const display = startRunOutput({ ...output, events, signal, stop, bindings: { role: 'coordinator' } });
     if (metrics) events.emit({ kind: 'log', level: 'info', text: `serving metrics at ${metrics.url}` });
@@ -101,7 +109,7 @@ async function runTrain({ values }: ParsedArgs<typeof TRAIN_OPTIONS>): Promise<n
       ? launchLocal({ ...common, workers: workers ?? gpus!.length, ...(gpus ? { gpus } : {}), ...(values.threads ? { threads: Number(values.threads) } : {}), workerLogLevel: output.log.level })
       : runLocal(common)
     ).finally(() => Promise.all([display.close(), metrics?.close()]));
-    process.stdout.write(`\n${summaryText(summary)}`);
+    process.stdout.write(`\n${summaryText(summary)}${resumeHint(summary, runDir)}`);
     // The embedded demo job ends with what it is for: base vs LoRA, as `sam-lora eval` shows it.
     const final = summary.checkpoints.final;
     if (run.configPath === undefined && summary.status === 'completed' && final && summary.model.checkpoint) {

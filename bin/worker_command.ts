@@ -29,7 +29,7 @@ const USAGE = `usage: sam-lora worker --coordinator HOST:PORT (--gpu N | --devic
                            and that GPU is --gpu 0. Run one worker process per GPU.
                            Needs onnxruntime-node's CUDA execution provider
                            (libonnxruntime_providers_cuda.so), which a plain install skips:
-                           npm ci --onnxruntime-node-install=cuda12 (CUDA 12 and cuDNN 9 on the host)
+                           npm ci && npm run install:cuda (CUDA 12 and cuDNN 9 on the host)
   --device cpu             compute on the CPU instead (--device cuda is the same as giving --gpu N)
   --threads N              ORT intra-op threads (default 0: ORT's choice, one per physical core)
   --token-file FILE        file holding the run's shared secret (the whole file; a trailing newline

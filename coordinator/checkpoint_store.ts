@@ -22,6 +22,7 @@ import type { LossScalerState } from './optimizer/loss_scaler.js';
 
 export interface EvalRecord extends SegScores {
   step: number;
+  /** Counted from 1 (0: before training). */
   epoch: number;
 }
 

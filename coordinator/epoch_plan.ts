@@ -16,6 +16,7 @@ export function epochOrder(ids: readonly string[], seed: number, epoch: number):
 }
 
 export interface EpochAccount {
+  /** Counted from 1. */
   epoch: number;
   samples_trained: number;
   duplicates: number;
@@ -55,6 +56,7 @@ export class EpochLedger {
     let duplicates = 0;
     for (const n of this.seen.values()) duplicates += n - 1;
     const missing = this.planned.filter((id) => !this.seen.has(id)).length;
-    return { epoch: this.epoch, samples_trained: this.seen.size, duplicates, missing, failed: this.failedCount };
+    // Counted from 1, as everything people read (the ledger's own `epoch` is the 0-based index).
+    return { epoch: this.epoch + 1, samples_trained: this.seen.size, duplicates, missing, failed: this.failedCount };
   }
 }

@@ -9,6 +9,7 @@ import { type Dataset, openDataset } from '../shared/data/dataset.js';
 import { writeDemoDataset } from '../shared/data/demo_data.js';
 import { scanDataset } from '../shared/data/scan.js';
 import { type ModelSetup, setupModel } from '../shared/contract/model_setup.js';
+import { LATEST_POINTER, latestRunDir, noRunToResume } from './latest_run.js';
 import { RunDir } from './run_dir.js';
 import { type Summary, Trainer } from './trainer.js';
 import type { RunEvents } from './run_events.js';
@@ -101,10 +102,21 @@ export async function prepareRun(o: LocalRunOptions): Promise<PreparedRun> {
   const completed = completedRun(o);
   if (completed) throw completed;
   const config = await loadConfig(o.configPath, o.overrides ?? {});
-  const runId = o.runDir ? path.basename(o.runDir) : RunDir.newId();
-  const run = new RunDir(o.runDir ?? path.join(config.checkpoint.dir, runId));
-  const hasCheckpoint = existsSync(path.join(run.checkpoints, 'latest.json'));
-  if (o.resume === true && !hasCheckpoint) throw new Error(`--resume: ${run.dir} holds no checkpoint to resume from`);
+  let runDir = o.runDir;
+  if (o.resume === true && runDir === undefined) {
+    // --resume alone: the latest run (the commands resolve it first, to say so before any dashboard).
+    runDir = latestRunDir(config.checkpoint.dir);
+    if (!runDir) throw new Error(noRunToResume(config.checkpoint.dir));
+    say(`--resume: continuing the latest run under ${config.checkpoint.dir}: ${runDir}`);
+    const done = completedRun({ runDir, resume: true });
+    if (done) throw done;
+  }
+  const runId = runDir ? path.basename(runDir) : RunDir.newId();
+  const dir = runDir ?? path.join(config.checkpoint.dir, runId);
+  const hasCheckpoint = existsSync(path.join(dir, LATEST_POINTER));
+  // Checked before the directory is created: a failed --resume leaves nothing behind.
+  if (o.resume === true && !hasCheckpoint) throw new Error(`--resume: ${dir} holds no checkpoint to resume from`);
+  const run = new RunDir(dir);
   const resume = o.resume === true || (o.resume === 'auto' && hasCheckpoint);
   if (o.resume === 'auto') say(hasCheckpoint ? `--auto-resume: continuing from the checkpoint in ${run.checkpoints}` : `--auto-resume: no checkpoint in ${run.dir} yet, starting a new run`);
   const model = await setupModel(config);

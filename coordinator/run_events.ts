@@ -5,6 +5,9 @@
 
 import { errorMessage } from '../shared/errors/error_message.js';
 
+/** How many of a resumed run's past losses its run_started event carries (the dashboard's history). */
+export const PAST_LOSSES = 240;
+
 /** Static facts about the run, sent once before training starts. */
 export interface RunInfo {
   runId: string;
@@ -42,8 +45,10 @@ export interface WorkerStepTiming {
 }
 
 export interface StepTiming {
-  /** Whole step: assignment, compute, gather, reduction and optimizer. */
+  /** Whole step: assignment, compute, gather, reduction and optimizer; waiting for workers excluded. */
   stepSeconds: number;
+  /** Time the step waited for workers (fewer live than min_workers); kept out of every rate and the ETA. */
+  waitingSeconds?: number;
   /** Adding up the gradients plus the optimizer step. */
   reduceSeconds: number;
   /** From the first worker's answer to the last one's: time spent waiting for the slowest. */
@@ -52,10 +57,15 @@ export interface StepTiming {
 }
 
 export type RunEvent =
-  | { kind: 'run_started'; info: RunInfo }
+  /**
+   * `pastLosses`: the last PAST_LOSSES losses of a resumed run (from its checkpoint), so that a
+   * dashboard's loss history continues across the resume; empty for a new run.
+   */
+  | { kind: 'run_started'; info: RunInfo; pastLosses?: readonly number[] }
   | {
       kind: 'step';
       step: number;
+      /** Every `epoch` here counts from 1, as progress lines, summary.json and the logs do. */
       epoch: number;
       /** Samples trained in this step (failed samples excluded). */
       images: number;
@@ -69,7 +79,9 @@ export type RunEvent =
       overflow?: boolean;
       timing: StepTiming;
     }
+  /** The epoch just finished (from 1). */
   | { kind: 'epoch_done'; epoch: number }
+  /** `epoch`: the epoch of the last step trained (from 1; 0 before training). */
   | { kind: 'eval'; step: number; epoch: number; dice: number; iou: number; best: boolean; phase: 'before' | 'during' | 'after' }
   | { kind: 'checkpoint'; step: number; dir: string; name: string }
   | { kind: 'worker_joined'; id: string; host: string; device: string }

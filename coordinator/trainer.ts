@@ -18,7 +18,7 @@ import type { DynamicLossScaler } from './optimizer/loss_scaler.js';
 import { ThroughputTable, planShares } from './share_plan.js';
 import { type CopyOutcome, runShareRound } from './share_round.js';
 import { type StepDeadlinePolicy, shareDeadlineMs } from './step_deadline.js';
-import type { RunEvents, RunInfo, WorkerStepTiming } from './run_events.js';
+import { PAST_LOSSES, type RunEvents, type RunInfo, type WorkerStepTiming } from './run_events.js';
 import { variantLabel } from '../shared/sam/config.js';
 import type { RunDir } from './run_dir.js';
 import { versionHash } from '../shared/tensor/weights_hash.js';
@@ -95,6 +95,9 @@ export class Trainer {
   private lastSkip = '';
   /** fp16 runs: the dynamic loss scale every step's graphs run with. */
   private scaler?: DynamicLossScaler;
+  /** Time spent waiting for workers (fewer live than min_workers): in this step, and since the loop began. */
+  private stepWaitingMs = 0;
+  private loopWaitingMs = 0;
 
   constructor(private readonly o: TrainerOptions) {
     this.store = new CheckpointStore(o.run.checkpoints);
@@ -179,7 +182,12 @@ export class Trainer {
     const done: R[] = [];
     let pending = [...items];
     while (pending.length) {
+      // Waiting for workers is kept out of the step's time, and so out of every rate and the ETA.
+      const waitFrom = performance.now();
       await this.o.pool.ready(this.o.signal);
+      const waited = performance.now() - waitFrom;
+      this.stepWaitingMs += waited;
+      this.loopWaitingMs += waited;
       await this.o.pool.sync(this.version, this.params);
       // Only workers holding this version get work; one that joined during the sync is synced on
       // the next round. Fewer than min_workers (a failed sync, a join): wait and sync again.
@@ -330,10 +338,19 @@ export class Trainer {
     this.o.run.writeSummary(this.summary());
   }
 
+  /**
+   * The epoch, counted from 1, of the last step trained (0: none yet). What people read (progress,
+   * events, summary.json, logs) counts epochs from 1; state.epoch is the 0-based index that seeds
+   * each epoch's order and is kept as it is in checkpoints.
+   */
+  private epochOfLastStep(): number {
+    return this.state.accounts.length + (this.state.epochPosition > 0 ? 1 : 0);
+  }
+
   private async recordEval(): Promise<boolean> {
     const scores = await this.evaluate();
     if (!scores) return false;
-    const rec: EvalRecord = { step: this.state.step, epoch: this.state.epoch, ...scores };
+    const rec: EvalRecord = { step: this.state.step, epoch: this.epochOfLastStep(), ...scores };
     this.state.evals.push(rec);
     const minDelta = this.cfg.eval.earlyStopping.minDelta;
     const improved = !this.state.best || rec.dice > this.state.best.dice + minDelta;
@@ -357,7 +374,7 @@ export class Trainer {
     this.o.run.writeConfig(configToYaml(cfg));
     try {
       if (this.o.resume) await this.restore();
-      this.o.events?.emit({ kind: 'run_started', info: this.runInfo() });
+      this.o.events?.emit({ kind: 'run_started', info: this.runInfo(), pastLosses: this.state.losses.slice(-PAST_LOSSES) });
       if (this.scaler) this.say(`mixed precision: fp16 training graphs, fp32 master weights and Adam; dynamic loss scale ${this.scaler.scale}`);
       if (!this.o.resume) {
         this.state.evalBefore = await this.evaluate();
@@ -374,8 +391,8 @@ export class Trainer {
         const after = await this.evaluate();
         if (after) {
           const last = this.state.evals[this.state.evals.length - 1];
-          if (!last || last.step !== this.state.step) this.state.evals.push({ step: this.state.step, epoch: this.state.epoch, ...after });
-          this.o.events?.emit({ kind: 'eval', step: this.state.step, epoch: this.state.epoch, dice: after.dice, iou: after.iou, best: false, phase: 'after' });
+          if (!last || last.step !== this.state.step) this.state.evals.push({ step: this.state.step, epoch: this.epochOfLastStep(), ...after });
+          this.o.events?.emit({ kind: 'eval', step: this.state.step, epoch: this.epochOfLastStep(), dice: after.dice, iou: after.iou, best: false, phase: 'after' });
           this.narrate(`eval after training: dice ${after.dice.toFixed(4)} iou ${after.iou.toFixed(4)}`);
         }
         this.checkpoints.final = await this.checkpoint('final', false);
@@ -416,6 +433,7 @@ export class Trainer {
     const total = t.epochs * perEpoch;
     const stepsAtStart = this.state.step;
     const t0 = performance.now();
+    this.loopWaitingMs = 0;
     for (; this.state.epoch < t.epochs; this.state.epoch++) {
       const order = epochOrder(this.o.trainIds, t.seed, this.state.epoch);
       const ledger = new EpochLedger(this.state.epoch, order);
@@ -432,7 +450,7 @@ export class Trainer {
           throw new TooManySkippedSteps(`${this.skippedInARow} steps in a row were skipped (the last: ${this.lastSkip}); stopping (train.max_skipped_steps is ${t.maxSkippedSteps})`);
         }
         const done = this.state.step - stepsAtStart;
-        const elapsed = (performance.now() - t0) / 1000;
+        const elapsed = (performance.now() - t0 - this.loopWaitingMs) / 1000;
         const eta = (elapsed / done) * (total - this.state.step);
         const loss = this.state.losses[this.state.losses.length - 1]!;
         this.narrate(
@@ -446,7 +464,7 @@ export class Trainer {
         this.writeSummary();
       }
       this.state.accounts.push(ledger.account());
-      this.o.events?.emit({ kind: 'epoch_done', epoch: this.state.epoch });
+      this.o.events?.emit({ kind: 'epoch_done', epoch: this.state.epoch + 1 });
       this.state.epochPosition = 0;
       this.state.epochTrained = [];
       const lastEpoch = this.state.epoch + 1 === t.epochs;
@@ -506,12 +524,13 @@ export class Trainer {
     const lossScale = this.scaler?.scale;
     // Timings of the answers used (an abandoned copy's answer is not one of them).
     const timings = new Map<StepResult, WorkerStepTiming>();
+    this.stepWaitingMs = 0;
     const results: StepResult[] = await this.distribute(
       ids,
       async (w, samples) => {
         const r = await w.trainStep({ epoch: this.state.epoch, step, weightsVersion: this.version, samples, ...(lossScale !== undefined ? { lossScale } : {}) });
         this.throughput.record(w.id, r.samples.length, r.computeSeconds);
-        timings.set(r, { workerId: w.id, samples: r.samples.length, computeSeconds: r.computeSeconds, answeredAfterSeconds: (performance.now() - t0) / 1000, loss: r.weightSum > 0 ? r.lossSum / r.weightSum : Number.NaN, ...(r.peakRssBytes !== undefined ? { peakRssBytes: r.peakRssBytes } : {}) });
+        timings.set(r, { workerId: w.id, samples: r.samples.length, computeSeconds: r.computeSeconds, answeredAfterSeconds: (performance.now() - t0 - this.stepWaitingMs) / 1000, loss: r.weightSum > 0 ? r.lossSum / r.weightSum : Number.NaN, ...(r.peakRssBytes !== undefined ? { peakRssBytes: r.peakRssBytes } : {}) });
         return r;
       },
       (r) => (r.step !== step ? `answered step ${r.step} for step ${step}` : r.weightsHash !== undefined && r.weightsHash !== expected ? 'holds different weights (hash mismatch)' : undefined),
@@ -537,14 +556,15 @@ export class Trainer {
       this.o.events?.emit({
         kind: 'step',
         step: this.state.step,
-        epoch: this.state.epoch,
+        epoch: this.state.epoch + 1,
         images: results.reduce((a, r) => a + r.samples.length, 0),
         loss: reduced.loss,
         lr: lrNow,
         skipped,
         ...(this.scaler ? { lossScale: this.scaler.scale, overflow } : {}),
         timing: {
-          stepSeconds: (now - t0) / 1000,
+          stepSeconds: (now - t0 - this.stepWaitingMs) / 1000,
+          waitingSeconds: this.stepWaitingMs / 1000,
           reduceSeconds: (now - tReduce) / 1000,
           waitForSlowestSeconds: times.length ? Math.max(...times) - Math.min(...times) : 0,
           workers: answered,

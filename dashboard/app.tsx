@@ -48,7 +48,7 @@ function useTerminalSize(columns?: number, rows?: number): { columns: number; ro
 
 function footerLine(s: RunState, stopping: boolean): Line {
   if (s.status === 'completed' || s.status === 'stopped' || s.status === 'failed') return [seg(`run ${s.status}${s.error ? `: ${s.error}` : ''}`, { bold: true, color: s.status === 'failed' ? 'red' : 'cyan' })];
-  if (stopping) return [seg('stopping after this step… (checkpointing; Ctrl-C again quits at once)', { bold: true, color: 'yellow' })];
+  if (stopping) return [seg(`stopping after this step… (checkpointing${s.info?.runDir ? ` into ${s.info.runDir}` : ''}; Ctrl-C again quits at once)`, { bold: true, color: 'yellow' })];
   return [seg(' q ', { inverse: true }), seg(' stop after this step (checkpoint first)', { dim: true })];
 }
 

@@ -16,7 +16,7 @@ export function progressLines(s: RunState, width: number): Line[] {
   if (!i) return [[seg('waiting for the run to start…', { dim: true })]];
   const total = i.totalSteps;
   const perEpoch = Math.max(1, i.stepsPerEpoch);
-  const epoch = Math.min(s.epoch, Math.max(0, i.epochs - 1));
+  const epoch = Math.max(0, Math.min(s.epoch - 1, i.epochs - 1)); // 0-based, for the arithmetic
   const inEpoch = Math.min(perEpoch, Math.max(0, s.step - epoch * perEpoch));
   const epochDigits = String(i.epochs).length;
   const stepDigits = String(total).length;
@@ -25,7 +25,8 @@ export function progressLines(s: RunState, width: number): Line[] {
   const label = (x: string): string => x.padEnd(Math.max(epochLabel.length, stepLabel.length));
   const pct = total > 0 ? Math.floor((100 * s.step) / total) : 100;
   // Fixed-width suffixes keep the bars the same length from one frame to the next.
-  const eta = (s.status === 'running' ? `eta ${formatDuration(s.etaSeconds)}` : s.status).padEnd(10);
+  // While it waits for workers the run is not training: no ETA to show (the wait is kept out of it).
+  const eta = (s.status === 'running' ? (s.waiting ? 'waiting' : `eta ${formatDuration(s.etaSeconds)}`) : s.status).padEnd(10);
   const workers = liveWorkers(s);
   const stats: Line = [
     seg(`${formatRate(s.imagesPerSecond)} img/s`, { bold: true }),

@@ -1,13 +1,14 @@
 // What the dashboard (and the one-line progress records) show, as a pure reducer over the run's
 // events: reduceRunState(state, event, at) returns a new state and never mutates the old one, so a
 // recorded event sequence replays to the same screen. `at` is the event's wall-clock time (ms); rates
-// and the ETA come from it, so they include evaluations and checkpoints, as the operator waits them.
+// and the ETA come from it, so they include evaluations and checkpoints, as the operator waits them
+// (but not waiting for workers, which the step events report apart).
 
-import type { RunEvent, RunInfo } from '../coordinator/run_events.js';
+import { PAST_LOSSES, type RunEvent, type RunInfo } from '../coordinator/run_events.js';
 import { describeEvent, type EventLevel } from './event_text.js';
 
-/** Losses kept for the chart (more than any terminal is wide). */
-export const LOSS_HISTORY = 240;
+/** Losses kept for the chart (more than any terminal is wide); a resumed run sends as many. */
+export const LOSS_HISTORY = PAST_LOSSES;
 /** Event log entries kept (more than the screen shows). */
 export const LOG_HISTORY = 100;
 /** Steps over which throughput is measured. */
@@ -56,7 +57,7 @@ export interface RunState {
   error: string | null;
   /** Steps done (the last step event's number). */
   step: number;
-  /** Current epoch, 0-based. */
+  /** Current epoch, counted from 1 (as the events count). */
   epoch: number;
   loss: number | null;
   lr: number | null;
@@ -69,9 +70,11 @@ export interface RunState {
    * part of it beyond the slowest worker's compute (transfers, reduction, optimizer); both 0 for a
    * step without worker timings.
    */
-  recent: readonly { at: number; images: number; seconds: number; overheadSeconds: number }[];
+  recent: readonly { at: number; images: number; seconds: number; overheadSeconds: number; waitingSeconds: number }[];
   /** The first step event seen (in this process), for the ETA. */
   firstStep: { at: number; step: number } | null;
+  /** Seconds the steps after the first waited for workers: not training time, so not in the ETA or rates. */
+  waitedSeconds: number;
   imagesPerSecond: number | null;
   /** Share of the recent steps' wall time spent beyond compute; null before a step with workers. */
   overheadFraction: number | null;
@@ -94,13 +97,14 @@ export function initialRunState(): RunState {
     info: null,
     error: null,
     step: 0,
-    epoch: 0,
+    epoch: 1,
     loss: null,
     lr: null,
     lossScale: null,
     losses: [],
     skippedSteps: 0,
     recent: [],
+    waitedSeconds: 0,
     firstStep: null,
     imagesPerSecond: null,
     overheadFraction: null,
@@ -132,16 +136,19 @@ function withStep(s: RunState, e: Extract<RunEvent, { kind: 'step' }>, at: numbe
   const computed = e.timing.workers.length > 0;
   const slowest = computed ? Math.max(...e.timing.workers.map((w) => w.computeSeconds)) : 0;
   const overheadSeconds = computed ? Math.max(0, e.timing.stepSeconds - slowest) : 0;
-  const recent = tail([...s.recent, { at, images: e.images, seconds: computed ? e.timing.stepSeconds : 0, overheadSeconds }], RATE_WINDOW);
+  const waiting = e.timing.waitingSeconds ?? 0;
+  const recent = tail([...s.recent, { at, images: e.images, seconds: computed ? e.timing.stepSeconds : 0, overheadSeconds, waitingSeconds: waiting }], RATE_WINDOW);
   const recentSeconds = recent.reduce((a, r) => a + r.seconds, 0);
   const first = s.firstStep ?? { at, step: e.step };
+  const waitedSeconds = s.firstStep ? s.waitedSeconds + waiting : 0;
   // Images over the wall time between the window's first and last step ends (the first step's own
-  // images are before the window starts); a single step falls back to its own duration.
-  const span = (recent[recent.length - 1]!.at - recent[0]!.at) / 1000;
+  // images are before the window starts), less the time those steps waited for workers; a single
+  // step falls back to its own duration (which excludes waiting).
+  const span = (recent[recent.length - 1]!.at - recent[0]!.at) / 1000 - recent.slice(1).reduce((a, r) => a + r.waitingSeconds, 0);
   const windowImages = recent.slice(1).reduce((a, r) => a + r.images, 0);
   const imagesPerSecond = span > 0 ? windowImages / span : e.timing.stepSeconds > 0 ? e.images / e.timing.stepSeconds : null;
   const done = e.step - first.step;
-  const secondsPerStep = done > 0 ? (at - first.at) / 1000 / done : e.timing.stepSeconds;
+  const secondsPerStep = done > 0 ? Math.max(0, (at - first.at) / 1000 - waitedSeconds) / done : e.timing.stepSeconds;
   const total = s.info?.totalSteps ?? e.step;
   const taking = new Map(e.timing.workers.map((w) => [w.workerId, w]));
   const workers = s.workers.map((w): WorkerRow => {
@@ -169,6 +176,7 @@ function withStep(s: RunState, e: Extract<RunEvent, { kind: 'step' }>, at: numbe
     skippedSteps: s.skippedSteps + (e.skipped ? 1 : 0),
     recent,
     firstStep: first,
+    waitedSeconds,
     imagesPerSecond,
     overheadFraction: recentSeconds > 0 ? recent.reduce((a, r) => a + r.overheadSeconds, 0) / recentSeconds : s.overheadFraction,
     etaSeconds: Math.max(0, total - e.step) * secondsPerStep,
@@ -186,7 +194,8 @@ function withEval(s: RunState, e: Extract<RunEvent, { kind: 'eval' }>): RunState
 function reduceFacts(s: RunState, e: RunEvent, at: number): RunState {
   switch (e.kind) {
     case 'run_started':
-      return { ...s, status: 'running', info: e.info, step: e.info.startStep, lr: e.info.lr, epoch: e.info.stepsPerEpoch > 0 ? Math.floor(e.info.startStep / e.info.stepsPerEpoch) : 0 };
+      // A resumed run's past losses continue its loss history (and trend) where it left off.
+      return { ...s, status: 'running', info: e.info, step: e.info.startStep, lr: e.info.lr, losses: tail(e.pastLosses ?? s.losses, LOSS_HISTORY), loss: e.pastLosses?.length ? e.pastLosses[e.pastLosses.length - 1]! : s.loss, epoch: e.info.stepsPerEpoch > 0 ? Math.floor(e.info.startStep / e.info.stepsPerEpoch) + 1 : 1 };
     case 'step':
       return withStep(s, e, at);
     case 'epoch_done':

@@ -10,7 +10,7 @@ import { type FoundLibrary, findLibraries, type LibrarySearch } from './host_lib
 
 export const PROVIDER_LIBRARY = 'libonnxruntime_providers_cuda.so';
 export const PROVIDERS_SHARED_LIBRARY = 'libonnxruntime_providers_shared.so';
-export const INSTALL_HINT = 'npm ci --onnxruntime-node-install=cuda12 (fetches the CUDA 12 build of the provider into node_modules/onnxruntime-node/bin/)';
+export const INSTALL_HINT = 'npm run install:cuda after npm ci (fetches the CUDA 12 build of the provider into node_modules/onnxruntime-node/bin/)';
 
 /** What ORT 1.29's CUDA 12 provider links against, for when the library is not installed yet. */
 export const EXPECTED_CUDA12_DEPENDENCIES = ['libcublasLt.so.12', 'libcublas.so.12', 'libcudnn.so.9', 'libcurand.so.10', 'libcufft.so.11', 'libcudart.so.12'] as const;
@@ -80,7 +80,7 @@ export function cudaProviderStatus(nativeDir: string | null, search: LibrarySear
   if (wantsCudart12 && !cudaRuntimes.includes(12) && cudaRuntimes.includes(13)) {
     status.cuda13Only =
       'this host has the CUDA 13 runtime (libcudart.so.13) but not CUDA 12, and onnxruntime-node 1.29 ships its CUDA provider for CUDA 12 only ' +
-      '(--onnxruntime-node-install=cuda12; there is no cuda13 build). A CUDA 13 driver runs CUDA 12 programs, so install the CUDA 12 libraries ' +
+      '(npm run install:cuda fetches the cuda12 build; there is no cuda13 build). A CUDA 13 driver runs CUDA 12 programs, so install the CUDA 12 libraries ' +
       'beside CUDA 13 (apt: cuda-libraries-12-<minor> and libcudnn9-cuda-12; or pip: nvidia-cuda-runtime-cu12 nvidia-cublas-cu12 nvidia-cufft-cu12 ' +
       'nvidia-curand-cu12 nvidia-cudnn-cu12, with their lib/ directories on LD_LIBRARY_PATH), or use the container image (CUDA 12.6)';
     problems.push(status.cuda13Only);

@@ -315,7 +315,7 @@ async function serveSession(
           await send([{ step_result: header }, ...chunks]);
           observer?.trainStep?.({ samples: r.samples.length, computeSeconds: r.computeSeconds });
           // The worker's own account of what it trained (the chaos test checks it against the epochs).
-          log(`trained step ${r.step} (epoch ${s.epoch})${r.overflow ? ` (fp16 overflow at loss scale ${s.loss_scale})` : ''}: ${r.samples.map((x) => x.id).join(' ')}`, 'debug');
+          log(`trained step ${r.step} (epoch ${s.epoch + 1})${r.overflow ? ` (fp16 overflow at loss scale ${s.loss_scale})` : ''}: ${r.samples.map((x) => x.id).join(' ')}`, 'debug');
           observer?.bytes?.('sent', [...grads.values()].reduce((a, g) => a + g.data.length * elementBytes(encoding), 0));
         } catch (err) {
           await fail('STEP_FAILED', err, s.step);

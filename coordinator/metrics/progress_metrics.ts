@@ -31,7 +31,7 @@ export function progressMetrics(registry: Registry): RunEventSink {
         samples.inc(e.images);
         if (e.skipped) skipped.inc();
         step.set(e.step);
-        epoch.set(e.epoch + 1);
+        epoch.set(e.epoch);
         loss.set(e.loss);
         finite.set(Number.isFinite(e.loss) ? 1 : 0);
         lr.set(e.lr);

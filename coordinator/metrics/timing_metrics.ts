@@ -9,7 +9,7 @@ import type { WorkerLabels } from './worker_label.js';
 
 export function timingMetrics(registry: Registry, workers: WorkerLabels): RunEventSink {
   const common = { registers: [registry], buckets: [...TRAINING_SECONDS_BUCKETS] };
-  const step = new Histogram({ name: 'samlora_step_duration_seconds', help: 'Wall time of a whole training step: assignment, compute, gather, reduction and optimizer.', ...common });
+  const step = new Histogram({ name: 'samlora_step_duration_seconds', help: 'Wall time of a whole training step: assignment, compute, gather, reduction and optimizer (waiting for workers excluded).', ...common });
   const compute = new Histogram({ name: 'samlora_worker_compute_seconds', help: 'Compute time each worker reports for its share of a step.', labelNames: ['worker'] as const, ...common });
   const reduce = new Histogram({ name: 'samlora_reduce_duration_seconds', help: 'Time adding up the gradients plus the optimizer step.', ...common });
   const wait = new Histogram({ name: 'samlora_wait_for_slowest_seconds', help: "Time from a step's first worker answer to its last: waiting for the slowest worker.", ...common });

@@ -62,7 +62,7 @@ export class CudaUnavailableError extends Error {
   constructor(detail: string) {
     super(
       `CUDA execution provider not available: ${detail}. ` +
-        'Install it with `npm ci --onnxruntime-node-install=cuda12` (needs CUDA 12 and cuDNN 9 on the host), ' +
+        'Install it with `npm run install:cuda` after `npm ci` (needs CUDA 12 and cuDNN 9 on the host), ' +
         'or run on the CPU with --device cpu.',
     );
     this.name = 'CudaUnavailableError';
@@ -90,7 +90,7 @@ export function assertCudaAvailable(): void {
   const dir = ortNativeDir();
   const lib = dir ? join(dir, 'libonnxruntime_providers_cuda.so') : undefined;
   if (!lib || !existsSync(lib)) {
-    throw new CudaUnavailableError(`libonnxruntime_providers_cuda.so is missing from ${dir ?? 'onnxruntime-node/bin'} (installed with onnxruntime-node-install=skip)`);
+    throw new CudaUnavailableError(`libonnxruntime_providers_cuda.so is missing from ${dir ?? 'onnxruntime-node/bin'} (a plain npm ci skips it; npm run install:cuda fetches it)`);
   }
 }
 

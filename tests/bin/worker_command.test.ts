@@ -42,7 +42,7 @@ describe('sam-lora worker', () => {
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, /^sam-lora worker: --gpu 0: CUDA execution provider not available/);
     assert.match(r.stderr, /libonnxruntime_providers_cuda\.so/);
-    assert.match(r.stderr, /--onnxruntime-node-install=cuda12/);
+    assert.match(r.stderr, /npm run install:cuda/);
     assert.match(r.stderr, /--device cpu/);
     assert.doesNotMatch(r.stderr, STACK_LINE);
     assert.doesNotMatch(r.stderr, /not yet available/, 'fails before trying to connect');
@@ -67,7 +67,7 @@ describe('sam-lora worker', () => {
     assert.match(r.stdout, /CUDA_VISIBLE_DEVICES=2,3, --gpu 1 is physical\s+GPU 3/);
     assert.match(r.stdout, /--gpus-per-task=1/);
     assert.match(r.stdout, /nvidia\.com\/gpu: 1/);
-    assert.match(r.stdout, /--onnxruntime-node-install=cuda12/);
+    assert.match(r.stdout, /npm run install:cuda/);
   });
 
   it('names a bad token file without printing the token', () => {

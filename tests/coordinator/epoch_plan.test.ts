@@ -19,7 +19,7 @@ test('the ledger counts trained, duplicated, missing and failed samples', () => 
   ledger.record('b');
   ledger.record('b');
   ledger.recordFailed('c');
-  assert.deepEqual(ledger.account(), { epoch: 2, samples_trained: 3, duplicates: 1, missing: 1, failed: 1 });
+  assert.deepEqual(ledger.account(), { epoch: 3, samples_trained: 3, duplicates: 1, missing: 1, failed: 1 });
 });
 
 test('reduction adds the workers\' gradient sums and divides by the total sample weight', () => {

@@ -14,7 +14,7 @@ test('a stall past the limit is unhealthy; waiting for workers is not a stall; a
   assert.equal(watch.healthy, true);
   now = 1500;
   assert.equal(watch.healthy, false, 'no step for 1.5 s');
-  events.emit({ kind: 'step', step: 1, epoch: 0, images: 2, loss: 1, lr: 1e-3, skipped: false, timing: { stepSeconds: 1, reduceSeconds: 0, waitForSlowestSeconds: 0, workers: [] } });
+  events.emit({ kind: 'step', step: 1, epoch: 1, images: 2, loss: 1, lr: 1e-3, skipped: false, timing: { stepSeconds: 1, reduceSeconds: 0, waitForSlowestSeconds: 0, workers: [] } });
   assert.equal(watch.healthy, true);
   events.emit({ kind: 'waiting_for_workers', live: 0, needed: 1 });
   now = 100_000;

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { RunCompletedError } from '../../coordinator/prepare_run.js';
 import { runLocal } from '../../launcher/in_process_run.js';
+import { type RunEvent, RunEvents } from '../../coordinator/run_events.js';
 import type { Summary } from '../../coordinator/trainer.js';
 import { writeDemoDataset } from '../../shared/data/demo_data.js';
 import { loadLora } from '../../shared/sam/lora_io.js';
@@ -45,8 +46,8 @@ describe('training loop (single host)', () => {
     assert.deepEqual(
       full.epochs.map((e) => [e.epoch, e.samples_trained, e.duplicates, e.missing]),
       [
-        [0, 7, 0, 0],
         [1, 7, 0, 0],
+        [2, 7, 0, 0],
       ],
     );
     const onDisk = JSON.parse(readFileSync(path.join(runDir, 'summary.json'), 'utf8')) as Summary;
@@ -66,8 +67,13 @@ describe('training loop (single host)', () => {
     const first = await runLocal({ configPath: config, runDir, maxSteps: 3 });
     assert.equal(first.status, 'stopped');
     assert.equal(first.steps, 3);
-    const second = await runLocal({ configPath: config, runDir, resume: true });
+    const events = new RunEvents();
+    const started: RunEvent[] = [];
+    events.on((e) => e.kind === 'run_started' && started.push(e));
+    const second = await runLocal({ configPath: config, runDir, resume: true, events });
     assert.equal(second.status, 'completed');
+    // The dashboard's loss history continues across the resume: run_started carries the past losses.
+    assert.deepEqual(started.map((e) => (e.kind === 'run_started' ? e.pastLosses : undefined)), [first.losses]);
     assert.equal(second.losses.length, full.losses.length);
     second.losses.forEach((l, i) => assert.ok(Math.abs(l - full.losses[i]!) <= 1e-6 * Math.max(1, Math.abs(full.losses[i]!)), `step ${i}: ${l} vs ${full.losses[i]}`));
     assert.deepEqual(second.epochs, full.epochs);
@@ -170,5 +176,24 @@ describe('training loop (single host)', () => {
   it('refuses --resume without a checkpoint, naming the directory', async () => {
     const runDir = path.join(tmp, 'empty-run');
     await assert.rejects(runLocal({ configPath: writeConfig('nores', path.join(demo, 'train'), null), runDir, resume: true }), /empty-run holds no checkpoint/);
+  });
+
+  it('counts epochs from 1 everywhere: progress lines, events, summary.json epochs[] and evals, train.log', async () => {
+    const runDir = path.join(tmp, 'epochs');
+    const events = new RunEvents();
+    const seen: RunEvent[] = [];
+    events.on((e) => seen.push(e));
+    const lines: string[] = [];
+    // 2 epochs of 4 steps, evaluated after epoch 1 (eval.interval_epochs 1) and after the run.
+    const s = await runLocal({ configPath: writeConfig('epochs', path.join(demo, 'train'), path.join(demo, 'test')), runDir, events, progress: (l) => lines.push(l) });
+    assert.deepEqual(s.epochs.map((e) => e.epoch), [1, 2]);
+    assert.deepEqual(s.evals.map((e) => [e.step, e.epoch]), [[4, 1], [8, 2]]);
+    const steps = seen.flatMap((e) => (e.kind === 'step' ? [[e.step, e.epoch]] : []));
+    assert.deepEqual(steps, [[1, 1], [2, 1], [3, 1], [4, 1], [5, 2], [6, 2], [7, 2], [8, 2]]);
+    assert.deepEqual(seen.flatMap((e) => (e.kind === 'epoch_done' ? [e.epoch] : [])), [1, 2]);
+    assert.deepEqual(seen.flatMap((e) => (e.kind === 'eval' ? [[e.phase, e.epoch]] : [])), [['before', 0], ['during', 1], ['after', 2]]);
+    const progressEpochs = lines.flatMap((l) => /^epoch (\d+)\/2 step (\d+)\//.exec(l)?.slice(1).map(Number) ?? []);
+    assert.deepEqual(progressEpochs, [1, 1, 1, 2, 1, 3, 1, 4, 2, 5, 2, 6, 2, 7, 2, 8]);
+    assert.match(readFileSync(path.join(runDir, 'train.log'), 'utf8'), /epoch 2\/2 step 8\/8 /);
   });
 });

@@ -12,7 +12,7 @@ const RECORD = /^step (\d+)\/6 epoch [12]\/2 loss \d+\.\d{4} lr \d\.\de-\d [\d.]
 const INFO: RunInfo = { runId: 'r', variant: 'vit_b', checkpoint: null, rank: 4, device: 'cpu', epochs: 10, stepsPerEpoch: 80, totalSteps: 800, batchSize: 4, startStep: 0, lr: 1e-4 };
 
 function stepAt(n: number): RunEvent {
-  return { kind: 'step', step: n, epoch: Math.floor((n - 1) / 80), images: 4, loss: 0.5, lr: 1e-4, skipped: false, timing: { stepSeconds: 1, reduceSeconds: 0, waitForSlowestSeconds: 0, workers: [] } };
+  return { kind: 'step', step: n, epoch: Math.floor((n - 1) / 80) + 1, images: 4, loss: 0.5, lr: 1e-4, skipped: false, timing: { stepSeconds: 1, reduceSeconds: 0, waitForSlowestSeconds: 0, workers: [] } };
 }
 
 describe('progress records', () => {
@@ -59,6 +59,31 @@ describe('progress records', () => {
     listener({ kind: 'run_started', info: INFO });
     listener({ ...(stepAt(1) as Extract<RunEvent, { kind: 'step' }>), lossScale: 32768, overflow: true, skipped: true });
     assert.match(out[0]!, /^step 1\/800 .* loss scale 32768$/);
+  });
+
+  it('waiting for workers: a record at once, the first step after it, and the wait kept out of the ETA', () => {
+    const out: string[] = [];
+    let t = 0;
+    const records = progressRecords((l) => out.push(l), { intervalMs: 60_000, now: () => t });
+    records({ kind: 'run_started', info: INFO });
+    t = 1000;
+    records(stepAt(1));
+    t = 2000;
+    records(stepAt(2)); // within the interval: no record
+    t = 2500;
+    records({ kind: 'waiting_for_workers', live: 1, needed: 2 });
+    // Step 3 waited 3600 s for the second worker, then took 1 s.
+    t = 3_603_000;
+    const s3 = stepAt(3) as Extract<RunEvent, { kind: 'step' }>;
+    records({ ...s3, timing: { ...s3.timing, waitingSeconds: 3600 } });
+    assert.deepEqual(out.map((l) => l.replace(/ lr .* img\/s/, '')), [
+      'step 1/800 epoch 1/10 loss 0.5000 eta 13m19s workers 0/0',
+      'waiting for workers: 1 connected, 2 needed at step 2/800 epoch 1/10 (eta and rates paused)',
+      'step 3/800 epoch 1/10 loss 0.5000 eta 13m17s workers 0/2',
+    ]);
+    // 797 steps left at 1 s each (2 s of training over the 2 steps since the first), not at 1801 s
+    // each; 8 images over those 2 s.
+    assert.match(out[2]!, / 4\.00 img\/s eta 13m17s /);
   });
 
   it('before any step it still formats', () => {

@@ -24,7 +24,7 @@ function step(n: number, workers: { id: string; samples: number; loss: number }[
   return {
     kind: 'step',
     step: n,
-    epoch: Math.floor((n - 1) / 5),
+    epoch: Math.floor((n - 1) / 5) + 1,
     images: workers.reduce((a, w) => a + w.samples, 0),
     loss: 1 / n,
     lr: 1e-4,
@@ -140,6 +140,22 @@ describe('run state from hand-made events', () => {
     assert.equal(s.etaSeconds, 7, '7 steps left at 1 s each');
     assert.equal(s.workers[0]!.imagesPerSecond, 8, '4 samples in 0.5 s of compute');
     assert.equal(s.workers[0]!.state, 'active');
+  });
+
+  it('waiting for workers is a state of its own and stays out of the throughput and the ETA', () => {
+    let s = reduceRunState(initialRunState(), { kind: 'run_started', info: INFO }, 0);
+    s = reduceRunState(s, { kind: 'worker_joined', id: 'a', host: 'h', device: 'cpu' }, 0);
+    s = reduceRunState(s, step(1, [{ id: 'a', samples: 4, loss: 0.5 }]), 1000);
+    s = reduceRunState(s, { kind: 'waiting_for_workers', live: 1, needed: 2 }, 1500);
+    assert.deepEqual(s.waiting, { live: 1, needed: 2 });
+    // Step 2 waited 100 s for a worker, then took 1 s like the others; so did step 3.
+    const waited = step(2, [{ id: 'a', samples: 4, loss: 0.5 }]) as Extract<RunEvent, { kind: 'step' }>;
+    s = reduceRunState(s, { ...waited, timing: { ...waited.timing, waitingSeconds: 100 } }, 102_000);
+    assert.equal(s.waiting, null, 'a step ends the wait');
+    s = reduceRunState(s, step(3, [{ id: 'a', samples: 4, loss: 0.5 }]), 103_000);
+    assert.equal(s.imagesPerSecond, 4, '8 images in the 2 s of training between the first and the last step');
+    assert.equal(s.etaSeconds, 7, '7 steps left at 1 s each: the 100 s wait is not in the rate');
+    assert.equal(s.overheadFraction, 0, 'nor in the overhead (stepSeconds excludes it)');
   });
 
   it('a skipped step is counted and its loss kept as is', () => {

@@ -139,7 +139,7 @@ export function substitute(word: string): string {
 function commandPosition(words: readonly string[], i: number): boolean {
   const prev = words[i - 1];
   if (prev === undefined) return true;
-  if (['&', '&&', '|', '||', ';', '(', 'then', 'do', 'exec', 'nohup', 'time'].includes(prev)) return true;
+  if (['&', '&&', '|', '||', ';', '(', 'then', 'do', 'exec', 'nohup', 'time', 'npx'].includes(prev)) return true;
   if (/^[A-Za-z_][A-Za-z0-9_]*=/.test(prev)) return commandPosition(words, i - 1);
   // srun [options] COMMAND
   return words[0] === 'srun' && words.slice(1, i).every((w) => w.startsWith('-'));

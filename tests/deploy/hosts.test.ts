@@ -41,14 +41,18 @@ describe('Dockerfile', () => {
 
   it('installs with the CUDA execution provider, builds, prunes dev dependencies, checks the provider library', () => {
     const all = runs.join('\n');
-    assert.match(all, /npm ci [^\n]*--onnxruntime-node-install=cuda12/);
+    assert.match(all, /npm ci [^\n]*npm run install:cuda/, 'npm ci, then the CUDA provider');
     assert.match(all, /npm run build/);
     assert.match(all, /npm prune --omit=dev/);
     // The library the install must fetch is where the runtime looks for it (shared/graph/runtime.ts).
     const lib = /node_modules\/onnxruntime-node\/bin\/([\w-]+\/linux\/x64)\/libonnxruntime_providers_cuda\.so/.exec(all);
     assert.ok(lib, 'the Dockerfile checks for libonnxruntime_providers_cuda.so');
     assert.ok(existsSync(path.join(ROOT, 'node_modules', 'onnxruntime-node', 'bin', lib[1]!, 'libonnxruntime.so.1')), `onnxruntime-node's native directory is bin/${lib[1]}`);
-    assert.equal(read('.npmrc').match(/^onnxruntime-node-install=skip$/m)?.[0], 'onnxruntime-node-install=skip', 'the flag overrides .npmrc');
+    // A plain npm ci skips onnxruntime-node's install script; install:cuda runs it with the CUDA flag.
+    const pkg = JSON.parse(read('package.json')) as { allowScripts: Record<string, boolean>; scripts: Record<string, string> };
+    assert.equal(pkg.allowScripts['onnxruntime-node'], false);
+    assert.match(pkg.scripts['install:cuda']!, /^ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules\/onnxruntime-node\/script\/install\.js$/);
+    assert.doesNotMatch(read('.npmrc'), /^\s*onnxruntime/m, 'no project config npm does not know (it warns on every command)');
   });
 
   it('runs as a non-root user; ENTRYPOINT sam-lora, CMD --help', () => {

@@ -60,8 +60,8 @@ before(async () => {
     events.emit({ kind: 'tensor_bytes', direction: 'sent', workerId: 'w-1', bytes: 10 });
     events.emit({ kind: 'tensor_bytes', direction: 'received', workerId: 'w-1', bytes: 10 });
     const timing = { stepSeconds: 1, reduceSeconds: 0.1, waitForSlowestSeconds: 0, workers: [{ workerId: 'w-1', samples: 1, computeSeconds: 0.8, answeredAfterSeconds: 0.9, loss: 0.4 }] };
-    events.emit({ kind: 'step', step: 1, epoch: 0, images: 1, loss: 0.4, lr: 1e-4, skipped: false, timing });
-    events.emit({ kind: 'epoch_done', epoch: 0 });
+    events.emit({ kind: 'step', step: 1, epoch: 1, images: 1, loss: 0.4, lr: 1e-4, skipped: false, timing });
+    events.emit({ kind: 'epoch_done', epoch: 1 });
     events.emit({ kind: 'checkpoint', step: 1, dir: '/x', name: 'step-00000001' });
     worker.observer.connected?.('w-1');
     worker.observer.trainStep?.({ samples: 1, computeSeconds: 0.8 });

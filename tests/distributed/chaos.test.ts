@@ -186,7 +186,7 @@ describe('chaos', () => {
         }
       }
     }
-    for (let epoch = 0; epoch < EPOCHS; epoch++) {
+    for (let epoch = 1; epoch <= EPOCHS; epoch++) {
       const ids = [...stepsOf.keys()].filter((k) => k.startsWith(`${epoch}:`));
       assert.equal(ids.length, 16, `epoch ${epoch}: the workers trained all 16 samples (${what})`);
       for (const k of ids) assert.equal(stepsOf.get(k)!.size, 1, `sample ${k} was trained in steps ${[...stepsOf.get(k)!].join(', ')} (${what})`);

@@ -24,7 +24,7 @@ describe('CUDA provider status', () => {
     assert.equal(s.dependencySource, 'expected for onnxruntime 1.29 (CUDA 12 build)');
     assert.deepEqual(s.dependencies.map((d) => d.soname), [...EXPECTED_CUDA12_DEPENDENCIES, PROVIDERS_SHARED_LIBRARY, 'libcuda.so.1']);
     assert.ok(s.dependencies.every((d) => d.path === null && d.fix));
-    assert.match(s.problems[0]!, /not installed .*npm ci --onnxruntime-node-install=cuda12/);
+    assert.match(s.problems[0]!, /not installed .*npm run install:cuda after npm ci/);
     assert.ok(s.problems.some((p) => /^libcudnn\.so\.9 not found by the loader: install cuDNN 9 for CUDA 12/.test(p)));
     // The companion library is covered by the install problem.
     assert.ok(!s.problems.some((p) => p.startsWith(PROVIDERS_SHARED_LIBRARY)));

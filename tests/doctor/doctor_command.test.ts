@@ -50,7 +50,7 @@ describe('sam-lora doctor', { timeout: 240_000 }, () => {
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stdout, /0: NVIDIA H100 80GB HBM3, 79\.65 GiB, driver 560\.35\.03/);
     assert.match(r.stdout, /cuda:0 +FAIL +NVIDIA H100 80GB HBM3\n +CUDA execution provider not available: libonnxruntime_providers_cuda\.so is missing/);
-    assert.match(r.stdout, /Problems:\n {2}- the CUDA execution provider is not installed .*npm ci --onnxruntime-node-install=cuda12/);
+    assert.match(r.stdout, /Problems:\n {2}- the CUDA execution provider is not installed .*npm run install:cuda after npm ci/);
     assert.match(r.stdout, /cpu +ok/);
     assert.match(r.stdout, /Result: FAILED/);
   });

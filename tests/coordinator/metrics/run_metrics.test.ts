@@ -18,7 +18,7 @@ function step(n: number, o: { loss?: number; skipped?: boolean; images?: number;
   return {
     kind: 'step',
     step: n,
-    epoch: 0,
+    epoch: 1,
     images: o.images ?? 2,
     loss: o.loss ?? 0.5,
     lr: 1e-4,
@@ -60,8 +60,8 @@ describe('coordinator metrics', () => {
     events.emit({ kind: 'tensor_bytes', direction: 'sent', workerId: 'w-2', bytes: 100 });
     now += 2;
     events.emit({ kind: 'checkpoint', step: 2, dir: '/x', name: 'step-00000002' });
-    events.emit({ kind: 'epoch_done', epoch: 0 });
-    events.emit({ kind: 'eval', step: 2, epoch: 0, dice: 0.6, iou: 0.45, best: true, phase: 'during' });
+    events.emit({ kind: 'epoch_done', epoch: 1 });
+    events.emit({ kind: 'eval', step: 2, epoch: 1, dice: 0.6, iou: 0.45, best: true, phase: 'during' });
     events.emit({ kind: 'message_rejected', workerId: null, reason: 'no token', cause: 'unauthenticated' });
     events.emit({ kind: 'message_rejected', workerId: 'w-2', reason: 'NaN gradient', cause: 'invalid' });
     events.emit({ kind: 'message_rejected', workerId: null, reason: 'old protocol' });
