@@ -450,6 +450,7 @@ export class Trainer {
     }
     const tReduce = performance.now();
     const reduced = reduceResults(results, this.o.model.shapes, this.reduceBuffers);
+    const gradientSumSeconds = (performance.now() - tReduce) / 1000;
     this.reduceBuffers = reduced.grads;
     this.state.step++;
     this.state.losses.push(reduced.loss);
@@ -468,6 +469,7 @@ export class Trainer {
         timing: {
           stepSeconds: (now - t0) / 1000,
           reduceSeconds: (now - tReduce) / 1000,
+          gradientSumSeconds,
           waitForSlowestSeconds: times.length ? Math.max(...times) - Math.min(...times) : 0,
           workers: answered,
         },
