@@ -13,6 +13,7 @@ import { Adam } from './optimizer/adam.js';
 import { clipGradNorm } from './optimizer/grad_clip.js';
 import { learningRate } from './optimizer/schedule.js';
 import { reduceResults } from './reduce.js';
+import { foldByGroup, inGroupOrder } from './group_fold.js';
 import { ThroughputTable, planShares } from './share_plan.js';
 import type { RunEvents, RunInfo, WorkerStepTiming } from './run_events.js';
 import { variantLabel } from '../shared/sam/config.js';
@@ -157,7 +158,7 @@ export class Trainer {
       await this.o.pool.sync(this.version, this.params);
       // Only workers holding this version get work; one that joined during the sync is synced on
       // the next round. Fewer than min_workers (a failed sync, a join): wait and sync again.
-      const workers = this.o.pool.current(this.version);
+      const workers = inGroupOrder(this.o.pool.current(this.version));
       if (workers.length < this.o.pool.minWorkers) continue;
       // Shares follow each worker's measured throughput (equal until measured).
       const counts = planShares(pending.length, this.throughput.weights(workers.map((w) => w.id)));
@@ -431,11 +432,14 @@ export class Trainer {
     const expected = this.currentHash();
     const t0 = performance.now();
     const answered: WorkerStepTiming[] = [];
+    // Each result's host group: one group's gradients are added first (group_fold.ts).
+    const groupOf = new Map<StepResult, string>();
     const results: StepResult[] = await this.distribute(
       ids,
       async (w, samples) => {
         const r = await w.trainStep({ epoch: this.state.epoch, step, weightsVersion: this.version, samples });
         this.throughput.record(w.id, r.samples.length, r.computeSeconds);
+        groupOf.set(r, w.placement?.group ?? w.id);
         answered.push({ workerId: w.id, samples: r.samples.length, computeSeconds: r.computeSeconds, answeredAfterSeconds: (performance.now() - t0) / 1000, loss: r.weightSum > 0 ? r.lossSum / r.weightSum : Number.NaN, ...(r.peakRssBytes !== undefined ? { peakRssBytes: r.peakRssBytes } : {}) });
         return r;
       },
@@ -449,7 +453,7 @@ export class Trainer {
       }
     }
     const tReduce = performance.now();
-    const reduced = reduceResults(results, this.o.model.shapes, this.reduceBuffers);
+    const reduced = reduceResults(foldByGroup(results, (r) => groupOf.get(r) ?? ''), this.o.model.shapes, this.reduceBuffers);
     const gradientSumSeconds = (performance.now() - tReduce) / 1000;
     this.reduceBuffers = reduced.grads;
     this.state.step++;

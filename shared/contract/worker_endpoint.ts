@@ -64,6 +64,8 @@ export interface WorkerPlacement {
   host: string;
   /** "cpu", or "cuda:N". */
   device: string;
+  /** Host group: the coordinator adds one group's gradients first (coordinator/group_fold.ts). */
+  group?: string;
 }
 
 /**

@@ -69,6 +69,8 @@ export interface Capabilities {
   threads: number;
   hostname: string;
   cuda_available: boolean;
+  /** Host group (since protocol 4); empty or absent: the hostname. */
+  group?: string;
 }
 
 export interface JoinRequest {

@@ -1,0 +1,136 @@
+// Host groups over gRPC on loopback, in one process: 2 groups x 2 workers behind 2 aggregators train
+// to the same weights, bit for bit, as the same 4 workers connected directly with the same groups
+// (the coordinator adds each group's gradients first either way), while the coordinator receives
+// half the gradient bytes (one partial per group). An aggregator that stops mid-run sends its
+// workers to the coordinator directly, and the run completes with every sample trained once.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { runDistributed } from '../../coordinator/distributed_run.js';
+import { RunEvents } from '../../coordinator/run_events.js';
+import type { Summary } from '../../coordinator/trainer.js';
+import { runAggregator } from '../../aggregator/run_aggregator.js';
+import { loadLora } from '../../shared/sam/lora_io.js';
+import { SharedToken } from '../../shared/wire/security.js';
+import { runRemoteWorker } from '../../worker/grpc_worker.js';
+import { tinyRunConfig } from '../distributed/helpers.js';
+
+const tmp = mkdtempSync(path.join(tmpdir(), 'samlora-groups-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+const token = SharedToken.fromEnv('T', { T: 'groups-token-0123456789abcdef' });
+
+interface Outcome {
+  summary: Summary;
+  /** Gradient bytes the coordinator received, per step event. */
+  bytesInPerStep: number[];
+  logs: string[];
+}
+
+/**
+ * A run with `groups` (each a list of worker counts by group name); `aggregated`: through one
+ * aggregator per group, else every worker direct with its group's label. `onStep` sees each step.
+ */
+async function run(name: string, config: string, groups: Record<string, number>, aggregated: boolean, onStep?: (step: number, stopAggregator: (group: string) => void) => void): Promise<Outcome> {
+  const stop = new AbortController();
+  const aggregatorStops = new Map<string, AbortController>();
+  const running: Promise<void>[] = [];
+  const events = new RunEvents();
+  const bytesInPerStep: number[] = [];
+  const logs: string[] = [];
+  let inStep = 0;
+  events.on((e) => {
+    if (e.kind === 'tensor_bytes' && e.direction === 'received') inStep += e.bytes;
+    if (e.kind === 'step') {
+      bytesInPerStep.push(inStep);
+      inStep = 0;
+      onStep?.(e.step, (g) => aggregatorStops.get(g)?.abort());
+    }
+  });
+  const total = Object.values(groups).reduce((a, b) => a + b, 0);
+  const worker = (address: string, group: string, aggregator?: string): void => {
+    running.push(runRemoteWorker({ address, group, ...(aggregator ? { aggregator } : {}), token, runtime: { intraOpThreads: 1 }, signal: stop.signal, maxAttempts: 3, log: (l) => logs.push(`${group}: ${l}`) }));
+  };
+  try {
+    const summary = await runDistributed({
+      configPath: config,
+      runDir: path.join(tmp, name),
+      listen: '127.0.0.1:0',
+      minWorkers: aggregated ? Object.keys(groups).length : total,
+      deadlineMs: 60_000,
+      token,
+      events,
+      onListening: (address) => {
+        for (const [group, n] of Object.entries(groups)) {
+          if (!aggregated) {
+            for (let i = 0; i < n; i++) worker(address, group);
+            continue;
+          }
+          const own = new AbortController();
+          aggregatorStops.set(group, own);
+          running.push(
+            runAggregator({
+              coordinator: address,
+              listen: '127.0.0.1:0',
+              group,
+              token,
+              signal: AbortSignal.any([stop.signal, own.signal]),
+              maxAttempts: 3,
+              log: (l) => logs.push(`aggregator ${group}: ${l}`),
+              onListening: (local) => {
+                for (let i = 0; i < n; i++) worker(address, group, local);
+              },
+            }),
+          );
+        }
+      },
+    });
+    return { summary, bytesInPerStep, logs };
+  } finally {
+    stop.abort();
+    await Promise.allSettled(running);
+  }
+}
+
+async function finalWeights(s: Summary): Promise<Map<string, Float32Array>> {
+  const l = await loadLora(path.join(s.checkpoints.final!, 'lora.safetensors'));
+  return new Map([...l.tensors].map(([k, t]) => [k, t.data]));
+}
+
+describe('host groups', () => {
+  it('2 groups x 2 workers through aggregators: the same weights as direct, half the bytes in', { timeout: 240_000 }, async () => {
+    const config = await tinyRunConfig(path.join(tmp, 'eq'), { train: 8, batch: 4, epochs: 1 });
+    const direct = await run('direct', config, { g0: 2, g1: 2 }, false);
+    const grouped = await run('grouped', config, { g0: 2, g1: 2 }, true);
+    for (const o of [direct, grouped]) {
+      assert.equal(o.summary.status, 'completed', o.logs.join('\n'));
+      assert.equal(o.summary.evictions, 0, o.logs.join('\n'));
+      assert.deepEqual(o.summary.epochs.map((e) => [e.samples_trained, e.duplicates, e.missing]), [[8, 0, 0]]);
+    }
+    assert.deepEqual(grouped.summary.losses, direct.summary.losses);
+    const a = await finalWeights(direct.summary);
+    const b = await finalWeights(grouped.summary);
+    assert.deepEqual([...b.keys()], [...a.keys()]);
+    for (const [k, v] of a) assert.ok(Buffer.from(v.buffer, v.byteOffset, v.byteLength).equals(Buffer.from(b.get(k)!.buffer, b.get(k)!.byteOffset, b.get(k)!.byteLength)), `${k} differs`);
+    // One partial per group instead of one gradient per worker.
+    assert.equal(direct.bytesInPerStep.length, 2);
+    assert.ok(direct.bytesInPerStep.every((x) => x > 0));
+    assert.deepEqual(grouped.bytesInPerStep, direct.bytesInPerStep.map((x) => x / 2));
+  });
+
+  it('an aggregator that stops mid-run sends its workers to the coordinator; every sample is trained once', { timeout: 240_000 }, async () => {
+    const config = await tinyRunConfig(path.join(tmp, 'demote'), { train: 8, batch: 4, epochs: 2 });
+    let stopped = false;
+    const o = await run('demote', config, { g0: 2 }, true, (step, stopAggregator) => {
+      if (step === 1 && !stopped) {
+        stopped = true;
+        stopAggregator('g0');
+      }
+    });
+    assert.equal(o.summary.status, 'completed', o.logs.join('\n'));
+    assert.deepEqual(o.summary.epochs.map((e) => [e.samples_trained, e.duplicates, e.missing]), [[8, 0, 0], [8, 0, 0]]);
+    assert.equal(o.logs.filter((l) => /connecting to the coordinator .* directly from now on/.test(l)).length, 2, o.logs.join('\n'));
+  });
+});
