@@ -1,10 +1,12 @@
 // Host groups over gRPC on loopback, in one process: 2 groups x 2 workers behind 2 aggregators train
 // to the same weights, bit for bit, as the same 4 workers connected directly with the same groups
 // (the coordinator adds each group's gradients first either way), while the coordinator receives
-// half the gradient bytes (one partial per group). An aggregator that stops mid-run sends its
-// workers to the coordinator directly, and the run completes with every sample trained once.
+// half the gradient bytes (one partial per group). An aggregator that stops mid-run, or a real
+// `sam-lora aggregator` process killed with SIGKILL, sends its workers to the coordinator directly,
+// and the run completes with every sample trained once.
 
 import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -17,10 +19,17 @@ import { loadLora } from '../../shared/sam/lora_io.js';
 import { SharedToken } from '../../shared/wire/security.js';
 import { runRemoteWorker } from '../../worker/grpc_worker.js';
 import { tinyRunConfig } from '../distributed/helpers.js';
+import { CLI } from '../distributed/worker_process.js';
+import { TOKEN_ENV_VAR } from '../../shared/wire/security.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'samlora-groups-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
-const token = SharedToken.fromEnv('T', { T: 'groups-token-0123456789abcdef' });
+const TOKEN = 'groups-token-0123456789abcdef';
+const token = SharedToken.fromEnv('T', { T: TOKEN });
+const children: ChildProcess[] = [];
+after(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
 
 interface Outcome {
   summary: Summary;
@@ -132,5 +141,53 @@ describe('host groups', () => {
     assert.equal(o.summary.status, 'completed', o.logs.join('\n'));
     assert.deepEqual(o.summary.epochs.map((e) => [e.samples_trained, e.duplicates, e.missing]), [[8, 0, 0], [8, 0, 0]]);
     assert.equal(o.logs.filter((l) => /connecting to the coordinator .* directly from now on/.test(l)).length, 2, o.logs.join('\n'));
+  });
+
+  it('a killed aggregator process (SIGKILL) demotes its workers within the run; every sample is trained once', { timeout: 240_000 }, async () => {
+    const config = await tinyRunConfig(path.join(tmp, 'kill'), { train: 8, batch: 4, epochs: 2 });
+    const stop = new AbortController();
+    const logs: string[] = [];
+    const workers: Promise<void>[] = [];
+    let agg: ChildProcess | undefined;
+    const events = new RunEvents();
+    events.on((e) => {
+      if (e.kind === 'step' && e.step === 1) agg?.kill('SIGKILL');
+    });
+    try {
+      const summary = await runDistributed({
+        configPath: config,
+        runDir: path.join(tmp, 'kill', 'run'),
+        listen: '127.0.0.1:0',
+        minWorkers: 1,
+        deadlineMs: 60_000,
+        token,
+        events,
+        onListening: (address) => {
+          agg = spawn(process.execPath, [CLI, 'aggregator', '--coordinator', address, '--listen', '127.0.0.1:0', '--group', 'g0', '--connect-attempts', '3'], {
+            env: { ...process.env, [TOKEN_ENV_VAR]: TOKEN },
+            stdio: ['ignore', 'ignore', 'pipe'],
+          });
+          children.push(agg);
+          let err = '';
+          agg.stderr!.on('data', (d: Buffer) => {
+            const before = err;
+            err += d.toString();
+            const m = /listening at (\S+)/.exec(err);
+            if (m && !/listening at/.test(before)) {
+              for (let i = 0; i < 2; i++) {
+                workers.push(runRemoteWorker({ address, aggregator: m[1]!, group: 'g0', token, runtime: { intraOpThreads: 1 }, signal: stop.signal, maxAttempts: 3, log: (l) => logs.push(l) }));
+              }
+            }
+          });
+        },
+      });
+      assert.equal(summary.status, 'completed', logs.join('\n'));
+      assert.equal(agg!.signalCode, 'SIGKILL', 'the aggregator was killed mid-run');
+      assert.deepEqual(summary.epochs.map((e) => [e.samples_trained, e.duplicates, e.missing]), [[8, 0, 0], [8, 0, 0]]);
+      assert.equal(logs.filter((l) => /lost the aggregator .*connecting to the coordinator .* directly from now on/.test(l)).length, 2, logs.join('\n'));
+    } finally {
+      stop.abort();
+      await Promise.allSettled(workers);
+    }
   });
 });
