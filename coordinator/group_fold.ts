@@ -44,8 +44,10 @@ export function foldResults(results: readonly StepResult[]): StepResult {
 }
 
 /**
- * Folds the results of each group that has more than one (groups in order of first appearance,
- * each group's results in their order); a group's single result passes through untouched.
+ * The results as the reduction must add them: each group's folded into one (groups in order of first
+ * appearance, each group's results in their order). The first group's results, and a group's single
+ * result, pass through as they are: the reduction adds them from zero in that order, which is the
+ * fold itself (so one host's workers cost no extra pass).
  */
 export function foldByGroup(results: readonly StepResult[], groupOf: (r: StepResult) => string): StepResult[] {
   const groups = new Map<string, StepResult[]>();
@@ -55,8 +57,8 @@ export function foldByGroup(results: readonly StepResult[], groupOf: (r: StepRes
     if (list) list.push(r);
     else groups.set(g, [r]);
   }
-  if (groups.size === results.length) return [...results];
-  return [...groups.values()].map((list) => (list.length === 1 ? list[0]! : foldResults(list)));
+  const [first = [], ...rest] = [...groups.values()];
+  return [...first, ...rest.map((list) => (list.length === 1 ? list[0]! : foldResults(list)))];
 }
 
 /** Endpoints in group order (stable: within a group, and without groups, the order stays). */

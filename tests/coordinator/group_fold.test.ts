@@ -57,11 +57,18 @@ describe('group fold', () => {
     assert.throws(() => foldResults([r, { ...result(2), grads: new Map([['a', new Float32Array(4)], ['b', new Float32Array(2)]]) }]), /a has 4 values, expected 3/);
   });
 
-  it('passes singletons through and orders endpoints by group, stably', () => {
+  it('passes singletons and the first group through, and orders endpoints by group, stably', () => {
     const rs = [result(0), result(1), result(2)];
     const out = foldByGroup(rs, (r) => r.samples[0]!.id);
     assert.equal(out.length, 3);
     out.forEach((r, i) => assert.equal(r, rs[i]));
+    const mixed = [result(0), result(1), result(2), result(3)];
+    const folded = foldByGroup(mixed, (r) => (r === mixed[0] || r === mixed[1] ? 'a' : 'b'));
+    assert.equal(folded.length, 3, 'group a as it is, group b folded');
+    assert.equal(folded[0], mixed[0]);
+    assert.equal(folded[1], mixed[1]);
+    assert.deepEqual(folded[2]!.samples.map((x) => x.id), ['s2-0', 's3-0']);
+    assert.deepEqual(foldByGroup([], () => 'a'), []);
     const e = (id: string, group?: string): { id: string; placement?: { group?: string } } => ({ id, ...(group !== undefined ? { placement: { group } } : {}) });
     assert.deepEqual(inGroupOrder([e('w1', 'b'), e('w2', 'a'), e('w3', 'b'), e('w4', 'a')]).map((x) => x.id), ['w2', 'w4', 'w1', 'w3']);
     assert.deepEqual(inGroupOrder([e('l0'), e('l1'), e('l2')]).map((x) => x.id), ['l0', 'l1', 'l2']);
