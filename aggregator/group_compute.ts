@@ -63,7 +63,8 @@ export class GroupCompute implements SessionCompute {
       (w, r) => this.throughput.record(w.id, r.samples.length, r.computeSeconds),
     );
     const folded = foldResults(results);
-    return { ...folded, weightsHash: this.hash };
+    // The coordinator gives this group one sample per worker first: tell it how many there are now.
+    return { ...folded, weightsHash: this.hash, workers: Math.max(1, this.o.pool.size) };
   }
 
   async evaluate(work: EvalWork, split: 'train' | 'test'): Promise<EvalResult> {

@@ -40,6 +40,7 @@ export function foldResults(results: readonly StepResult[]): StepResult {
     computeSeconds: groupSeconds(results),
     ...(rss.length ? { peakRssBytes: Math.max(...rss) } : {}),
     ...(hashes.size === 1 && first.weightsHash !== undefined ? { weightsHash: first.weightsHash } : {}),
+    workers: results.reduce((a, r) => a + (r.workers ?? 1), 0),
   };
 }
 

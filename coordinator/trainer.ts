@@ -161,7 +161,7 @@ export class Trainer {
       const workers = inGroupOrder(this.o.pool.current(this.version));
       if (workers.length < this.o.pool.minWorkers) continue;
       // Shares follow each worker's measured throughput (equal until measured).
-      const counts = planShares(pending.length, this.throughput.weights(workers.map((w) => w.id)));
+      const counts = planShares(pending.length, this.throughput.weights(workers.map((w) => w.id)), workers.map((w) => w.workers ?? 1));
       let from = 0;
       const parts = workers.map((w, i) => [w, pending.slice(from, (from += counts[i]!))] as const).filter(([, part]) => part.length > 0);
       const settled = await Promise.allSettled(parts.map(([w, part]) => task(w, part.map((id) => ({ id })))));

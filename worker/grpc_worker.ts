@@ -293,6 +293,7 @@ async function serveSession(
             grads: tensorInfos(grads),
             weights_hash: r.weightsHash ?? '',
             peak_rss_bytes: r.peakRssBytes ?? 0,
+            ...(r.workers !== undefined && r.workers > 1 ? { workers: r.workers } : {}),
           };
           const chunks = [...packedTensorMessages(grads, { encoding, maxChunkBytes: chunkBytes, envelope: 'worker_message' })];
           await send([{ step_result: header }, ...chunks]);

@@ -40,6 +40,8 @@ export interface StepResult {
   peakRssBytes?: number;
   /** weightsHash() of the weights the worker used; the coordinator refuses a result that differs. */
   weightsHash?: string;
+  /** How many workers computed it (an aggregator's group); absent: one. */
+  workers?: number;
 }
 
 export interface EvalWork {
@@ -79,6 +81,8 @@ export class UndeliverableTaskError extends Error {
 export interface WorkerEndpoint {
   readonly id: string;
   readonly placement?: WorkerPlacement;
+  /** How many workers it carries (an aggregator: its group, as its last result said); absent: one. */
+  readonly workers?: number;
   /** Installs a new version of the trainable weights. */
   setWeights(version: number, params: ReadonlyMap<string, Float32Array>): Promise<void>;
   trainStep(work: StepWork): Promise<StepResult>;

@@ -121,6 +121,8 @@ export interface StepResultHeader {
   weights_hash: string;
   /** 0 when the worker did not report it. */
   peak_rss_bytes: number;
+  /** Workers that computed it (an aggregator's group; since protocol 4); 0 or absent: one. */
+  workers?: number;
 }
 
 export interface EvalScore {
