@@ -20,6 +20,8 @@ import { SharedToken } from '../../shared/wire/security.js';
 import { runRemoteWorker } from '../../worker/grpc_worker.js';
 import { tinyRunConfig } from '../distributed/helpers.js';
 import { CLI } from '../distributed/worker_process.js';
+import { generateCerts, hasOpenssl } from '../wire/helpers.js';
+import { OPENSSL, skipWithout } from '../helpers/required_tool.js';
 import { TOKEN_ENV_VAR } from '../../shared/wire/security.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'samlora-groups-'));
@@ -188,6 +190,52 @@ describe('host groups', () => {
     } finally {
       stop.abort();
       await Promise.allSettled(workers);
+    }
+  });
+
+  it('runs with TLS and the token on both links (coordinator-aggregator, aggregator-workers)', { timeout: 240_000, skip: skipWithout(hasOpenssl(), OPENSSL) }, async () => {
+    const certs = generateCerts(mkdtempSync(path.join(tmp, 'certs-')));
+    const config = await tinyRunConfig(path.join(tmp, 'tls'), { train: 4, batch: 2, epochs: 1 });
+    const stop = new AbortController();
+    const running: Promise<void>[] = [];
+    const logs: string[] = [];
+    const tls = { mode: 'tls' as const, caFile: certs.caCert };
+    const serve = { mode: 'tls' as const, certFile: certs.serverCert, keyFile: certs.serverKey };
+    try {
+      const summary = await runDistributed({
+        configPath: config,
+        runDir: path.join(tmp, 'tls', 'run'),
+        listen: '127.0.0.1:0',
+        minWorkers: 1,
+        deadlineMs: 60_000,
+        token,
+        security: serve,
+        onListening: (address) => {
+          running.push(
+            runAggregator({
+              coordinator: address,
+              listen: '127.0.0.1:0',
+              group: 'g0',
+              token,
+              upstreamSecurity: tls,
+              serverSecurity: serve,
+              signal: stop.signal,
+              maxAttempts: 3,
+              log: (l) => logs.push(`aggregator: ${l}`),
+              onListening: (local) => {
+                for (let i = 0; i < 2; i++) running.push(runRemoteWorker({ address, aggregator: local, group: 'g0', token, security: tls, runtime: { intraOpThreads: 1 }, signal: stop.signal, maxAttempts: 3, log: (l) => logs.push(l) }));
+              },
+            }),
+          );
+        },
+      });
+      assert.equal(summary.status, 'completed', logs.join('\n'));
+      assert.equal(summary.evictions, 0, logs.join('\n'));
+      assert.equal(logs.filter((l) => /group g0: worker \S+ joined/.test(l)).length, 2, 'both workers went through the aggregator');
+      assert.equal(logs.filter((l) => /directly from now on/.test(l)).length, 0, logs.join('\n'));
+    } finally {
+      stop.abort();
+      await Promise.allSettled(running);
     }
   });
 });
