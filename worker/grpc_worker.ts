@@ -133,13 +133,23 @@ async function serveUntilDone(o: RemoteWorkerOptions, log: (l: string, level?: W
       log(`${end.kind === 'evicted' ? 'evicted' : end.kind === 'coordinator_stopping' ? 'the coordinator is stopping' : 'lost the coordinator'}; joining again in ${(wait / 1000).toFixed(1)} s`, 'warn');
     } catch (err) {
       if (o.signal?.aborted) return;
-      // An aggregator not up yet (started together with its workers) gets a few tries; then it is dead.
-      if (viaAggregator && ++aggregatorFailures >= AGGREGATOR_ATTEMPTS) {
-        demote(`the aggregator ${address} failed ${aggregatorFailures} times (${errorMessage(err)})`);
-        continue;
-      }
       if (err instanceof WorkerRefusedError) throw err;
       if (isRefusal(err)) throw new WorkerRefusedError(wireText((err as grpc.ServiceError).details || String(err)));
+      if (viaAggregator) {
+        // An aggregator not up yet (started with its workers) gets a few tries (not counted against
+        // --connect-attempts); then it counts as dead.
+        if (++aggregatorFailures >= AGGREGATOR_ATTEMPTS) {
+          demote(`the aggregator ${address} failed ${aggregatorFailures} times (${errorMessage(err)})`);
+          continue;
+        }
+        wait = backoffDelay(aggregatorFailures);
+        log(`connection to the aggregator ${address} failed (${errorMessage(err)}); retrying in ${(wait / 1000).toFixed(1)} s`, 'warn');
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, wait);
+          o.signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+        });
+        continue;
+      }
       attempts++;
       if (o.maxAttempts !== undefined && attempts >= o.maxAttempts) throw err;
       unreachableSince ??= attemptStarted;

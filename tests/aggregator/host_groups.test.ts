@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -236,6 +237,40 @@ describe('host groups', () => {
     } finally {
       stop.abort();
       await Promise.allSettled(running);
+    }
+  });
+
+  it('a worker whose aggregator cannot be reached goes to the coordinator after 3 tries', { timeout: 120_000 }, async () => {
+    const config = await tinyRunConfig(path.join(tmp, 'unreachable'), { train: 4, batch: 2, epochs: 1 });
+    // A port nobody listens on: bound, then closed.
+    const closed = await new Promise<number>((resolve) => {
+      const srv = createServer().listen(0, '127.0.0.1', () => {
+        const port = (srv.address() as AddressInfo).port;
+        srv.close(() => resolve(port));
+      });
+    });
+    const stop = new AbortController();
+    const logs: string[] = [];
+    let worker: Promise<void> | undefined;
+    try {
+      const summary = await runDistributed({
+        configPath: config,
+        runDir: path.join(tmp, 'unreachable', 'run'),
+        listen: '127.0.0.1:0',
+        minWorkers: 1,
+        deadlineMs: 60_000,
+        token,
+        onListening: (address) => {
+          // maxAttempts 1: the aggregator's tries do not count against it.
+          worker = runRemoteWorker({ address, aggregator: `127.0.0.1:${closed}`, token, runtime: { intraOpThreads: 1 }, signal: stop.signal, maxAttempts: 1, log: (l) => logs.push(l) });
+        },
+      });
+      assert.equal(summary.status, 'completed', logs.join('\n'));
+      assert.equal(logs.filter((l) => /connection to the aggregator .* failed/.test(l)).length, 2, logs.join('\n'));
+      assert.equal(logs.filter((l) => /failed 3 times .*directly from now on/.test(l)).length, 1, logs.join('\n'));
+    } finally {
+      stop.abort();
+      await worker?.catch(() => undefined);
     }
   });
 });
