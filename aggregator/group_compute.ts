@@ -30,6 +30,8 @@ export class GroupCompute implements SessionCompute {
   private params: ReadonlyMap<string, Float32Array> = new Map();
   private hash = '';
   private readonly throughput = new ThroughputTable();
+  /** The last step's sums, reused for the next. */
+  private sums?: Map<string, Float32Array>;
   /** The files of the samples of the assignment in progress, by id (what the group's server ships). */
   private readonly files = new Map<string, SampleBytes>();
 
@@ -62,7 +64,9 @@ export class GroupCompute implements SessionCompute {
       (r) => (r.step !== work.step ? `answered step ${r.step} for step ${work.step}` : r.weightsHash !== undefined && r.weightsHash !== this.hash ? 'holds different weights (hash mismatch)' : undefined),
       (w, r) => this.throughput.record(w.id, r.samples.length, r.computeSeconds),
     );
-    const folded = foldResults(results);
+    // The sum is sent before the next step starts (the session handles one message at a time): its arrays can be reused.
+    const folded = foldResults(results, this.sums);
+    this.sums = folded.grads;
     // The coordinator gives this group one sample per worker first: tell it how many there are now.
     return { ...folded, weightsHash: this.hash, workers: Math.max(1, this.o.pool.size) };
   }

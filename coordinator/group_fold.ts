@@ -7,12 +7,18 @@
 
 import type { StepResult } from '../shared/contract/worker_endpoint.js';
 
-/** Adds `results` (in order) into one result; the weight and loss sums are added in the same order from 0. */
-export function foldResults(results: readonly StepResult[]): StepResult {
+/**
+ * Adds `results` (in order) into one result; the weight and loss sums are added in the same order
+ * from 0. `into`, when its arrays fit the results' gradients, receives the sums (overwritten: an
+ * aggregator reuses them from step to step); otherwise new arrays are allocated.
+ */
+export function foldResults(results: readonly StepResult[], into?: Map<string, Float32Array>): StepResult {
   const first = results[0];
   if (!first) throw new Error('foldResults: no result to fold');
-  const grads = new Map<string, Float32Array>();
-  for (const [k, g] of first.grads) grads.set(k, new Float32Array(g.length));
+  const fits = into !== undefined && into.size === first.grads.size && [...first.grads].every(([k, g]) => into.get(k)?.length === g.length);
+  const grads = fits ? into : new Map<string, Float32Array>();
+  if (fits) for (const acc of grads.values()) acc.fill(0);
+  else for (const [k, g] of first.grads) grads.set(k, new Float32Array(g.length));
   let weightSum = 0;
   let lossSum = 0;
   for (const r of results) {

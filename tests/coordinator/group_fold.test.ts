@@ -49,6 +49,16 @@ describe('group fold', () => {
     assert.equal(foldResults([result(1), { ...result(2), weightsHash: 'other' }]).weightsHash, undefined, 'members that disagree give no hash');
   });
 
+  it('reuses fitting arrays, overwriting them, and allocates when they do not fit', () => {
+    const rs = [result(0), result(1)];
+    const first = foldResults(rs);
+    const again = foldResults(rs, first.grads);
+    assert.equal(again.grads, first.grads, 'the same arrays');
+    assert.deepEqual(again.grads.get('a'), foldResults(rs).grads.get('a'), 'overwritten, not added to');
+    const other = new Map([['a', new Float32Array(2)]]);
+    assert.notEqual(foldResults(rs, other).grads, other);
+  });
+
   it('refuses results that do not fit together', () => {
     const r = result(1);
     assert.throws(() => foldResults([]), /no result/);
