@@ -16,6 +16,7 @@ import { packedTensorMessages } from '../shared/wire/packed_tensors.js';
 import type { PreEncodedMessage } from '../shared/wire/pre_encoded.js';
 import { fromWireEncoding, tensorInfos } from '../shared/wire/tensor_codec.js';
 import { TensorReceiver } from '../shared/wire/tensor_receiver.js';
+import { versionHash } from '../shared/tensor/weights_hash.js';
 
 export const BENCH_FINGERPRINT = { variant: 'bench', checkpoint_sha256: 'bench', lora_layout_hash: 'bench' };
 
@@ -45,6 +46,9 @@ function run(address: string, delayMs: number): void {
     });
     let receiver: TensorReceiver | undefined;
     let weights: Map<string, Float32Array> | undefined;
+    // The hash of the weights held, as a real worker reports it (an aggregator checks it).
+    let version = -1;
+    let hash = '';
     let grads: Map<string, { shape: number[]; data: Float32Array }> | undefined;
     let queue = Promise.resolve();
     call.write({ hello: { worker_id: reply.worker_id, loaded: BENCH_FINGERPRINT } });
@@ -56,15 +60,17 @@ function run(address: string, delayMs: number): void {
           const shapes = m.weights.tensors;
           weights ??= new Map(shapes.map((t) => [t.name, new Float32Array(t.shape.reduce((a, b) => a * b, 1))]));
           receiver = new TensorReceiver(shapes, { targets: weights });
+          version = Number(m.weights.version);
           grads ??= new Map(shapes.map((t) => [t.name, { shape: t.shape, data: Float32Array.from({ length: t.shape.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i) * 1e-3) }]));
         } else if (m.kind === 'tensor' || m.kind === 'packed') {
           receiver!.push(m);
+          if (receiver!.complete) hash = versionHash(weights!, version);
         } else if (m.kind === 'step') {
           cpuAtStep.push(cpuNow());
           await new Promise((r) => setTimeout(r, delayMs));
           // An honest account of the samples given (the coordinator checks it), each of weight 1.
           const samples = m.step.samples.map((x) => ({ id: x.id, loss: 1, weight: 1 }));
-          const header: pb.StepResultHeader = { step: m.step.step, weight_sum: samples.length, loss_sum: samples.length, samples, failed: [], compute_seconds: delayMs / 1000, grads: tensorInfos(grads!), weights_hash: '', peak_rss_bytes: 0, overflow: false };
+          const header: pb.StepResultHeader = { step: m.step.step, weight_sum: samples.length, loss_sum: samples.length, samples, failed: [], compute_seconds: delayMs / 1000, grads: tensorInfos(grads!), weights_hash: hash, peak_rss_bytes: 0, overflow: false };
           const chunks = packedTensorMessages(grads!, { encoding, maxChunkBytes: tensorChunkBytes(reply.max_message_bytes), envelope: 'worker_message' });
           await writeAll<pb.WorkerMessageOut | PreEncodedMessage>(call, [{ step_result: header }, ...chunks]);
         }

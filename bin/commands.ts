@@ -1,6 +1,7 @@
 // The subcommands of the sam-lora binary, in the order its help lists them.
 
 import type { Command } from './command.js';
+import { aggregatorCommand } from './aggregator_command.js';
 import { coordinatorCommand } from './coordinator_command.js';
 import { demoDataCommand } from './demo_data_command.js';
 import { doctorCommand } from './doctor_command.js';
@@ -24,5 +25,6 @@ export const commands: Command[] = [
   exportCommand,
   serveCommand,
   workerCommand,
+  aggregatorCommand,
   doctorCommand,
 ];

@@ -18,7 +18,7 @@ import { resumeHint } from './resume_hint.js';
 
 const USAGE = `usage: sam-lora train [--config FILE] [--run-dir DIR] [--resume | --auto-resume] [--set KEY=VALUE ...]
                       [--epochs N] [--device cpu|cuda] [--gpu N] [--threads N]
-                      [--workers K | --gpus 0,1,...] [--no-dashboard] [--progress-interval S] [--log-level LEVEL] [--log-file FILE] [--log-pretty]
+                      [--workers K | --gpus 0,1,...] [--groups G] [--no-dashboard] [--progress-interval S] [--log-level LEVEL] [--log-file FILE] [--log-pretty]
                       [--metrics HOST:PORT]
 
   Trains LoRA adapters on SAM. Without --config it runs the embedded demo job: the bundled small SAM
@@ -40,6 +40,8 @@ const USAGE = `usage: sam-lora train [--config FILE] [--run-dir DIR] [--resume |
   --workers K      data-parallel on this host: a coordinator and K CPU worker processes over gRPC
                    (loopback, a fresh token); --threads is then per worker
   --gpus 0,1,...   one worker process per listed CUDA device (needs the CUDA execution provider)
+  --groups G       with --workers/--gpus: G host groups, each behind an aggregator process that adds
+                   its workers' gradients up first (README "Host groups"); same weights as without
   --metrics HOST:PORT
                    serve Prometheus metrics at http://HOST:PORT/metrics during the run, e.g.
                    127.0.0.1:9464 (port 0: any free port); README "Metrics" lists them
@@ -56,6 +58,7 @@ const TRAIN_OPTIONS = {
   threads: { type: 'string' },
   workers: { type: 'string' },
   gpus: { type: 'string' },
+  groups: { type: 'string' },
 } as const;
 
 async function runTrain({ values }: ParsedArgs<typeof TRAIN_OPTIONS>): Promise<number> {
@@ -81,6 +84,14 @@ async function runTrain({ values }: ParsedArgs<typeof TRAIN_OPTIONS>): Promise<n
 
   const { run, note } = await resolveLatestRun(parsed);
   if (note) process.stderr.write(`${note}\n`);
+  let groups: number | undefined;
+  if (values.groups !== undefined) {
+    groups = Number(values.groups);
+    const count = workers ?? gpus?.length;
+    if (count === undefined) throw new UsageError('--groups needs --workers K or --gpus (the workers to group)');
+    if (!Number.isInteger(groups) || groups < 1 || groups > count) throw new UsageError(`--groups must be a whole number from 1 to the workers (${count}); got ${values.groups}`);
+  }
+
   const completed = completedRunText(run, summaryText);
   if (completed) {
     process.stdout.write(completed);
@@ -93,7 +104,7 @@ async function runTrain({ values }: ParsedArgs<typeof TRAIN_OPTIONS>): Promise<n
     events.on((e) => {
       if (e.kind === 'run_started' && e.info.runDir) runDir = stop.runDir = e.info.runDir;
     });
-    const metrics = metricsAt ? await serveRunMetrics({ listen: metricsAt, events, requiredWorkers: workers ?? gpus?.length ?? 1 }) : undefined;
+    const metrics = metricsAt ? await serveRunMetrics({ listen: metricsAt, events, requiredWorkers: groups ?? workers ?? gpus?.length ?? 1 }) : undefined;
     const display = startRunOutput({ ...output, events, signal, stop, bindings: { role: 'coordinator' } });
     if (metrics) events.emit({ kind: 'log', level: 'info', text: `serving metrics at ${metrics.url}` });
     const common = {
@@ -106,7 +117,7 @@ async function runTrain({ values }: ParsedArgs<typeof TRAIN_OPTIONS>): Promise<n
     };
     const distributed = workers !== undefined || gpus !== undefined;
     const summary = await (distributed
-      ? launchLocal({ ...common, workers: workers ?? gpus!.length, ...(gpus ? { gpus } : {}), ...(values.threads ? { threads: Number(values.threads) } : {}), workerLogLevel: output.log.level })
+      ? launchLocal({ ...common, workers: workers ?? gpus!.length, ...(gpus ? { gpus } : {}), ...(values.threads ? { threads: Number(values.threads) } : {}), ...(groups ? { groups } : {}), workerLogLevel: output.log.level })
       : runLocal(common)
     ).finally(() => Promise.all([display.close(), metrics?.close()]));
     process.stdout.write(`\n${summaryText(summary)}${resumeHint(summary, runDir)}`);

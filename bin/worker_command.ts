@@ -15,6 +15,7 @@ import { signalExitStatus } from './graceful_stop.js';
 import { workerLogging } from './worker_logging.js';
 
 const USAGE = `usage: sam-lora worker --coordinator HOST:PORT (--gpu N | --device cpu) [--threads N]
+                      [--group NAME] [--aggregator HOST:PORT]
                       [--token-file FILE] [--metrics HOST:PORT] [--log-level LEVEL] [--log-file FILE] [--log-pretty]
 
   Joins a training run as one worker: connects to the coordinator, receives the run's configuration
@@ -32,6 +33,13 @@ const USAGE = `usage: sam-lora worker --coordinator HOST:PORT (--gpu N | --devic
                            npm ci && npm run install:cuda (CUDA 12 and cuDNN 9 on the host)
   --device cpu             compute on the CPU instead (--device cuda is the same as giving --gpu N)
   --threads N              ORT intra-op threads (default 0: ORT's choice, one per physical core)
+  --group NAME             this worker's host group (default: the hostname): the coordinator adds one
+                           group's gradients first, so runs with the same groups give the same weights
+                           whether or not an aggregator serves them (README "Host groups")
+  --aggregator HOST:PORT   go through the host group's aggregator (sam-lora aggregator): one gradient
+                           sum and one weights download per group and step at the coordinator. When the
+                           aggregator stops, dies or cannot be reached (3 tries), the worker connects
+                           to --coordinator directly for the rest of the run
   --token-file FILE        file holding the run's shared secret (the whole file; a trailing newline
                            is ignored), sent to the coordinator to be admitted; keep it readable by
                            you only.
@@ -78,15 +86,19 @@ export interface WorkerCommandOptions {
   metrics?: ListenAddress;
   /** --log-level/--log-file/--log-pretty (default: info, JSON, stderr). */
   log?: LogSettings;
+  /** --group: the host group (default: the hostname, named by the coordinator). */
+  group?: string;
+  /** --aggregator: the host group's aggregator. */
+  aggregator?: { host: string; port: number };
 }
 
 /** Parses HOST:PORT ([v6]:PORT for IPv6). */
-export function parseAddress(arg: string): { host: string; port: number } {
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(arg)) throw new UsageError(`--coordinator ${arg}: give HOST:PORT without a scheme (e.g. ${arg.replace(/^[^:]+:\/\//, '')})`);
+export function parseAddress(arg: string, flag = '--coordinator'): { host: string; port: number } {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(arg)) throw new UsageError(`${flag} ${arg}: give HOST:PORT without a scheme (e.g. ${arg.replace(/^[^:]+:\/\//, '')})`);
   const m = /^\[([^\]]+)\]:([^:]*)$/.exec(arg) ?? /^([^:[\]]+):([^:]*)$/.exec(arg);
-  if (!m) throw new UsageError(`--coordinator ${arg}: expected HOST:PORT, e.g. 10.0.0.5:50051 or [::1]:50051`);
+  if (!m) throw new UsageError(`${flag} ${arg}: expected HOST:PORT, e.g. 10.0.0.5:50051 or [::1]:50051`);
   const port = /^\d{1,5}$/.test(m[2]!) ? Number(m[2]) : NaN;
-  if (!(port >= 1 && port <= 65535)) throw new UsageError(`--coordinator ${arg}: the port must be a number from 1 to 65535`);
+  if (!(port >= 1 && port <= 65535)) throw new UsageError(`${flag} ${arg}: the port must be a number from 1 to 65535`);
   return { host: m[1]!, port };
 }
 
@@ -123,6 +135,8 @@ export function checkVisibleGpu(n: number, env: NodeJS.ProcessEnv): void {
 
 const WORKER_OPTIONS = {
   coordinator: { type: 'string' },
+  group: { type: 'string' },
+  aggregator: { type: 'string' },
   gpu: { type: 'string' },
   device: { type: 'string' },
   threads: { type: 'string' },
@@ -145,6 +159,8 @@ export function parseWorkerArgs(argv: string[], env: NodeJS.ProcessEnv = process
 function workerOptions({ values }: ParsedArgs<typeof WORKER_OPTIONS>, env: NodeJS.ProcessEnv): WorkerCommandOptions {
   if (values.coordinator === undefined) throw new UsageError('missing --coordinator HOST:PORT');
   const coordinator = parseAddress(values.coordinator);
+  if (values.group !== undefined) checkGroupName('--group', values.group);
+  const aggregator = values.aggregator === undefined ? undefined : parseAddress(values.aggregator, '--aggregator');
 
   if (values.device !== undefined && values.device !== 'cpu' && values.device !== 'cuda') throw new UsageError(`--device ${values.device}: expected cpu (or cuda with --gpu N)`);
   let device: Device;
@@ -185,13 +201,25 @@ function workerOptions({ values }: ParsedArgs<typeof WORKER_OPTIONS>, env: NodeJ
     ...(attempts ? { connectAttempts: attempts } : {}),
     ...(giveUp !== undefined ? { giveUpAfterSeconds: giveUp } : {}),
     ...(security ? { security } : {}),
+    ...(values.group !== undefined ? { group: values.group } : {}),
+    ...(aggregator ? { aggregator } : {}),
   };
+}
+
+/** A host group name: what the coordinator keeps of one (letters, digits, _ . -; at most 64). */
+export function checkGroupName(flag: string, name: string): void {
+  if (!/^[\w.-]{1,64}$/.test(name)) throw new UsageError(`${flag} ${JSON.stringify(name)}: a group name is 1 to 64 letters, digits, '_', '.' or '-'`);
+}
+
+/** HOST:PORT as a gRPC target (an IPv6 host in brackets). */
+export function targetOf(a: { host: string; port: number }): string {
+  const host = a.host.includes(':') && !a.host.startsWith('[') ? `[${a.host}]` : a.host;
+  return `${host}:${a.port}`;
 }
 
 /** Connects to the coordinator and serves it until the run ends; returns the exit status, throws when the run could not be served. */
 export async function serveCoordinator(o: WorkerCommandOptions): Promise<number> {
   const token = await runToken(o.tokenFile);
-  const host = o.coordinator.host.includes(':') && !o.coordinator.host.startsWith('[') ? `[${o.coordinator.host}]` : o.coordinator.host;
   const stop = new AbortController();
   let stoppedBy: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -204,7 +232,9 @@ export async function serveCoordinator(o: WorkerCommandOptions): Promise<number>
   process.on('SIGTERM', onSignal);
   try {
     await runRemoteWorker({
-      address: `${host}:${o.coordinator.port}`,
+      address: targetOf(o.coordinator),
+      ...(o.group !== undefined ? { group: o.group } : {}),
+      ...(o.aggregator ? { aggregator: targetOf(o.aggregator) } : {}),
       runtime: { device: o.device, ...(o.threads > 0 ? { intraOpThreads: o.threads } : {}) },
       ...(token ? { token } : {}),
       ...workerLogging(o.log),

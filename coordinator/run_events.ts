@@ -51,6 +51,8 @@ export interface StepTiming {
   waitingSeconds?: number;
   /** Adding up the gradients plus the optimizer step. */
   reduceSeconds: number;
+  /** Adding up the gradients alone (part of reduceSeconds), when measured. */
+  gradientSumSeconds?: number;
   /** From the first worker's answer to the last one's: time spent waiting for the slowest. */
   waitForSlowestSeconds: number;
   workers: WorkerStepTiming[];

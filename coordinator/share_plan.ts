@@ -39,15 +39,19 @@ export class ThroughputTable {
 /**
  * Splits `n` items into counts proportional to `weights` (largest remainder; the counts sum to n).
  * With at least as many items as workers, each gets one first: a worker that looked slow once (a
- * warm-up, a pause) is measured again instead of being left out for good.
+ * warm-up, a pause) is measured again instead of being left out for good. An endpoint that carries
+ * several workers (`carried`, an aggregator's group) then gets one per worker first, when there are
+ * enough items for all: a step of one sample per worker splits the same way with or without groups.
  */
-export function planShares(n: number, weights: readonly number[]): number[] {
+export function planShares(n: number, weights: readonly number[], carried?: readonly number[]): number[] {
   if (weights.length === 0) return [];
-  const base = n >= weights.length ? 1 : 0;
-  const rest = n - base * weights.length;
+  const perWorker = carried?.map((c) => Math.max(1, Math.floor(c))) ?? weights.map(() => 1);
+  const all = perWorker.reduce((a, b) => a + b, 0);
+  const firsts = n >= all ? perWorker : weights.map(() => (n >= weights.length ? 1 : 0));
+  const rest = n - firsts.reduce((a, b) => a + b, 0);
   const total = weights.reduce((a, b) => a + b, 0);
   const exact = weights.map((w) => (total > 0 ? (rest * w) / total : rest / weights.length));
-  const counts = exact.map((e) => base + Math.floor(e));
+  const counts = exact.map((e, i) => firsts[i]! + Math.floor(e));
   let left = n - counts.reduce((a, b) => a + b, 0);
   const order = exact.map((e, i) => [e - Math.floor(e), i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
   for (const [, i] of order) {

@@ -15,6 +15,7 @@ import { learningRate } from './optimizer/schedule.js';
 import { type Reduced, reduceResultsSliced } from './reduce.js';
 import { lossScalerFor } from './loss_scaling.js';
 import type { DynamicLossScaler } from './optimizer/loss_scaler.js';
+import { foldByGroup, inGroupOrder } from './group_fold.js';
 import { ThroughputTable, planShares } from './share_plan.js';
 import { type CopyOutcome, runShareRound } from './share_round.js';
 import { type StepDeadlinePolicy, shareDeadlineMs } from './step_deadline.js';
@@ -191,7 +192,7 @@ export class Trainer {
       await this.o.pool.sync(this.version, this.params);
       // Only workers holding this version get work; one that joined during the sync is synced on
       // the next round. Fewer than min_workers (a failed sync, a join): wait and sync again.
-      const current = this.o.pool.current(this.version);
+      const current = inGroupOrder(this.o.pool.current(this.version));
       if (current.length < this.o.pool.minWorkers) continue;
       // A worker still computing an abandoned copy gets nothing new until it answers, misses its
       // deadline or is evicted; min_workers counts the workers that can take a share.
@@ -201,7 +202,7 @@ export class Trainer {
         continue;
       }
       // Shares follow each worker's measured throughput (equal until measured).
-      const counts = planShares(pending.length, this.throughput.weights(workers.map((w) => w.id)));
+      const counts = planShares(pending.length, this.throughput.weights(workers.map((w) => w.id)), workers.map((w) => w.workers ?? 1));
       let from = 0;
       const assigned = workers.map((w, i) => ({ worker: w, items: pending.slice(from, (from += counts[i]!)) }));
       const parts = assigned.filter((p) => p.items.length > 0);
@@ -525,11 +526,14 @@ export class Trainer {
     // Timings of the answers used (an abandoned copy's answer is not one of them).
     const timings = new Map<StepResult, WorkerStepTiming>();
     this.stepWaitingMs = 0;
+    // Each result's host group: one group's gradients are added first (group_fold.ts).
+    const groupOf = new Map<StepResult, string>();
     const results: StepResult[] = await this.distribute(
       ids,
       async (w, samples) => {
         const r = await w.trainStep({ epoch: this.state.epoch, step, weightsVersion: this.version, samples, ...(lossScale !== undefined ? { lossScale } : {}) });
         this.throughput.record(w.id, r.samples.length, r.computeSeconds);
+        groupOf.set(r, w.placement?.group ?? w.id);
         timings.set(r, { workerId: w.id, samples: r.samples.length, computeSeconds: r.computeSeconds, answeredAfterSeconds: (performance.now() - t0 - this.stepWaitingMs) / 1000, loss: r.weightSum > 0 ? r.lossSum / r.weightSum : Number.NaN, ...(r.peakRssBytes !== undefined ? { peakRssBytes: r.peakRssBytes } : {}) });
         return r;
       },
@@ -545,7 +549,8 @@ export class Trainer {
       }
     }
     const tReduce = performance.now();
-    const reduced = await reduceResultsSliced(results, this.o.model.shapes, this.reduceBuffers);
+    const reduced = await reduceResultsSliced(foldByGroup(results, (r) => groupOf.get(r) ?? ''), this.o.model.shapes, this.reduceBuffers);
+    const gradientSumSeconds = (performance.now() - tReduce) / 1000;
     this.reduceBuffers = reduced.grads;
     this.state.step++;
     this.state.losses.push(reduced.loss);
@@ -566,6 +571,7 @@ export class Trainer {
           stepSeconds: (now - t0 - this.stepWaitingMs) / 1000,
           waitingSeconds: this.stepWaitingMs / 1000,
           reduceSeconds: (now - tReduce) / 1000,
+          gradientSumSeconds,
           waitForSlowestSeconds: times.length ? Math.max(...times) - Math.min(...times) : 0,
           workers: answered,
         },

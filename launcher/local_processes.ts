@@ -1,6 +1,9 @@
 // The local launcher of `sam-lora train --workers K`: a coordinator in this process and K worker
 // processes on this host (one per listed GPU, or CPU workers), joined over loopback with a fresh
 // random token passed in their environment. All of them stop when the run ends or is interrupted.
+// With `groups`, the workers form that many host groups, each behind its own aggregator process
+// (README "Host groups"): the coordinator then moves one gradient sum and one weights version per
+// group and step.
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -12,6 +15,7 @@ import { type DistributedRunOptions, runDistributed } from '../coordinator/distr
 import { runNotes } from '../coordinator/run_notes.js';
 import type { Summary } from '../coordinator/trainer.js';
 import { forwardWorkerStderr } from './worker_stderr.js';
+import { startAggregator } from './aggregator_process.js';
 
 export interface LaunchOptions extends Omit<DistributedRunOptions, 'listen' | 'minWorkers' | 'token' | 'onListening'> {
   workers: number;
@@ -21,6 +25,8 @@ export interface LaunchOptions extends Omit<DistributedRunOptions, 'listen' | 'm
   threads?: number;
   /** The workers' --log-level (default: theirs, info). */
   workerLogLevel?: LogLevel;
+  /** Host groups, each behind an aggregator process (1..workers; default: none, every worker direct). */
+  groups?: number;
 }
 
 const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'sam-lora.js');
@@ -31,23 +37,41 @@ export async function launchLocal(o: LaunchOptions): Promise<Summary> {
   const env = { ...process.env, [TOKEN_ENV_VAR]: secret };
   const children: ChildProcess[] = [];
   const say = runNotes(o);
+  const groups = o.groups ?? 0;
+  if (groups && !(Number.isInteger(groups) && groups >= 1 && groups <= count)) throw new Error(`groups must be a whole number from 1 to the workers (${count}); got ${groups}`);
   try {
     return await runDistributed({
       ...o,
       listen: '127.0.0.1:0',
-      minWorkers: count,
+      minWorkers: groups || count,
       // This launcher stops its own workers at the end: no need to wait for returning ones.
       completionGraceMs: 0,
       token: SharedToken.fromEnv(TOKEN_ENV_VAR, env),
       onListening: (address) => {
-        for (let i = 0; i < count; i++) {
+        const worker = (i: number, via: string[]): void => {
           const device = o.gpus ? ['--gpu', String(o.gpus[i])] : ['--device', 'cpu'];
           const threads = o.threads ? ['--threads', String(o.threads)] : [];
           const logLevel = o.workerLogLevel ? ['--log-level', o.workerLogLevel] : [];
-          const child = spawn(process.execPath, [CLI, 'worker', '--coordinator', address, ...device, ...threads, ...logLevel, '--connect-attempts', '5'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+          const child = spawn(process.execPath, [CLI, 'worker', '--coordinator', address, ...via, ...device, ...threads, ...logLevel, '--connect-attempts', '5'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
           // Both streams are read, never inherited: nothing a worker prints may land on the dashboard.
           for (const stream of [child.stdout, child.stderr]) if (stream) forwardWorkerStderr(stream, i, say);
           children.push(child);
+        };
+        if (!groups) {
+          for (let i = 0; i < count; i++) worker(i, []);
+          return;
+        }
+        // Group g: workers g*count/groups .. (g+1)*count/groups - 1, started once its aggregator listens.
+        for (let g = 0; g < groups; g++) {
+          const name = `local-${g}`;
+          const agg = startAggregator(CLI, address, name, env, say, o.workerLogLevel);
+          children.push(agg.child);
+          agg.address.then(
+            (at) => {
+              for (let i = Math.ceil((g * count) / groups); i < Math.ceil(((g + 1) * count) / groups); i++) worker(i, ['--aggregator', at, '--group', name]);
+            },
+            (err: unknown) => say(err instanceof Error ? err.message : String(err), 'error'),
+          );
         }
       },
     });

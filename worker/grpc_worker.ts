@@ -6,13 +6,9 @@
 // backoff; only a refusal is final.
 
 import * as grpc from '@grpc/grpc-js';
-import { existsSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { parseConfigText } from '../shared/config/index.js';
 import type { RuntimeOptions } from '../shared/graph/runtime.js';
-import { modelFingerprint } from '../shared/contract/fingerprint.js';
-import { cudaSettings } from '../shared/contract/runtime_options.js';
 import { clientFlowControlOptions } from '../shared/wire/flow_control.js';
 import { channelLimitOptions, negotiateMaxMessageBytes, tensorChunkBytes } from '../shared/wire/limits.js';
 import type * as pb from '../shared/wire/messages.js';
@@ -26,14 +22,15 @@ import { elementBytes, fromWireEncoding, tensorInfos } from '../shared/wire/tens
 import { TensorReceiver } from '../shared/wire/tensor_receiver.js';
 import { SOFTWARE_VERSION } from '../shared/contract/software_version.js';
 import type { SampleTask } from '../shared/contract/worker_endpoint.js';
-import { ThreadedWorker } from './compute_thread.js';
+import { ModelCompute } from './model_compute.js';
+import type { ComputeProvider, SessionCompute } from './session_compute.js';
 import type { WorkerObserver } from './worker_observer.js';
 import { errorMessage } from '../shared/errors/error_message.js';
 import { wireText } from '../shared/wire/wire_text.js';
 import { backoffDelay } from './reconnect_backoff.js';
 
 export interface RemoteWorkerOptions {
-  /** HOST:PORT of the coordinator. */
+  /** HOST:PORT of the coordinator (an aggregator's upstream). */
   address: string;
   runtime: RuntimeOptions;
   security?: ClientSecurity;
@@ -48,6 +45,12 @@ export interface RemoteWorkerOptions {
   giveUpAfterMs?: number;
   /** Told of sessions, tasks and bytes (the worker's /metrics). */
   observer?: WorkerObserver;
+  /** Host group (Join's Capabilities.group; default: the coordinator uses the hostname). */
+  group?: string;
+  /** HOST:PORT of the host group's aggregator: served through it until it fails, then `address` directly. */
+  aggregator?: string;
+  /** What the sessions compute with (default: the run's model in a compute thread). */
+  compute?: ComputeProvider;
 }
 
 export type WorkerLogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -63,6 +66,9 @@ export class WorkerRefusedError extends Error {
 }
 
 const JOIN_TIMEOUT_MS = 15_000;
+
+/** Failed connections in a row to the aggregator before the worker goes to the coordinator directly. */
+const AGGREGATOR_ATTEMPTS = 3;
 
 function unary<T>(start: (cb: grpc.requestCallback<T>) => unknown): Promise<T> {
   return new Promise<T>((resolve, reject) => start((err, v) => (err ? reject(err) : v === undefined ? reject(new Error('no reply')) : resolve(v))));
@@ -83,64 +89,79 @@ const MAX_COOLDOWN_MS = 60_000;
 /** Serves the run until it is complete or aborted (resolves) or the worker is refused (rejects with WorkerRefusedError). */
 export async function runRemoteWorker(o: RemoteWorkerOptions): Promise<void> {
   const log = o.log ?? (() => undefined);
-  // The model and ORT sessions, kept from one session to the next while the run's model is the same
-  // (an eviction, a coordinator restart); they go when the worker leaves.
-  const kept: { model?: KeptModel } = {};
+  // The model and ORT sessions (or an aggregator's group), kept from one session to the next while
+  // the run's model is the same (an eviction, a coordinator restart); they go when the worker leaves.
+  const compute = o.compute ?? new ModelCompute(o.runtime);
   try {
-    await serveUntilDone(o, log, kept);
+    await serveUntilDone(o, log, compute);
   } finally {
-    await kept.model?.compute.close().catch(() => undefined);
+    await compute.close().catch(() => undefined);
   }
 }
 
-/** A compute thread built for a run's config, and what it was built from. */
-interface KeptModel {
-  /** The config text, the sample transport and the checkpoint file's size and mtime. */
-  key: string;
-  fingerprint: pb.ModelFingerprint;
-  compute: ThreadedWorker;
-}
-
-function modelKey(reply: pb.JoinReply, checkpoint: string | null): string {
-  let file = '';
-  if (checkpoint) {
-    const st = statSync(checkpoint);
-    file = `${st.size}:${st.mtimeMs}`;
-  }
-  return JSON.stringify([reply.config_yaml, reply.samples_as_bytes, file]);
-}
-
-async function serveUntilDone(o: RemoteWorkerOptions, log: (l: string, level?: WorkerLogLevel) => void, kept: { model?: KeptModel }): Promise<void> {
+async function serveUntilDone(o: RemoteWorkerOptions, log: (l: string, level?: WorkerLogLevel) => void, compute: ComputeProvider): Promise<void> {
   let attempts = 0;
   // When the coordinator stopped being reachable (reset by every session it admitted us to).
   let unreachableSince: number | undefined;
+  // Through the host group's aggregator until it fails once; then straight to the coordinator
+  // (demoted) for the rest of the run: its samples go back to the coordinator's queue meanwhile.
+  let viaAggregator = o.aggregator !== undefined;
+  let aggregatorFailures = 0;
+  const demote = (why: string): void => {
+    viaAggregator = false;
+    attempts = 0;
+    unreachableSince = undefined;
+    log(`${why}; connecting to the coordinator ${o.address} directly from now on`, 'warn');
+  };
   for (;;) {
     if (o.signal?.aborted) return;
     const attemptStarted = Date.now();
+    const address = viaAggregator ? o.aggregator! : o.address;
     let wait: number;
     try {
-      const end = await oneConnection(o, log, kept);
+      const end = await oneConnection(o, address, log, compute);
       if (end.kind === 'complete' || end.kind === 'aborted') return;
+      aggregatorFailures = 0;
       // The coordinator was there: a new series of attempts begins.
       attempts = 0;
       unreachableSince = undefined;
+      if (viaAggregator && (end.kind === 'lost' || end.kind === 'coordinator_stopping')) {
+        demote(end.kind === 'lost' ? `lost the aggregator ${address}` : `the aggregator ${address} is stopping`);
+        continue;
+      }
       wait = end.kind === 'evicted' ? Math.min(end.cooldownMs, MAX_COOLDOWN_MS) + backoffDelay(0) : backoffDelay(0);
       log(`${end.kind === 'evicted' ? 'evicted' : end.kind === 'coordinator_stopping' ? 'the coordinator is stopping' : 'lost the coordinator'}; joining again in ${(wait / 1000).toFixed(1)} s`, 'warn');
     } catch (err) {
+      if (o.signal?.aborted) return;
       if (err instanceof WorkerRefusedError) throw err;
       if (isRefusal(err)) throw new WorkerRefusedError(wireText((err as grpc.ServiceError).details || String(err)));
+      if (viaAggregator) {
+        // An aggregator not up yet (started with its workers) gets a few tries (not counted against
+        // --connect-attempts); then it counts as dead.
+        if (++aggregatorFailures >= AGGREGATOR_ATTEMPTS) {
+          demote(`the aggregator ${address} failed ${aggregatorFailures} times (${errorMessage(err)})`);
+          continue;
+        }
+        wait = backoffDelay(aggregatorFailures);
+        log(`connection to the aggregator ${address} failed (${errorMessage(err)}); retrying in ${(wait / 1000).toFixed(1)} s`, 'warn');
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, wait);
+          o.signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+        });
+        continue;
+      }
       attempts++;
       if (o.maxAttempts !== undefined && attempts >= o.maxAttempts) throw err;
       unreachableSince ??= attemptStarted;
       if (o.giveUpAfterMs !== undefined && Date.now() - unreachableSince >= o.giveUpAfterMs) {
         throw new CoordinatorUnreachableError(
-          `no coordinator at ${o.address} for ${((Date.now() - unreachableSince) / 1000).toFixed(0)} s (${attempts} attempts; last: ${errorMessage(err)}); giving up`,
+          `no coordinator at ${address} for ${((Date.now() - unreachableSince) / 1000).toFixed(0)} s (${attempts} attempts; last: ${errorMessage(err)}); giving up`,
         );
       }
       wait = backoffDelay(attempts);
       // The last attempt comes when --give-up-after runs out, not a whole backoff later.
       if (o.giveUpAfterMs !== undefined) wait = Math.min(wait, Math.max(0, unreachableSince + o.giveUpAfterMs - Date.now()));
-      log(`connection to ${o.address} failed (${errorMessage(err)}); retrying in ${(wait / 1000).toFixed(1)} s`, 'warn');
+      log(`connection to ${address} failed (${errorMessage(err)}); retrying in ${(wait / 1000).toFixed(1)} s`, 'warn');
     }
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, wait);
@@ -149,11 +170,11 @@ async function serveUntilDone(o: RemoteWorkerOptions, log: (l: string, level?: W
   }
 }
 
-/** One Join + Session, and how it ended. The model built for it stays in `kept`. */
-async function oneConnection(o: RemoteWorkerOptions, log: (l: string, level?: WorkerLogLevel) => void, kept: { model?: KeptModel }): Promise<SessionEnd> {
+/** One Join + Session with `address`, and how it ended. What the compute built for it stays with the provider. */
+async function oneConnection(o: RemoteWorkerOptions, address: string, log: (l: string, level?: WorkerLogLevel) => void, provider: ComputeProvider): Promise<SessionEnd> {
   const protos = loadWireProtos();
   const sec = await clientSecurity(o.security ?? { mode: 'insecure' }, o.token);
-  const client: CoordinatorClient = new protos.coordinator.Client(o.address, sec.credentials, { ...channelLimitOptions(), ...clientFlowControlOptions(), ...sec.options });
+  const client: CoordinatorClient = new protos.coordinator.Client(address, sec.credentials, { ...channelLimitOptions(), ...clientFlowControlOptions(), ...sec.options });
   try {
     const reply = await unary<pb.JoinReply>((cb) =>
       client.Join(
@@ -161,46 +182,21 @@ async function oneConnection(o: RemoteWorkerOptions, log: (l: string, level?: Wo
           protocol_version: PROTOCOL_VERSION,
           software_version: SOFTWARE_VERSION,
           capabilities: {
-            device: o.runtime.device?.kind ?? 'cpu',
+            device: provider.device,
             gpu_index: o.runtime.device?.kind === 'cuda' ? o.runtime.device.deviceId : 0,
             threads: o.runtime.intraOpThreads ?? 0,
             hostname: hostname(),
             cuda_available: false,
+            group: o.group ?? '',
           },
         },
         { deadline: new Date(Date.now() + JOIN_TIMEOUT_MS) },
         cb,
       ),
     );
-    const id = reply.worker_id;
-    o.onJoined?.({ runId: reply.run_id, workerId: id });
-    const config = parseConfigText(reply.config_yaml, `run ${reply.run_id} (from ${o.address})`, { checkPaths: false });
-    if (config.model.checkpoint && !existsSync(config.model.checkpoint)) {
-      throw new WorkerRefusedError(`the run's checkpoint ${config.model.checkpoint} does not exist on this host (${hostname()}); workers need the same file at the same path`);
-    }
-    const key = modelKey(reply, config.model.checkpoint);
-    if (kept.model && (kept.model.key !== key || !kept.model.compute.usable)) {
-      await kept.model.compute.close().catch(() => undefined);
-      delete kept.model;
-    }
-    // The same run and checkpoint as last time: no second hash of the checkpoint, no second build.
-    const reuse = kept.model;
-    const loaded = reuse?.fingerprint ?? (await modelFingerprint(config));
-    const dataDirs = reply.samples_as_bytes ? { train: null, test: null } : {};
-    // The model is built only once the coordinator accepted the fingerprint (a refusal is immediate).
-    const start = async (): Promise<ThreadedWorker> => {
-      if (reuse) {
-        log(`joined run ${reply.run_id} as ${id}`);
-        log('kept the model and sessions of the previous session');
-        return reuse.compute;
-      }
-      // The device is this worker's own (--gpu); the CUDA settings are the run's.
-      const compute = await ThreadedWorker.start({ id, config, runtime: { ...o.runtime, cuda: cudaSettings(config) }, ...dataDirs });
-      kept.model = { key, fingerprint: loaded, compute };
-      log(`joined run ${reply.run_id} as ${id}`);
-      return compute;
-    };
-    return await serveSession(client, start, reply, loaded, log, o.signal, o.observer);
+    o.onJoined?.({ runId: reply.run_id, workerId: reply.worker_id });
+    const prepared = await provider.prepare(reply, address, log, o.signal);
+    return await serveSession(client, prepared.start, reply, prepared.loaded, log, o.signal, o.observer);
   } finally {
     client.close();
   }
@@ -208,7 +204,7 @@ async function oneConnection(o: RemoteWorkerOptions, log: (l: string, level?: Wo
 
 async function serveSession(
   client: CoordinatorClient,
-  startCompute: () => Promise<ThreadedWorker>,
+  startCompute: () => Promise<SessionCompute>,
   reply: pb.JoinReply,
   loaded: pb.ModelFingerprint,
   log: (l: string, level?: WorkerLogLevel) => void,
@@ -221,7 +217,7 @@ async function serveSession(
   let weights: TensorReceiver | undefined;
   let weightsVersion = -1;
   let welcomed = false;
-  let compute!: ThreadedWorker;
+  let compute!: SessionCompute;
   let sequence = 0;
   const interval = Math.max(100, reply.heartbeat_interval_ms || 2000);
   // When the coordinator was last heard from (performance.now(): immune to wall-clock steps).
@@ -283,7 +279,7 @@ async function serveSession(
           const params = new Map([...weights.finish()].map(([k, t]) => [k, t.data]));
           weights = undefined;
           // Decoded for this version only: hand the arrays to the compute thread as they are.
-          await compute.adoptWeights(weightsVersion, params);
+          await compute.adoptWeights(weightsVersion, params, weightShapes);
         }
         return;
       }
@@ -310,6 +306,7 @@ async function serveSession(
             weights_hash: r.weightsHash ?? '',
             peak_rss_bytes: r.peakRssBytes ?? 0,
             overflow: r.overflow === true,
+            ...(r.workers !== undefined && r.workers > 1 ? { workers: r.workers } : {}),
           };
           const chunks = [...packedTensorMessages(grads, { encoding, maxChunkBytes: chunkBytes, envelope: 'worker_message' })];
           await send([{ step_result: header }, ...chunks]);

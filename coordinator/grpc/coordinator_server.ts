@@ -176,7 +176,8 @@ export class CoordinatorServer {
     const host = (req.capabilities?.hostname || 'worker').replace(/[^\w.-]/g, '_').slice(0, 64);
     const id = `${host}-${++this.joined}`;
     const caps = req.capabilities;
-    this.issued.set(id, { host, device: caps?.device === 'cuda' ? `cuda:${caps.gpu_index}` : wireText(caps?.device || '?', 16) });
+    const group = (caps?.group || host).replace(/[^\w.-]/g, '_').slice(0, 64);
+    this.issued.set(id, { host, device: caps?.device === 'cuda' ? `cuda:${caps.gpu_index}` : wireText(caps?.device || '?', 16), group });
     const max = this.o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     cb(null, {
       worker_id: id,

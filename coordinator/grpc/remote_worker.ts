@@ -84,6 +84,8 @@ export class RemoteWorker implements WorkerEndpoint {
   lastSeen = performance.now();
   private beats = 0;
   readonly placement?: WorkerPlacement;
+  /** Workers behind this session (an aggregator's group), as its last step result said. */
+  workers = 1;
 
   constructor(
     readonly id: string,
@@ -159,6 +161,7 @@ export class RemoteWorker implements WorkerEndpoint {
     this.receiver = undefined;
     this.stepWaiter = undefined;
     clearTimeout(w.timer);
+    this.workers = Math.max(1, h.workers ?? 1);
     w.resolve({
       step: h.step,
       grads: new Map([...tensors].map(([k, t]) => [k, t.data])),
@@ -168,6 +171,7 @@ export class RemoteWorker implements WorkerEndpoint {
       failed: h.failed.map((f) => ({ id: f.id, reason: wireText(f.reason) })),
       computeSeconds: h.compute_seconds,
       ...(h.peak_rss_bytes > 0 ? { peakRssBytes: h.peak_rss_bytes } : {}),
+      ...(h.workers !== undefined && h.workers > 1 ? { workers: h.workers } : {}),
       // The worker holds what the wire delivered (bf16-rounded weights, with bf16): translate its
       // hash to the coordinator's so the training loop compares like with like.
       weightsHash: this.sent && h.weights_hash === this.sent.wire ? this.sent.own : h.weights_hash,

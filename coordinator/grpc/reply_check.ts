@@ -9,6 +9,8 @@ import { wireText } from '../../shared/wire/wire_text.js';
 
 /** The longest weights hash accepted (a hex SHA-256 is 64 characters). */
 const MAX_HASH_CHARS = 128;
+/** The most workers one result may claim (an aggregator's group). */
+const MAX_GROUP_WORKERS = 4096;
 /** Losses may come out a hair below zero from float rounding (1 - dice); anything lower is a lie. */
 const LOSS_FLOOR = -1e-4;
 
@@ -24,6 +26,7 @@ export function checkStepReply(h: pb.StepResultHeader, assigned: readonly string
   if (!h.overflow || Number.isFinite(h.loss_sum)) finiteAtLeast('loss_sum', h.loss_sum, LOSS_FLOOR);
   finiteAtLeast('compute_seconds', h.compute_seconds, 0);
   finiteAtLeast('peak_rss_bytes', h.peak_rss_bytes, 0);
+  if (h.workers !== undefined && !(Number.isInteger(h.workers) && h.workers >= 0 && h.workers <= MAX_GROUP_WORKERS)) throw new Error(`workers is ${h.workers}, not a count from 0 to ${MAX_GROUP_WORKERS}`);
   if (h.weights_hash.length > MAX_HASH_CHARS || !/^[0-9a-f]*$/i.test(h.weights_hash)) throw new Error(`weights_hash is not a hex digest (${quote(h.weights_hash)})`);
   let weights = 0;
   for (const s of h.samples) {

@@ -11,6 +11,7 @@ import { progressMetrics } from './progress_metrics.js';
 import { runInfoMetrics } from './run_info_metrics.js';
 import { throughputMetrics } from './throughput_metrics.js';
 import { timingMetrics } from './timing_metrics.js';
+import { trafficMetrics } from './traffic_metrics.js';
 import { workerMemoryMetrics } from './worker_memory_metrics.js';
 import { WorkerLabels } from './worker_label.js';
 import { wireMetrics } from './wire_metrics.js';
@@ -45,6 +46,7 @@ export function createRunMetrics(events: RunEvents, o: RunMetricsOptions = {}): 
     checkpointMetrics(registry, o.now),
     membershipMetrics(registry, o.requiredWorkers),
     wireMetrics(registry, workers),
+    trafficMetrics(registry),
   ];
   if (o.processMetrics ?? true) registerProcessMetrics(registry);
   const detach = events.on((e) => {

@@ -53,6 +53,8 @@ export interface StepResult {
    * loss scale must not report it (a remote worker that does is refused as malformed).
    */
   overflow?: boolean;
+  /** How many workers computed it (an aggregator's group); absent: one. */
+  workers?: number;
 }
 
 export interface EvalWork {
@@ -77,6 +79,8 @@ export interface WorkerPlacement {
   host: string;
   /** "cpu", or "cuda:N". */
   device: string;
+  /** Host group: the coordinator adds one group's gradients first (coordinator/group_fold.ts). */
+  group?: string;
 }
 
 /**
@@ -90,6 +94,8 @@ export class UndeliverableTaskError extends Error {
 export interface WorkerEndpoint {
   readonly id: string;
   readonly placement?: WorkerPlacement;
+  /** How many workers it carries (an aggregator: its group, as its last result said); absent: one. */
+  readonly workers?: number;
   /** Installs a new version of the trainable weights. */
   setWeights(version: number, params: ReadonlyMap<string, Float32Array>): Promise<void>;
   trainStep(work: StepWork): Promise<StepResult>;

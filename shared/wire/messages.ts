@@ -69,6 +69,8 @@ export interface Capabilities {
   threads: number;
   hostname: string;
   cuda_available: boolean;
+  /** Host group (since protocol 4); empty or absent: the hostname. */
+  group?: string;
 }
 
 export interface JoinRequest {
@@ -121,6 +123,8 @@ export interface StepResultHeader {
   peak_rss_bytes: number;
   /** fp16 runs: the scaled gradients overflowed; `grads` is empty. */
   overflow: boolean;
+  /** Workers that computed it (an aggregator's group; since protocol 4); 0 or absent: one. */
+  workers?: number;
 }
 
 export interface EvalScore {

@@ -33,3 +33,14 @@ test("ThroughputTable with skipFirst: a worker's first observation (its warm-up)
   t.record('w', 2, 1);
   assert.equal(t.expectedSeconds('w', 4), 2);
 });
+
+test('planShares: an endpoint carrying a group gets one sample per worker first, when there are enough', () => {
+  // 2 aggregators of 4 workers, one 3x faster: still 4 each for a step of 8 (as 8 direct workers get 1 each).
+  assert.deepEqual(planShares(8, [3, 1], [4, 4]), [4, 4]);
+  assert.deepEqual(planShares(8, [3, 1]), [6, 2], 'without the group sizes: by throughput');
+  // The rest goes by throughput; too few samples for all workers: one per endpoint first, as before.
+  assert.deepEqual(planShares(12, [3, 1], [4, 4]), [7, 5]);
+  assert.deepEqual(planShares(5, [1, 1], [4, 4]), [3, 2]);
+  assert.deepEqual(planShares(6, [1, 1, 1], [2, 1, 1]), [3, 2, 1]);
+  for (let n = 0; n < 40; n++) assert.equal(planShares(n, [0.3, 1.7, 1], [5, 1, 3]).reduce((a, b) => a + b, 0), n);
+});
