@@ -9,7 +9,6 @@ import { Rng } from '../shared/random/rng.js';
 import { loadSamCheckpoint } from '../shared/sam/checkpoint.js';
 import { type SamConfig, VARIANTS } from '../shared/sam/config.js';
 import { defaultLoraSpec, initLora, type LoraSpec } from '../shared/sam/lora.js';
-import type { StateDict } from '../shared/sam/params.js';
 import { boxPrompt, normalizeAndPad, padMask } from '../shared/sam/preprocess.js';
 import { IO } from '../shared/sam/sam_graph.js';
 import type { HostTensor } from '../shared/tensor/host_tensor.js';
@@ -34,7 +33,8 @@ export interface BenchModel {
   /** The fixture directory name, or the generated variant's name. */
   name: string;
   config: SamConfig;
-  state: StateDict;
+  /** A Map the benchmark empties once the model file holds the weights. */
+  state: Map<string, HostTensor>;
   /** At least one sample; batches cycle through them. */
   samples: Sample[];
 }

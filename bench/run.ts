@@ -9,7 +9,7 @@
 //
 // node dist/bench/run.js [--full] [--force] [--only SUBSTR] [--bench train_step|forward] [--batch 1,2]
 //   [--threads 2] [--steps N] [--warmup N] [--profile DIR] [--arena on|off] [--fixtures DIR]
-//   [--memory none|global|all] [--attention-chunk-mb N]
+//   [--memory none|global|all] [--attention-chunk-mb N] [--prepack on|off]
 
 import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
@@ -42,11 +42,13 @@ interface RunOptions {
   /** Memory modes of the training-step runs. */
   memory: MemoryMode[];
   attentionChunkMb?: number;
+  /** 'on' | 'off': ORT's weight prepacking (default: off for train_step, on for forward). */
+  prepack?: string;
 }
 
 function usage(msg: string): never {
   process.stderr.write(
-    `bench: ${msg}\nusage: node dist/bench/run.js [--full] [--force] [--only SUBSTR] [--bench train_step|forward] [--batch 1,2] [--threads N] [--steps N] [--warmup N] [--profile DIR] [--arena on|off] [--fixtures DIR] [--memory none|global|all] [--attention-chunk-mb N]\n`,
+    `bench: ${msg}\nusage: node dist/bench/run.js [--full] [--force] [--only SUBSTR] [--bench train_step|forward] [--batch 1,2] [--threads N] [--steps N] [--warmup N] [--profile DIR] [--arena on|off] [--fixtures DIR] [--memory none|global|all] [--attention-chunk-mb N] [--prepack on|off]\n`,
   );
   process.exit(2);
 }
@@ -76,6 +78,7 @@ function parse(argv: string[]): RunOptions {
         fixtures: { type: 'string', default: FIXTURES },
         memory: { type: 'string' },
         'attention-chunk-mb': { type: 'string' },
+        prepack: { type: 'string' },
       },
     }));
   } catch (e) {
@@ -104,6 +107,10 @@ function parse(argv: string[]): RunOptions {
   if (values.arena !== undefined) {
     if (values.arena !== 'on' && values.arena !== 'off') usage(`--arena must be on or off (got ${values.arena})`);
     o.arena = values.arena;
+  }
+  if (values.prepack !== undefined) {
+    if (values.prepack !== 'on' && values.prepack !== 'off') usage(`--prepack must be on or off (got ${values.prepack})`);
+    o.prepack = values.prepack;
   }
   return o;
 }
@@ -174,6 +181,7 @@ async function main(): Promise<void> {
         if (o.warmup !== undefined) args.push('--warmup', String(o.warmup));
         if (o.profile !== undefined) args.push('--profile', o.profile);
         if (o.arena !== undefined) args.push('--arena', o.arena);
+        if (o.prepack !== undefined) args.push('--prepack', o.prepack);
         args.push('--memory', memory);
         if (o.attentionChunkMb !== undefined) args.push('--attention-chunk-mb', String(o.attentionChunkMb));
         try {

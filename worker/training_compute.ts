@@ -72,7 +72,10 @@ export class TrainingCompute {
     });
     // The first step is profiled once: the profile names each node's execution provider.
     const profileDir = opts.logPlacement ? mkdtempSync(path.join(tmpdir(), 'samlora-placement-')) : undefined;
-    const runtime = profileDir ? { ...opts.runtime, profilePrefix: path.join(profileDir, 'step') } : opts.runtime;
+    // No weight prepacking: every frozen weight feeds forward and backward kernels, each of which
+    // would keep a packed copy (ViT-B: 0.3 GB more at the same step time; README "Training-step memory").
+    const base = { prepacking: false, ...opts.runtime };
+    const runtime = profileDir ? { ...base, profilePrefix: path.join(profileDir, 'step') } : base;
     const c = new TrainingCompute(await sessionForGraph(built.graph, runtime), built.trainable, opts);
     c.profileDir = profileDir;
     return c;
