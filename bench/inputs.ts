@@ -40,8 +40,13 @@ export interface BenchModel {
 }
 
 /** Generated variants (no checkpoint needed): the official configs with seeded weights. */
-export const GENERATED = { vit_b: VARIANTS.vit_b } as const;
+export const GENERATED = { vit_b: VARIANTS.vit_b, vit_h: VARIANTS.vit_h } as const;
 export type GeneratedName = keyof typeof GENERATED;
+/**
+ * What --full adds. ViT-H runs only when asked for by name (--only vit_h --memory all): its weights
+ * are 2.5 GB and a step without recomputation would need far more than a 24 GB host has.
+ */
+export const FULL_GENERATED: readonly GeneratedName[] = ['vit_b'];
 
 /** Random noise image with an elliptical object inside a box; sizes in the resized frame. */
 export function syntheticSample(h: number, w: number, seed: number): Sample {

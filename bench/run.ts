@@ -1,5 +1,5 @@
 // Benchmark driver (npm run bench): for every fixture directory (and ViT-B with generated weights
-// under --full), every bench (train_step, forward) and every batch size, runs bench/sam_step.js in
+// under --full; ViT-H with --only vit_h), every bench (train_step, forward) and every batch size, runs bench/sam_step.js in
 // its own process so that each peak RSS belongs to one measurement, and prints the child's result
 // as one JSON line on stdout. Progress, timings of graph build / session creation and the summary
 // table go to stderr. Children run one at a time.
@@ -18,10 +18,11 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { FIXTURES, fixtureDirs } from '../tests/helpers/fixtures.js';
-import { GENERATED } from './inputs.js';
+import { FULL_GENERATED, GENERATED } from './inputs.js';
 import { MEMORY_MODES, type MemoryMode, isMemoryMode } from '../shared/sam/memory.js';
 import { BENCHES, type BenchKind, type BenchResult, parseResult } from './result.js';
 import { errorWithStack } from '../shared/errors/error_message.js';
+import { withTrainingMallocEnv } from '../shared/graph/malloc_env.js';
 
 const STEP_SCRIPT = fileURLToPath(new URL('./sam_step.js', import.meta.url));
 
@@ -36,7 +37,7 @@ interface RunOptions {
   steps?: number;
   warmup?: number;
   profile?: string;
-  /** 'on' | 'off': ORT's CPU memory arena (default: the runtime's). */
+  /** 'on' | 'off': ORT's CPU memory arena (default: off for train_step, as the worker's training sessions; on for forward). */
   arena?: string;
   fixtures: string;
   /** Memory modes of the training-step runs. */
@@ -121,14 +122,17 @@ function variants(o: RunOptions): string[] {
   const names = fixtureDirs(o.fixtures)
     .sort((a, b) => size(a) - size(b) || a.localeCompare(b))
     .map((d) => path.basename(d));
-  if (o.full) names.push(...Object.keys(GENERATED));
-  return o.only === undefined ? names : names.filter((n) => n.includes(o.only!));
+  if (o.full) names.push(...FULL_GENERATED);
+  const picked = o.only === undefined ? names : names.filter((n) => n.includes(o.only!));
+  // A generated variant outside --full (ViT-H) runs when --only names it exactly.
+  if (o.only !== undefined && o.only in GENERATED && !picked.includes(o.only)) picked.push(o.only);
+  return picked;
 }
 
 /** Runs one measurement in a child process; resolves with its result line, or rejects. */
 function runChild(args: string[]): Promise<BenchResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--expose-gc', STEP_SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--expose-gc', STEP_SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: withTrainingMallocEnv(process.env) });
     let out = '';
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (d: string) => (out += d));

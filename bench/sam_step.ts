@@ -35,8 +35,8 @@ interface StepOptions {
   warmup?: number;
   fixtures: string;
   profileDir?: string;
-  /** ORT's CPU memory arena; the runtime's default when undefined. */
-  memArena?: boolean;
+  /** ORT's CPU memory arena; off for train_step (as the worker's training sessions), on for forward. */
+  memArena: boolean;
   /** The training graph's recomputation (ignored by forward). */
   memory: MemoryOptions;
   /** ORT's weight prepacking; off for train_step (as the worker's training sessions), on for forward. */
@@ -112,7 +112,7 @@ async function prepare(o: StepOptions, log: (s: string) => void): Promise<Prepar
     intraOpThreads: o.threads,
     prepacking: o.prepacking,
     ...(profilePrefix ? { profilePrefix } : {}),
-    ...(o.memArena !== undefined ? { memArena: o.memArena } : {}),
+    memArena: o.memArena,
   });
   log(`session created in ${(t() - t0).toFixed(2)} s; peak RSS so far ${gib(peakRssBytes())}`);
   // Feed what the graph declares (a graph binds only the LoRA tensors it applies).
@@ -244,15 +244,13 @@ function parseStepArgs(argv: string[]): StepOptions {
       attentionChunkBytes: positiveInt('attention-chunk-mb', values['attention-chunk-mb'], DEFAULT_ATTENTION_CHUNK_MB) * 2 ** 20,
     },
     prepacking: values.prepack === undefined ? values.bench === 'forward' : values.prepack === 'on',
+    memArena: values.arena === undefined ? values.bench === 'forward' : values.arena === 'on',
   };
   if (values.prepack !== undefined && values.prepack !== 'on' && values.prepack !== 'off') throw new Error(`--prepack must be on or off (got ${values.prepack})`);
   if (values.warmup !== undefined) o.warmup = values.warmup === '0' ? 0 : positiveInt('warmup', values.warmup);
   if (values.steps !== undefined) o.steps = positiveInt('steps', values.steps);
   if (values.profile !== undefined) o.profileDir = values.profile;
-  if (values.arena !== undefined) {
-    if (values.arena !== 'on' && values.arena !== 'off') throw new Error(`--arena must be on or off (got ${values.arena})`);
-    o.memArena = values.arena === 'on';
-  }
+  if (values.arena !== undefined && values.arena !== 'on' && values.arena !== 'off') throw new Error(`--arena must be on or off (got ${values.arena})`);
   return o;
 }
 

@@ -12,6 +12,7 @@ import { type DistributedRunOptions, runDistributed } from '../coordinator/distr
 import { runNotes } from '../coordinator/run_notes.js';
 import type { Summary } from '../coordinator/trainer.js';
 import { forwardWorkerStderr } from './worker_stderr.js';
+import { withTrainingMallocEnv } from '../shared/graph/malloc_env.js';
 
 export interface LaunchOptions extends Omit<DistributedRunOptions, 'listen' | 'minWorkers' | 'token' | 'onListening'> {
   workers: number;
@@ -28,7 +29,7 @@ const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'bin',
 export async function launchLocal(o: LaunchOptions): Promise<Summary> {
   const count = o.gpus?.length ?? o.workers;
   const secret = randomBytes(24).toString('hex');
-  const env = { ...process.env, [TOKEN_ENV_VAR]: secret };
+  const env = withTrainingMallocEnv({ ...process.env, [TOKEN_ENV_VAR]: secret });
   const children: ChildProcess[] = [];
   const say = runNotes(o);
   try {
