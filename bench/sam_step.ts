@@ -100,6 +100,7 @@ async function prepare(o: StepOptions, log: (s: string) => void): Promise<Prepar
   // so they are not resident alongside ORT's during session creation and every step.
   built.graph.initializers.clear();
   model.state.clear();
+  (globalThis as { gc?: () => void }).gc?.(); // V8 does not see ORT's allocations: it would not collect them in time
   log(`serialised in ${(t() - t0).toFixed(2)} s${typeof modelSource === 'string' ? ` to ${modelSource}` : ` (${gib(modelSource.byteLength)} in memory)`}`);
 
   t0 = t();

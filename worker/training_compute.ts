@@ -74,7 +74,7 @@ export class TrainingCompute {
     const profileDir = opts.logPlacement ? mkdtempSync(path.join(tmpdir(), 'samlora-placement-')) : undefined;
     // No weight prepacking: every frozen weight feeds forward and backward kernels, each of which
     // would keep a packed copy. No CPU arena: it keeps the step's high-water mark, fragmented, for
-    // good (ViT-B batch 1: 3.07 -> 2.38 GB peak with both; README "Training-step memory").
+    // good (ViT-B batch 1: 3.14 -> 2.43 GB peak with both; README "Training-step memory").
     const base = { prepacking: false, memArena: false, ...opts.runtime };
     const runtime = profileDir ? { ...base, profilePrefix: path.join(profileDir, 'step') } : base;
     const c = new TrainingCompute(await sessionForGraph(built.graph, runtime), built.trainable, opts);
