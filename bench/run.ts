@@ -37,7 +37,7 @@ interface RunOptions {
   steps?: number;
   warmup?: number;
   profile?: string;
-  /** 'on' | 'off': ORT's CPU memory arena (default: off for train_step, as the worker's training sessions; on for forward). */
+  /** 'on' | 'off': ORT's CPU memory arena (default: as the worker's training sessions, off for memory modes global and all, else on). */
   arena?: string;
   fixtures: string;
   /** Memory modes of the training-step runs. */

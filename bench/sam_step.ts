@@ -35,7 +35,7 @@ interface StepOptions {
   warmup?: number;
   fixtures: string;
   profileDir?: string;
-  /** ORT's CPU memory arena; off for train_step (as the worker's training sessions), on for forward. */
+  /** ORT's CPU memory arena; as the worker's training sessions: off when recomputing (global, all), else on. */
   memArena: boolean;
   /** The training graph's recomputation (ignored by forward). */
   memory: MemoryOptions;
@@ -245,7 +245,7 @@ function parseStepArgs(argv: string[]): StepOptions {
       attentionChunkBytes: positiveInt('attention-chunk-mb', values['attention-chunk-mb'], DEFAULT_ATTENTION_CHUNK_MB) * 2 ** 20,
     },
     prepacking: values.prepack === undefined ? values.bench === 'forward' : values.prepack === 'on',
-    memArena: values.arena === undefined ? values.bench === 'forward' : values.arena === 'on',
+    memArena: values.arena === undefined ? values.bench === 'forward' || values.memory === 'none' : values.arena === 'on',
   };
   if (values.prepack !== undefined && values.prepack !== 'on' && values.prepack !== 'off') throw new Error(`--prepack must be on or off (got ${values.prepack})`);
   if (values.warmup !== undefined) o.warmup = values.warmup === '0' ? 0 : positiveInt('warmup', values.warmup);

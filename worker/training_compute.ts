@@ -73,9 +73,10 @@ export class TrainingCompute {
     // The first step is profiled once: the profile names each node's execution provider.
     const profileDir = opts.logPlacement ? mkdtempSync(path.join(tmpdir(), 'samlora-placement-')) : undefined;
     // No weight prepacking: every frozen weight feeds forward and backward kernels, each of which
-    // would keep a packed copy. No CPU arena: it keeps the step's high-water mark, fragmented, for
-    // good (ViT-B batch 1: 3.14 -> 2.43 GB peak with both; README "Training-step memory").
-    const base = { prepacking: false, memArena: false, ...opts.runtime };
+    // would keep a packed copy. When recomputing (memory first), no CPU arena either: it keeps the
+    // step's high-water mark, fragmented, for good. ViT-B batch 1, all: 3.19 -> 2.44 GB peak at the
+    // same CPU time; small models pay for it (1024-px fixture: 2.4 -> 3.7 CPU s); README "Training-step memory".
+    const base = { prepacking: false, memArena: !opts.memory || opts.memory.mode === 'none', ...opts.runtime };
     const runtime = profileDir ? { ...base, profilePrefix: path.join(profileDir, 'step') } : base;
     const c = new TrainingCompute(await sessionForGraph(built.graph, runtime), built.trainable, opts);
     c.profileDir = profileDir;
