@@ -75,7 +75,7 @@ export class TrainingCompute {
     // No weight prepacking: every frozen weight feeds forward and backward kernels, each of which
     // would keep a packed copy. When recomputing (memory first), no CPU arena either: it keeps the
     // step's high-water mark, fragmented, for good. ViT-B batch 1, all: 3.19 -> 2.44 GB peak at the
-    // same CPU time; small models pay for it (1024-px fixture: 2.4 -> 3.7 CPU s); README "Training-step memory".
+    // same CPU time; smaller models pay some (1024-px fixture: 1.8 -> 2.2 CPU s); README "Training-step memory".
     const base = { prepacking: false, memArena: !opts.memory || opts.memory.mode === 'none', ...opts.runtime };
     const runtime = profileDir ? { ...base, profilePrefix: path.join(profileDir, 'step') } : base;
     const c = new TrainingCompute(await sessionForGraph(built.graph, runtime), built.trainable, opts);
