@@ -1,5 +1,5 @@
 // Benchmark driver (npm run bench): for every fixture directory (and ViT-B with generated weights
-// under --full), every bench (train_step, forward) and every batch size, runs bench/sam_step.js in
+// under --full; ViT-H with --only vit_h), every bench (train_step, forward) and every batch size, runs bench/sam_step.js in
 // its own process so that each peak RSS belongs to one measurement, and prints the child's result
 // as one JSON line on stdout. Progress, timings of graph build / session creation and the summary
 // table go to stderr. Children run one at a time.
@@ -9,7 +9,7 @@
 //
 // node dist/bench/run.js [--full] [--force] [--only SUBSTR] [--bench train_step|forward] [--batch 1,2]
 //   [--threads 2] [--steps N] [--warmup N] [--profile DIR] [--arena on|off] [--fixtures DIR]
-//   [--memory none|global|all] [--attention-chunk-mb N]
+//   [--memory none|global|all] [--attention-chunk-mb N] [--prepack on|off]
 
 import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
@@ -18,10 +18,11 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { FIXTURES, fixtureDirs } from '../tests/helpers/fixtures.js';
-import { GENERATED } from './inputs.js';
+import { FULL_GENERATED, GENERATED } from './inputs.js';
 import { MEMORY_MODES, type MemoryMode, isMemoryMode } from '../shared/sam/memory.js';
 import { BENCHES, type BenchKind, type BenchResult, parseResult } from './result.js';
 import { errorWithStack } from '../shared/errors/error_message.js';
+import { withTrainingMallocEnv } from '../shared/graph/malloc_env.js';
 
 const STEP_SCRIPT = fileURLToPath(new URL('./sam_step.js', import.meta.url));
 
@@ -36,17 +37,19 @@ interface RunOptions {
   steps?: number;
   warmup?: number;
   profile?: string;
-  /** 'on' | 'off': ORT's CPU memory arena (default: the runtime's). */
+  /** 'on' | 'off': ORT's CPU memory arena (default: as the worker's training sessions, off for memory modes global and all, else on). */
   arena?: string;
   fixtures: string;
   /** Memory modes of the training-step runs. */
   memory: MemoryMode[];
   attentionChunkMb?: number;
+  /** 'on' | 'off': ORT's weight prepacking (default: off for train_step, on for forward). */
+  prepack?: string;
 }
 
 function usage(msg: string): never {
   process.stderr.write(
-    `bench: ${msg}\nusage: node dist/bench/run.js [--full] [--force] [--only SUBSTR] [--bench train_step|forward] [--batch 1,2] [--threads N] [--steps N] [--warmup N] [--profile DIR] [--arena on|off] [--fixtures DIR] [--memory none|global|all] [--attention-chunk-mb N]\n`,
+    `bench: ${msg}\nusage: node dist/bench/run.js [--full] [--force] [--only SUBSTR] [--bench train_step|forward] [--batch 1,2] [--threads N] [--steps N] [--warmup N] [--profile DIR] [--arena on|off] [--fixtures DIR] [--memory none|global|all] [--attention-chunk-mb N] [--prepack on|off]\n`,
   );
   process.exit(2);
 }
@@ -76,6 +79,7 @@ function parse(argv: string[]): RunOptions {
         fixtures: { type: 'string', default: FIXTURES },
         memory: { type: 'string' },
         'attention-chunk-mb': { type: 'string' },
+        prepack: { type: 'string' },
       },
     }));
   } catch (e) {
@@ -105,6 +109,10 @@ function parse(argv: string[]): RunOptions {
     if (values.arena !== 'on' && values.arena !== 'off') usage(`--arena must be on or off (got ${values.arena})`);
     o.arena = values.arena;
   }
+  if (values.prepack !== undefined) {
+    if (values.prepack !== 'on' && values.prepack !== 'off') usage(`--prepack must be on or off (got ${values.prepack})`);
+    o.prepack = values.prepack;
+  }
   return o;
 }
 
@@ -114,14 +122,17 @@ function variants(o: RunOptions): string[] {
   const names = fixtureDirs(o.fixtures)
     .sort((a, b) => size(a) - size(b) || a.localeCompare(b))
     .map((d) => path.basename(d));
-  if (o.full) names.push(...Object.keys(GENERATED));
-  return o.only === undefined ? names : names.filter((n) => n.includes(o.only!));
+  if (o.full) names.push(...FULL_GENERATED);
+  const picked = o.only === undefined ? names : names.filter((n) => n.includes(o.only!));
+  // A generated variant outside --full (ViT-H) runs when --only names it exactly.
+  if (o.only !== undefined && o.only in GENERATED && !picked.includes(o.only)) picked.push(o.only);
+  return picked;
 }
 
 /** Runs one measurement in a child process; resolves with its result line, or rejects. */
 function runChild(args: string[]): Promise<BenchResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--expose-gc', STEP_SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--expose-gc', STEP_SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: withTrainingMallocEnv(process.env) });
     let out = '';
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (d: string) => (out += d));
@@ -174,6 +185,7 @@ async function main(): Promise<void> {
         if (o.warmup !== undefined) args.push('--warmup', String(o.warmup));
         if (o.profile !== undefined) args.push('--profile', o.profile);
         if (o.arena !== undefined) args.push('--arena', o.arena);
+        if (o.prepack !== undefined) args.push('--prepack', o.prepack);
         args.push('--memory', memory);
         if (o.attentionChunkMb !== undefined) args.push('--attention-chunk-mb', String(o.attentionChunkMb));
         try {

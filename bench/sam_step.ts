@@ -7,7 +7,7 @@
 //
 // node dist/bench/sam_step.js --variant sam-tiny|vit_b --bench train_step|forward --batch 1
 //   [--threads 2] [--steps N] [--warmup N] [--fixtures DIR] [--profile DIR] [--arena on|off]
-//   [--memory none|global|all] [--attention-chunk-mb N]
+//   [--memory none|global|all] [--attention-chunk-mb N] [--prepack on|off]
 
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -35,10 +35,12 @@ interface StepOptions {
   warmup?: number;
   fixtures: string;
   profileDir?: string;
-  /** ORT's CPU memory arena; the runtime's default when undefined. */
-  memArena?: boolean;
+  /** ORT's CPU memory arena; as the worker's training sessions: off when recomputing (global, all), else on. */
+  memArena: boolean;
   /** The training graph's recomputation (ignored by forward). */
   memory: MemoryOptions;
+  /** ORT's weight prepacking; off for train_step (as the worker's training sessions), on for forward. */
+  prepacking: boolean;
 }
 
 /** Models above this size go through a file (saveModel, loaded by path) instead of in-memory bytes. */
@@ -90,10 +92,15 @@ async function prepare(o: StepOptions, log: (s: string) => void): Promise<Prepar
   if (weightBytes > FILE_MODEL_BYTES) {
     tmp = mkdtempSync(path.join(tmpdir(), 'samlora-bench-'));
     modelSource = path.join(tmp, `${o.bench}.onnx`);
-    saveModel(built.graph, modelSource);
+    saveModel(built.graph, modelSource, process.env.SAMLORA_EXP_EXT ? { externalThresholdBytes: 0 } : {});
   } else {
     modelSource = modelToBytes(built.graph);
   }
+  // The model file (or bytes) now holds the weights: drop the JS copies before ORT makes its own,
+  // so they are not resident alongside ORT's during session creation and every step.
+  built.graph.initializers.clear();
+  model.state.clear();
+  (globalThis as { gc?: () => void }).gc?.(); // V8 does not see ORT's allocations: it would not collect them in time
   log(`serialised in ${(t() - t0).toFixed(2)} s${typeof modelSource === 'string' ? ` to ${modelSource}` : ` (${gib(modelSource.byteLength)} in memory)`}`);
 
   t0 = t();
@@ -104,8 +111,9 @@ async function prepare(o: StepOptions, log: (s: string) => void): Promise<Prepar
   }
   const session = await GraphSession.create(modelSource, {
     intraOpThreads: o.threads,
+    prepacking: o.prepacking,
     ...(profilePrefix ? { profilePrefix } : {}),
-    ...(o.memArena !== undefined ? { memArena: o.memArena } : {}),
+    memArena: o.memArena,
   });
   log(`session created in ${(t() - t0).toFixed(2)} s; peak RSS so far ${gib(peakRssBytes())}`);
   // Feed what the graph declares (a graph binds only the LoRA tensors it applies).
@@ -129,9 +137,13 @@ function latestProfile(prefix: string): string | undefined {
 /** Runs one measurement; returns the result (the CLI prints it). */
 async function runStep(o: StepOptions): Promise<BenchResult> {
   const tag = `[${o.bench} ${o.variant} b${o.batch} t${o.threads} ${o.memory.mode}]`;
-  const log = (s: string): void => void process.stderr.write(`${tag} ${s}\n`);
+  const log = (s: string): void => void process.stderr.write(`${tag} ${s} [rss ${gib(process.memoryUsage.rss())}, peak ${gib(peakRssBytes())}]\n`);
   const { session, feeds, cleanup } = await prepare(o, log);
   (globalThis as { gc?: () => void }).gc?.();
+  await new Promise((r) => setTimeout(r, 50)); // array buffers are freed by a background sweeper
+  (globalThis as { gc?: () => void }).gc?.();
+  const m = process.memoryUsage();
+  log(`ready to step (garbage collected; JS heap ${gib(m.heapUsed)}, array buffers ${gib(m.arrayBuffers)})`);
   try {
     let cpuS = 0;
     let wallS = 0;
@@ -217,6 +229,7 @@ function parseStepArgs(argv: string[]): StepOptions {
       arena: { type: 'string' },
       memory: { type: 'string', default: 'none' },
       'attention-chunk-mb': { type: 'string' },
+      prepack: { type: 'string' },
     },
   });
   if (!values.variant) throw new Error('--variant is required (a fixture directory name or vit_b)');
@@ -231,14 +244,14 @@ function parseStepArgs(argv: string[]): StepOptions {
       mode: values.bench === 'forward' ? 'none' : parseMemoryMode(values.memory!, '--memory'),
       attentionChunkBytes: positiveInt('attention-chunk-mb', values['attention-chunk-mb'], DEFAULT_ATTENTION_CHUNK_MB) * 2 ** 20,
     },
+    prepacking: values.prepack === undefined ? values.bench === 'forward' : values.prepack === 'on',
+    memArena: values.arena === undefined ? values.bench === 'forward' || values.memory === 'none' : values.arena === 'on',
   };
+  if (values.prepack !== undefined && values.prepack !== 'on' && values.prepack !== 'off') throw new Error(`--prepack must be on or off (got ${values.prepack})`);
   if (values.warmup !== undefined) o.warmup = values.warmup === '0' ? 0 : positiveInt('warmup', values.warmup);
   if (values.steps !== undefined) o.steps = positiveInt('steps', values.steps);
   if (values.profile !== undefined) o.profileDir = values.profile;
-  if (values.arena !== undefined) {
-    if (values.arena !== 'on' && values.arena !== 'off') throw new Error(`--arena must be on or off (got ${values.arena})`);
-    o.memArena = values.arena === 'on';
-  }
+  if (values.arena !== undefined && values.arena !== 'on' && values.arena !== 'off') throw new Error(`--arena must be on or off (got ${values.arena})`);
   return o;
 }
 

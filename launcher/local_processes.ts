@@ -16,6 +16,7 @@ import { runNotes } from '../coordinator/run_notes.js';
 import type { Summary } from '../coordinator/trainer.js';
 import { forwardWorkerStderr } from './worker_stderr.js';
 import { startAggregator } from './aggregator_process.js';
+import { withTrainingMallocEnv } from '../shared/graph/malloc_env.js';
 
 export interface LaunchOptions extends Omit<DistributedRunOptions, 'listen' | 'minWorkers' | 'token' | 'onListening'> {
   workers: number;
@@ -34,7 +35,7 @@ const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'bin',
 export async function launchLocal(o: LaunchOptions): Promise<Summary> {
   const count = o.gpus?.length ?? o.workers;
   const secret = randomBytes(24).toString('hex');
-  const env = { ...process.env, [TOKEN_ENV_VAR]: secret };
+  const env = withTrainingMallocEnv({ ...process.env, [TOKEN_ENV_VAR]: secret });
   const children: ChildProcess[] = [];
   const say = runNotes(o);
   const groups = o.groups ?? 0;

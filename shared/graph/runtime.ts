@@ -34,6 +34,12 @@ export interface RuntimeOptions {
    * at the same speed).
    */
   memPattern?: boolean;
+  /**
+   * Weight prepacking (default on): each Gemm/MatMul kernel keeps its own packed copy of a constant
+   * weight. A training graph reads every frozen weight in the forward and the backward pass, so it
+   * holds extra copies (ViT-B: about 0.3 GB); training sessions turn it off (see training_session_options).
+   */
+  prepacking?: boolean;
   /** CUDA provider settings (device cuda only); ORT's defaults when omitted. See cuda_settings.ts. */
   cuda?: CudaSettings;
 }
@@ -141,6 +147,8 @@ export class GraphSession {
       enableCpuMemArena: opts.memArena ?? true,
       enableMemPattern: opts.memPattern ?? false,
     };
+    // The Node binding joins nested keys with dots: session.disable_prepacking.
+    if (opts.prepacking === false) options.extra = { session: { disable_prepacking: '1' } };
     if (opts.intraOpThreads !== undefined) options.intraOpNumThreads = opts.intraOpThreads;
     if (opts.interOpThreads !== undefined) options.interOpNumThreads = opts.interOpThreads;
     if (opts.profilePrefix) {
