@@ -13,6 +13,7 @@ import { allFinite, clipGradNorm } from '../coordinator/optimizer/grad_clip.js';
 import { learningRate } from '../coordinator/optimizer/schedule.js';
 import { normalizeAndPad } from '../shared/sam/preprocess.js';
 import { maskBounds } from '../shared/data/prompts.js';
+import { pearson } from '../shared/metrics/correlation.js';
 import { toChw } from '../shared/data/prepare.js';
 import { generateSourceSample } from '../shared/data/source_domain.js';
 import type { BinaryMask } from '../shared/data/types.js';
@@ -137,21 +138,6 @@ function tokenLogits(all: Float32Array, b: number, token: number, low: number): 
   return all.slice((b * 4 + token) * size, (b * 4 + token + 1) * size);
 }
 
-function pearson(a: readonly number[], b: readonly number[]): number {
-  const n = a.length;
-  const ma = a.reduce((s, v) => s + v, 0) / n;
-  const mb = b.reduce((s, v) => s + v, 0) / n;
-  let sab = 0;
-  let saa = 0;
-  let sbb = 0;
-  for (let i = 0; i < n; i++) {
-    sab += (a[i]! - ma) * (b[i]! - mb);
-    saa += (a[i]! - ma) ** 2;
-    sbb += (b[i]! - mb) ** 2;
-  }
-  return saa > 0 && sbb > 0 ? sab / Math.sqrt(saa * sbb) : 0;
-}
-
 /** Tight-box evaluation on the source test split through the first-iteration graph (no update). */
 async function evaluateSource(o: Pick<PretrainOptions, 'cfg' | 'state' | 'seed' | 'batch' | 'evalImages' | 'evalSeed'>, sessions: Sessions): Promise<SourceEval> {
   const real: number[] = [];
@@ -172,7 +158,8 @@ async function evaluateSource(o: Pick<PretrainOptions, 'cfg' | 'state' | 'seed' 
   }
   const meanIou = real.reduce((s, v) => s + v, 0) / real.length;
   const dice = real.reduce((s, v) => s + (2 * v) / (1 + v), 0) / real.length;
-  return { dice, iou: meanIou, iouCorrelation: pearson(predicted, real), meanPredictedIou: predicted.reduce((s, v) => s + v, 0) / predicted.length };
+  // An undefined correlation (constant scores) is recorded as 0.
+  return { dice, iou: meanIou, iouCorrelation: pearson(predicted, real) || 0, meanPredictedIou: predicted.reduce((s, v) => s + v, 0) / predicted.length };
 }
 
 /** The held-out source-domain scores of weights `state` (what the pretraining evaluation reports). */

@@ -28,7 +28,15 @@ function cli(...args: string[]): { status: number | null; stdout: string; stderr
 
 interface ResultsDoc {
   samples: number;
-  models: { name: string; file: string | null; decoder: string | null; mean: { dice: number; iou: number }; images: { id: string; dice: number; iou: number; objects: number }[] }[];
+  models: {
+    name: string;
+    file: string | null;
+    decoder: string | null;
+    mean: { dice: number; iou: number };
+    mean_predicted_iou: number | null;
+    iou_correlation: number | null;
+    images: { id: string; dice: number; iou: number; objects: number; predicted_iou: number | null }[];
+  }[];
 }
 
 describe('sam-lora eval', () => {
@@ -59,6 +67,9 @@ describe('sam-lora eval', () => {
     for (const m of doc.models) {
       assert.equal(m.images.length, 3);
       for (const v of [m.mean.dice, m.mean.iou, ...m.images.flatMap((i) => [i.dice, i.iou])]) assert.ok(v >= 0 && v <= 1, `${m.name}: ${v} in [0, 1]`);
+      // The IoU head's prediction per image, and its Pearson correlation with the real IoU over the 3 objects.
+      for (const i of m.images) assert.equal(typeof i.predicted_iou, 'number', `${m.name} ${i.id}: predicted_iou`);
+      assert.ok(m.iou_correlation === null || (m.iou_correlation >= -1 - 1e-9 && m.iou_correlation <= 1 + 1e-9), `${m.name}: iou_correlation ${m.iou_correlation}`);
     }
     // The same protocol as the training run's held-out evaluation.
     assert.ok(Math.abs(doc.models[0]!.mean.dice - summary.eval_before!.dice) < 1e-6, 'base = held-out before training');

@@ -190,27 +190,31 @@ describe('our schema', () => {
 });
 
 describe('defaults', () => {
-  it('the embedded default: demo data, the bundled small SAM with a q/v LoRA, runs/ under the cwd', async () => {
+  it('the embedded default: demo data, the bundled small SAM with an encoder LoRA, runs/ under the cwd', async () => {
     const p = makeProject();
     const c = await loadConfig(undefined, {}, { cwd: p.dir });
     const expected = expectedDefaults(DEFAULT_SOURCE, p.dir);
     // The demo job's settings (defaults.ts explains each).
-    expected.lora.rank = 8;
-    expected.lora.alpha = 8;
-    expected.train.epochs = 6;
+    expected.lora.rank = 16;
+    expected.lora.alpha = 16;
+    expected.lora.targets = ['q', 'k', 'v', 'proj', 'lin1', 'lin2'];
+    expected.train.epochs = 12;
     expected.train.batchSize = 4;
     expected.train.prompt.boxJitter = 5;
     expected.train.augment.hflip = 0.5;
     expected.optimizer.lr = 0.004;
-    expected.eval.intervalEpochs = 2;
+    expected.schedule.warmupSteps = 20;
+    expected.schedule.cosine = true;
+    expected.eval.intervalEpochs = 4;
     assert.deepEqual(c, expected);
     assert.deepEqual(parseYaml(DEFAULT_CONFIG_YAML), {
       model: { checkpoint: null },
-      lora: { rank: 8 },
+      lora: { rank: 16, targets: ['q', 'k', 'v', 'proj', 'lin1', 'lin2'] },
       data: { train: null },
-      train: { epochs: 6, batch_size: 4, prompt: { box_jitter: 5 }, augment: { hflip: 0.5 } },
+      train: { epochs: 12, batch_size: 4, prompt: { box_jitter: 5 }, augment: { hflip: 0.5 } },
       optimizer: { lr: 0.004 },
-      eval: { interval_epochs: 2 },
+      schedule: { warmup_steps: 20, cosine: true },
+      eval: { interval_epochs: 4 },
     });
     const tiny = declaredModelConfig(c.model);
     assert.deepEqual(tiny, { ...TINY_VARIANT, dheads: 8 });

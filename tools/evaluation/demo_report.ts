@@ -71,6 +71,7 @@ export async function demoReport(o: DemoReportOptions): Promise<DemoReport> {
     target.table,
     'mean Dice:',
     bars(target),
+    `predicted IoU (the IoU head) vs real IoU, Pearson's r: ${target.results.map((m) => `${m.name} ${Number.isNaN(m.iouCorrelation) ? 'n/a' : m.iouCorrelation.toFixed(3)}`).join(', ')}`,
     `(table: ${target.files.csv}; chart: ${target.files.chart}; overlays: ${target.files.overlays ?? 'none'})`,
     '',
     `Source domain (the base's pretraining data, ${SOURCE_CHECK_IMAGES} test images): adapter off = the base, unchanged by training`,

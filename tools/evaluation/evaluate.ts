@@ -2,7 +2,9 @@
 // (worker/local_worker.ts `evaluate`): every object with at least one pixel is prompted with SAM's
 // box prompt from its tight box (no jitter) at the original resolution, decoded to one mask (no
 // multimask), thresholded at logit 0 and scored against its mask with Dice and IoU; an image's score
-// is the mean over its objects, a model's the mean over its images.
+// is the mean over its objects, a model's the mean over its images. The IoU head's prediction for
+// each mask is kept beside its real IoU: `iouCorrelation` is Pearson's r of the two over every
+// scored object (how far a user can trust the predicted IoU that predict and serve show).
 //
 // Models run one after the other (one set of ORT sessions alive at a time, so ViT-H models do not
 // pile up in memory); each image is loaded once per model.
@@ -10,6 +12,7 @@
 import type { Dataset, LoadedSample, SampleRef } from '../../shared/data/dataset.js';
 import { prepareForInference } from '../../shared/data/prepare.js';
 import { maskBounds } from '../../shared/data/prompts.js';
+import { pearson } from '../../shared/metrics/correlation.js';
 import { type SegScores, meanScores, segScores } from '../../shared/metrics/segmentation.js';
 import type { LoraSpec } from '../../shared/sam/lora.js';
 import { type BaseModel, type EvalModel, inferenceFor } from './eval_model.js';
@@ -19,6 +22,8 @@ export interface ImageScore extends SegScores {
   id: string;
   /** Objects scored (non-empty masks). */
   objects: number;
+  /** Mean over the objects of the IoU head's prediction. */
+  predictedIou: number;
 }
 
 export interface ModelResult {
@@ -27,6 +32,10 @@ export interface ModelResult {
   decoderFile: string | null;
   spec: LoraSpec | null;
   mean: SegScores;
+  /** Mean over the images of the predicted IoU. */
+  meanPredictedIou: number;
+  /** Pearson's r of predicted vs real IoU over every scored object; NaN when undefined (fewer than 2 objects, constant values). */
+  iouCorrelation: number;
   images: ImageScore[];
   failed: { id: string; reason: string }[];
 }
@@ -59,6 +68,8 @@ export async function evaluateModels(o: EvaluateOptions): Promise<ModelResult[]>
     const inference = inferenceFor(model, o.base);
     const images: ImageScore[] = [];
     const failed: ModelResult['failed'] = [];
+    const predictedIous: number[] = [];
+    const realIous: number[] = [];
     try {
       for (const ref of o.samples) {
         let sample: LoadedSample;
@@ -77,22 +88,32 @@ export async function evaluateModels(o: EvaluateOptions): Promise<ModelResult[]>
         const emb = await inference.encode(prepared.image, model.params);
         const scores: SegScores[] = [];
         const predicted: Uint8Array[] = [];
+        let predictedSum = 0;
         for (const [i, obj] of prepared.objects.entries()) {
           const pred = await inference.decode(emb, obj.prompt, model.params, prepared);
-          scores.push(segScores(pred.masks, objects[i]!.data));
+          const score = segScores(pred.masks, objects[i]!.data);
+          scores.push(score);
+          predictedIous.push(pred.iou[0]!);
+          realIous.push(score.iou);
+          predictedSum += pred.iou[0]!;
           const bin = new Uint8Array(pred.masks.length);
           for (let p = 0; p < bin.length; p++) bin[p] = pred.masks[p]! > 0 ? 1 : 0;
           predicted.push(bin);
         }
-        images.push({ id: ref.id, ...meanScores(scores), objects: scores.length });
+        images.push({ id: ref.id, ...meanScores(scores), objects: scores.length, predictedIou: predictedSum / scores.length });
         await o.onPrediction?.({ model, sample, objects, predicted, scores });
       }
     } finally {
       await inference.release();
     }
-    results.push({ name: model.name, file: model.file, decoderFile: model.decoderFile, spec: model.spec, mean: meanScores(images), images, failed });
+    const meanPredictedIou = images.length ? images.reduce((s, i) => s + i.predictedIou, 0) / images.length : Number.NaN;
+    const iouCorrelation = pearson(predictedIous, realIous);
+    results.push({ name: model.name, file: model.file, decoderFile: model.decoderFile, spec: model.spec, mean: meanScores(images), meanPredictedIou, iouCorrelation, images, failed });
     const m = results.at(-1)!.mean;
-    o.progress?.(`    mean Dice ${m.dice.toFixed(4)}, IoU ${m.iou.toFixed(4)}${failed.length ? ` (${failed.length} image(s) failed)` : ''}`);
+    const r = Number.isNaN(iouCorrelation) ? 'n/a' : iouCorrelation.toFixed(3);
+    o.progress?.(
+      `    mean Dice ${m.dice.toFixed(4)}, IoU ${m.iou.toFixed(4)}; predicted IoU ${meanPredictedIou.toFixed(4)} (r = ${r} with the real IoU)${failed.length ? ` (${failed.length} image(s) failed)` : ''}`,
+    );
   }
   return results;
 }

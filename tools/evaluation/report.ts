@@ -1,7 +1,9 @@
 // The result files of `sam-lora eval` and its printed table.
 //
 // results.json: { data, samples, weights, models: [{ name, file, decoder, lora, mean: {dice, iou},
-//                 images: [{ id, dice, iou, objects }], failed: [{ id, reason }] }] }
+//                 mean_predicted_iou, iou_correlation (Pearson's r of predicted vs real IoU over the
+//                 objects; null when undefined), images: [{ id, dice, iou, objects, predicted_iou }],
+//                 failed: [{ id, reason }] }] }
 // results.csv:  image,model,dice,iou,objects (one row per image x model; RFC 4180 quoting)
 // table:        one row per image (sample id), a Dice and an IoU column per model, then a mean row.
 
@@ -13,6 +15,8 @@ export interface ResultsHeader {
   /** The SAM weights (BaseModel.description). */
   weights: string;
 }
+
+const finiteOrNull = (v: number): number | null => (Number.isFinite(v) ? v : null);
 
 export function resultsJson(header: ResultsHeader, results: readonly ModelResult[]): string {
   const samples = new Set(results.flatMap((r) => r.images.map((i) => i.id))).size;
@@ -26,7 +30,9 @@ export function resultsJson(header: ResultsHeader, results: readonly ModelResult
       decoder: r.decoderFile,
       lora: r.spec,
       mean: r.mean,
-      images: r.images,
+      mean_predicted_iou: finiteOrNull(r.meanPredictedIou),
+      iou_correlation: finiteOrNull(r.iouCorrelation),
+      images: r.images.map((i) => ({ id: i.id, dice: i.dice, iou: i.iou, objects: i.objects, predicted_iou: finiteOrNull(i.predictedIou) })),
       failed: r.failed,
     })),
   };

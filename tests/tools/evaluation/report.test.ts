@@ -9,7 +9,9 @@ const model = (name: string, rows: [string, number, number][]): ModelResult => (
   decoderFile: null,
   spec: null,
   mean: { dice: rows.reduce((a, r) => a + r[1], 0) / rows.length, iou: rows.reduce((a, r) => a + r[2], 0) / rows.length },
-  images: rows.map(([id, dice, iou]) => ({ id, dice, iou, objects: 1 })),
+  meanPredictedIou: 0.5,
+  iouCorrelation: name === 'base' ? Number.NaN : 0.75,
+  images: rows.map(([id, dice, iou]) => ({ id, dice, iou, objects: 1, predictedIou: 0.5 })),
   failed: [],
 });
 
@@ -44,13 +46,24 @@ describe('eval report', () => {
   });
 
   it('writes the means and per-image rows of every model to JSON', () => {
-    const doc = JSON.parse(resultsJson({ data: '/d', weights: 'w' }, results)) as { samples: number; models: { name: string; mean: { dice: number }; images: unknown[] }[] };
+    const doc = JSON.parse(resultsJson({ data: '/d', weights: 'w' }, results)) as {
+      samples: number;
+      models: { name: string; mean: { dice: number }; iou_correlation: number | null; images: { predicted_iou: number }[] }[];
+    };
     assert.equal(doc.samples, 2);
     assert.deepEqual(
       doc.models.map((m) => [m.name, m.mean.dice, m.images.length]),
       [
         ['base', 0.75, 2],
         ['r4', 0.825, 2],
+      ],
+    );
+    // The IoU head's agreement with the real IoU: a number, or null where undefined (never NaN, which JSON cannot hold).
+    assert.deepEqual(
+      doc.models.map((m) => [m.iou_correlation, m.images[0]!.predicted_iou]),
+      [
+        [null, 0.5],
+        [0.75, 0.5],
       ],
     );
   });
