@@ -68,8 +68,8 @@ async function main(): Promise<void> {
     const model = await setupModel(config);
     const train = await openDataset({ path: config.data.train! });
     const work = { epoch: 0, step: 0, weightsVersion: 0, samples: train.samples.map((s) => ({ id: s.id })) };
-    const local = new LocalWorker({ id: 'local', config, model, datasets: { train }, runtime: runtimeOptions(config), microBatch: 2 });
-    const threaded = await ThreadedWorker.start({ id: 'threaded', config, microBatch: 2, test: null });
+    const local = new LocalWorker({ id: 'local', config, model, datasets: { train }, runtime: runtimeOptions(config) });
+    const threaded = await ThreadedWorker.start({ id: 'threaded', config, test: null });
     try {
       await local.setWeights(0, model.initial);
       await threaded.setWeights(0, model.initial);

@@ -9,11 +9,17 @@ export interface BenchResult {
   bench: BenchKind;
   /** Fixture directory name, or the generated variant's name (vit_b). */
   variant: string;
+  /** Images of one step. */
   batch: number;
+  /**
+   * Images per session run (the graph's static batch): a training step is ceil(batch / micro_batch)
+   * runs, their gradients summed, as the worker runs it (train.micro_batch); forward: the batch.
+   */
+  micro_batch: number;
   threads: number;
   /** The training graph's memory mode (shared/sam/memory.ts); none for today's graph and for forward. */
   memory_mode: MemoryMode;
-  /** Median wall time of the measured session.run() calls, seconds. */
+  /** Median wall time of the measured steps (every session run of a step, and the gradient sums), seconds. */
   median_s: number;
   /**
    * Median CPU seconds of the process per measured step: on a host shared with other work the
@@ -43,7 +49,7 @@ export function parseResult(line: string): BenchResult {
   if (!(BENCHES as readonly unknown[]).includes(r.bench)) problems.push(`bench ${String(r.bench)}`);
   if (typeof r.variant !== 'string' || !r.variant) problems.push(`variant ${String(r.variant)}`);
   if (!isMemoryMode(r.memory_mode)) problems.push(`memory_mode ${String(r.memory_mode)}`);
-  for (const k of ['batch', 'threads', 'peak_rss_bytes', 'feed_bytes_per_step', 'fetch_bytes_per_step'] as const) {
+  for (const k of ['batch', 'micro_batch', 'threads', 'peak_rss_bytes', 'feed_bytes_per_step', 'fetch_bytes_per_step'] as const) {
     if (!Number.isInteger(r[k]) || (r[k] as number) <= 0) problems.push(`${k} ${String(r[k])}`);
   }
   if (typeof r.cpu_s !== 'number' || !(r.cpu_s >= 0) || !Number.isFinite(r.cpu_s)) problems.push(`cpu_s ${String(r.cpu_s)}`);

@@ -9,7 +9,11 @@
 //
 // node dist/bench/run.js [--full] [--force] [--only SUBSTR] [--bench train_step|forward] [--batch 1,2]
 //   [--threads 2] [--steps N] [--warmup N] [--profile DIR] [--arena on|off] [--fixtures DIR]
-//   [--memory none|global|all] [--attention-chunk-mb N] [--prepack on|off]
+//   [--memory none|global|all] [--attention-chunk-mb N] [--prepack on|off] [--micro-batch M]
+//
+// --micro-batch M (train_step): images per session run, as train.micro_batch (default 1): a step of
+// --batch B is ceil(B / M) runs of the batch-M graph, gradients summed; M = B is one run of the whole
+// batch's graph.
 
 import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
@@ -22,6 +26,7 @@ import { FULL_GENERATED, GENERATED } from './inputs.js';
 import { MEMORY_MODES, type MemoryMode, isMemoryMode } from '../shared/sam/memory.js';
 import { BENCHES, type BenchKind, type BenchResult, parseResult } from './result.js';
 import { errorWithStack } from '../shared/errors/error_message.js';
+import { DEFAULT_MICRO_BATCH } from '../shared/config/defaults.js';
 import { withTrainingMallocEnv } from '../shared/graph/malloc_env.js';
 
 const STEP_SCRIPT = fileURLToPath(new URL('./sam_step.js', import.meta.url));
@@ -45,11 +50,13 @@ interface RunOptions {
   attentionChunkMb?: number;
   /** 'on' | 'off': ORT's weight prepacking (default: off for train_step, on for forward). */
   prepack?: string;
+  /** Images per session run of a training step (default: the worker's, train.micro_batch's default). */
+  microBatch: number;
 }
 
 function usage(msg: string): never {
   process.stderr.write(
-    `bench: ${msg}\nusage: node dist/bench/run.js [--full] [--force] [--only SUBSTR] [--bench train_step|forward] [--batch 1,2] [--threads N] [--steps N] [--warmup N] [--profile DIR] [--arena on|off] [--fixtures DIR] [--memory none|global|all] [--attention-chunk-mb N] [--prepack on|off]\n`,
+    `bench: ${msg}\nusage: node dist/bench/run.js [--full] [--force] [--only SUBSTR] [--bench train_step|forward] [--batch 1,2] [--threads N] [--steps N] [--warmup N] [--profile DIR] [--arena on|off] [--fixtures DIR] [--memory none|global|all] [--attention-chunk-mb N] [--prepack on|off] [--micro-batch M]\n`,
   );
   process.exit(2);
 }
@@ -80,6 +87,7 @@ function parse(argv: string[]): RunOptions {
         memory: { type: 'string' },
         'attention-chunk-mb': { type: 'string' },
         prepack: { type: 'string' },
+        'micro-batch': { type: 'string' },
       },
     }));
   } catch (e) {
@@ -95,12 +103,14 @@ function parse(argv: string[]): RunOptions {
     threads: positiveInts('threads', values.threads!)[0]!,
     fixtures: path.resolve(values.fixtures!),
     memory: [...MEMORY_MODES],
+    microBatch: DEFAULT_MICRO_BATCH,
   };
   if (values.memory !== undefined) {
     if (!isMemoryMode(values.memory)) usage(`--memory must be one of ${MEMORY_MODES.join(', ')} (got ${values.memory})`);
     o.memory = [values.memory];
   }
   if (values['attention-chunk-mb'] !== undefined) o.attentionChunkMb = positiveInts('attention-chunk-mb', values['attention-chunk-mb'])[0]!;
+  if (values['micro-batch'] !== undefined) o.microBatch = positiveInts('micro-batch', values['micro-batch'])[0]!;
   if (values.only !== undefined) o.only = values.only;
   if (values.steps !== undefined) o.steps = positiveInts('steps', values.steps)[0]!;
   if (values.warmup !== undefined) o.warmup = values.warmup === '0' ? 0 : positiveInts('warmup', values.warmup)[0]!;
@@ -169,9 +179,10 @@ async function main(): Promise<void> {
     for (const { bench, memory } of runs) {
       let smaller: BenchResult | undefined;
       for (const batch of o.batches) {
-        // Memory grows about linearly with the batch: skip what would not fit (ViT-B training at
-        // batch 2 would take the machine down) unless --force.
-        const projected = smaller ? (smaller.peak_rss_bytes * batch) / smaller.batch : 0;
+        // Memory grows about linearly with the graph's batch (the micro-batch of a training step):
+        // skip what would not fit (ViT-B training at batch 2 would take the machine down) unless --force.
+        const graphBatch = bench === 'train_step' ? o.microBatch : batch;
+        const projected = smaller ? (smaller.peak_rss_bytes * graphBatch) / smaller.micro_batch : 0;
         if (!o.force && projected > 0.9 * freemem()) {
           skipped++;
           process.stderr.write(
@@ -188,6 +199,7 @@ async function main(): Promise<void> {
         if (o.prepack !== undefined) args.push('--prepack', o.prepack);
         args.push('--memory', memory);
         if (o.attentionChunkMb !== undefined) args.push('--attention-chunk-mb', String(o.attentionChunkMb));
+        if (bench === 'train_step') args.push('--micro-batch', String(o.microBatch));
         try {
           const r = await runChild(args);
           results.push(r);
@@ -201,11 +213,11 @@ async function main(): Promise<void> {
     }
   }
   const mib = (b: number): string => `${(b / 2 ** 20).toFixed(2)} MiB`;
-  process.stderr.write('\nbench            variant          batch threads memory    median_s   peak RSS  copied in/out per step\n');
+  process.stderr.write('\nbench            variant          batch micro threads memory    median_s   peak RSS  copied in/out per step\n');
   for (const r of results) {
     const time = r.median_s < 1 ? `${(r.median_s * 1000).toFixed(2)} ms` : `${r.median_s.toFixed(3)} s`;
     process.stderr.write(
-      `${r.bench.padEnd(16)} ${r.variant.padEnd(16)} ${String(r.batch).padStart(5)} ${String(r.threads).padStart(7)} ${r.memory_mode.padEnd(6)} ${time.padStart(11)} ${(r.peak_rss_bytes / 2 ** 30).toFixed(2).padStart(6)} GiB  ${mib(r.feed_bytes_per_step)} / ${mib(r.fetch_bytes_per_step)}\n`,
+      `${r.bench.padEnd(16)} ${r.variant.padEnd(16)} ${String(r.batch).padStart(5)} ${String(r.micro_batch).padStart(5)} ${String(r.threads).padStart(7)} ${r.memory_mode.padEnd(6)} ${time.padStart(11)} ${(r.peak_rss_bytes / 2 ** 30).toFixed(2).padStart(6)} GiB  ${mib(r.feed_bytes_per_step)} / ${mib(r.fetch_bytes_per_step)}\n`,
     );
   }
   if (skipped) process.stderr.write(`bench: ${skipped} measurement(s) skipped for memory\n`);

@@ -1,13 +1,18 @@
 // One measurement in its own process, so that its peak RSS is its own: builds the training graph
-// (train_step) or the inference graph (forward) of one variant at one batch size, creates a CPU
-// session, runs warm-up steps then measured steps, and prints one JSON line on stdout:
-//   {"bench", "variant", "batch", "threads", "memory_mode", "median_s", "cpu_s", "peak_rss_bytes", "feed_bytes_per_step", "fetch_bytes_per_step"}
+// (train_step) or the inference graph (forward) of one variant, creates a CPU session, runs warm-up
+// steps then measured steps, and prints one JSON line on stdout:
+//   {"bench", "variant", "batch", "micro_batch", "threads", "memory_mode", "median_s", "cpu_s", "peak_rss_bytes", "feed_bytes_per_step", "fetch_bytes_per_step"}
+// A training step runs as the worker runs it (worker/training_compute.ts): the graph holds
+// --micro-batch images (default train.micro_batch's, 1), and a step of --batch images is
+// ceil(batch / micro-batch) session runs, the last padded with zero-weight copies, their gradients
+// summed. --micro-batch equal to --batch measures one run of the whole batch's graph. A forward pass
+// runs the whole batch at once (micro_batch = batch).
 // Everything else (graph build / session creation times, per-step times, profile summary) goes to
 // stderr. Graph building and session creation are not part of the step time.
 //
 // node dist/bench/sam_step.js --variant sam-tiny|vit_b --bench train_step|forward --batch 1
 //   [--threads 2] [--steps N] [--warmup N] [--fixtures DIR] [--profile DIR] [--arena on|off]
-//   [--memory none|global|all] [--attention-chunk-mb N] [--prepack on|off]
+//   [--memory none|global|all] [--attention-chunk-mb N] [--prepack on|off] [--micro-batch M]
 
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,8 +23,11 @@ import { GraphSession, type Feed } from '../shared/graph/runtime.js';
 import { modelToBytes, saveModel } from '../shared/graph/serialize.js';
 import { DEFAULT_ATTENTION_CHUNK_MB, type MemoryOptions, parseMemoryMode } from '../shared/sam/memory.js';
 import { IO, buildInferenceGraph, buildTrainingGraph } from '../shared/sam/sam_graph.js';
+import { DEFAULT_MICRO_BATCH } from '../shared/config/defaults.js';
+import type { SamConfig } from '../shared/sam/config.js';
+import type { HostTensor } from '../shared/tensor/host_tensor.js';
 import { FIXTURES } from '../tests/helpers/fixtures.js';
-import { BOX_TOKENS, GENERATED, type BenchModel, type GeneratedName, batchSamples, benchLora, benchLoraSpec, forwardFeeds, generatedModel, loadFixtureModel, trainFeeds } from './inputs.js';
+import { BOX_TOKENS, GENERATED, type BenchModel, type GeneratedName, type Sample, batchSamples, benchLora, benchLoraSpec, forwardFeeds, generatedModel, loadFixtureModel, trainFeeds } from './inputs.js';
 import { formatSummary, readProfile, summarizeProfile } from './profile_summary.js';
 import { BENCHES, type BenchKind, type BenchResult, median } from './result.js';
 import { errorWithStack } from '../shared/errors/error_message.js';
@@ -28,6 +36,8 @@ interface StepOptions {
   variant: string;
   bench: BenchKind;
   batch: number;
+  /** Images per session run: the graph's static batch (train_step; forward: the batch). */
+  microBatch: number;
   threads: number;
   /** Measured steps; default: 2 for generated (ViT-B), else 20 / 10 / 5 / 3 by the last warm-up step's time. */
   steps?: number;
@@ -63,8 +73,28 @@ async function loadModel(o: StepOptions): Promise<BenchModel> {
 
 interface Prepared {
   session: GraphSession;
-  feeds: Record<string, Feed>;
+  /** One feed set per session run of a step (train_step: one per micro-batch). */
+  runs: Record<string, Feed>[];
   cleanup: () => void;
+}
+
+/**
+ * The step's samples in runs of `microBatch`, each with its feeds; weights 1 / batch for every real
+ * sample (the batch graph's), 0 for the copies that pad the last run (as the worker pads it).
+ */
+function trainRunFeeds(cfg: SamConfig, samples: Sample[], microBatch: number, lora: Map<string, HostTensor>): Record<string, Feed>[] {
+  const runs: Record<string, Feed>[] = [];
+  for (let start = 0; start < samples.length; start += microBatch) {
+    const chunk = samples.slice(start, start + microBatch);
+    const real = chunk.length;
+    while (chunk.length < microBatch) chunk.push(chunk[0]!);
+    const feeds = trainFeeds(cfg, chunk, lora);
+    const w = new Float32Array(microBatch).fill(1 / samples.length);
+    w.fill(0, real);
+    feeds[IO.weights] = { data: w, shape: [microBatch] };
+    runs.push(feeds);
+  }
+  return runs;
 }
 
 /** Everything before the first step. The model's weights and the graph go out of scope on return. */
@@ -76,12 +106,13 @@ async function prepare(o: StepOptions, log: (s: string) => void): Promise<Prepar
   const spec = benchLoraSpec(cfg);
   const lora = benchLora(cfg, spec);
   const samples = batchSamples(model, o.batch);
-  const feeds = o.bench === 'train_step' ? trainFeeds(cfg, samples, lora) : forwardFeeds(cfg, samples, lora);
+  const runs = o.bench === 'train_step' ? trainRunFeeds(cfg, samples, o.microBatch, lora) : [forwardFeeds(cfg, samples, lora)];
   const real = samples.filter((s) => !s.synthetic).length;
   log(`inputs: ${real} real + ${samples.length - real} synthetic image(s), box prompts, LoRA rank ${spec.rank} on ${spec.targets.join('/')}`);
+  log(`a step: ${runs.length} session run(s) of the batch-${o.microBatch} graph${runs.length > 1 ? ', gradients summed' : ''}`);
 
   t0 = t();
-  const opts = { config: cfg, state: model.state, lora: spec, batch: o.batch, promptTokens: BOX_TOKENS, memory: o.memory };
+  const opts = { config: cfg, state: model.state, lora: spec, batch: o.microBatch, promptTokens: BOX_TOKENS, memory: o.memory };
   const built = o.bench === 'train_step' ? buildTrainingGraph(opts) : buildInferenceGraph(opts);
   const weightBytes = built.graph.initializerBytes();
   log(`graph built in ${(t() - t0).toFixed(2)} s: ${built.graph.nodes.length} nodes, ${gib(weightBytes)} of weights`);
@@ -107,7 +138,7 @@ async function prepare(o: StepOptions, log: (s: string) => void): Promise<Prepar
   let profilePrefix: string | undefined;
   if (o.profileDir) {
     mkdirSync(o.profileDir, { recursive: true });
-    profilePrefix = path.join(path.resolve(o.profileDir), `${o.bench}_${o.variant}_b${o.batch}`);
+    profilePrefix = path.join(path.resolve(o.profileDir), profileBase(o));
   }
   const session = await GraphSession.create(modelSource, {
     intraOpThreads: o.threads,
@@ -118,10 +149,14 @@ async function prepare(o: StepOptions, log: (s: string) => void): Promise<Prepar
   log(`session created in ${(t() - t0).toFixed(2)} s; peak RSS so far ${gib(peakRssBytes())}`);
   // Feed what the graph declares (a graph binds only the LoRA tensors it applies).
   const declared = new Set(session.inputNames);
-  const missing = [...declared].filter((n) => !(n in feeds));
+  const missing = [...declared].filter((n) => !(n in runs[0]!));
   if (missing.length) throw new Error(`no feed for graph input(s) ${missing.join(', ')}`);
-  const used = Object.fromEntries(Object.entries(feeds).filter(([k]) => declared.has(k)));
-  return { session, feeds: used, cleanup: () => tmp && rmSync(tmp, { recursive: true, force: true }) };
+  const used = runs.map((feeds) => Object.fromEntries(Object.entries(feeds).filter(([k]) => declared.has(k))));
+  return { session, runs: used, cleanup: () => tmp && rmSync(tmp, { recursive: true, force: true }) };
+}
+
+function profileBase(o: StepOptions): string {
+  return `${o.bench}_${o.variant}_b${o.batch}${o.microBatch !== o.batch ? `_mb${o.microBatch}` : ''}`;
 }
 
 function latestProfile(prefix: string): string | undefined {
@@ -136,9 +171,9 @@ function latestProfile(prefix: string): string | undefined {
 
 /** Runs one measurement; returns the result (the CLI prints it). */
 async function runStep(o: StepOptions): Promise<BenchResult> {
-  const tag = `[${o.bench} ${o.variant} b${o.batch} t${o.threads} ${o.memory.mode}]`;
+  const tag = `[${o.bench} ${o.variant} b${o.batch}${o.microBatch !== o.batch ? ` mb${o.microBatch}` : ''} t${o.threads} ${o.memory.mode}]`;
   const log = (s: string): void => void process.stderr.write(`${tag} ${s} [rss ${gib(process.memoryUsage.rss())}, peak ${gib(peakRssBytes())}]\n`);
-  const { session, feeds, cleanup } = await prepare(o, log);
+  const { session, runs, cleanup } = await prepare(o, log);
   (globalThis as { gc?: () => void }).gc?.();
   await new Promise((r) => setTimeout(r, 50)); // array buffers are freed by a background sweeper
   (globalThis as { gc?: () => void }).gc?.();
@@ -148,18 +183,36 @@ async function runStep(o: StepOptions): Promise<BenchResult> {
     let cpuS = 0;
     let wallS = 0;
     const cpuTimes: number[] = [];
+    let feedBytes = 0;
+    let fetchBytes = 0;
+    // One step: every run, and (train_step) the sum of the runs' gradients, as the worker does it.
     const step = async (): Promise<number> => {
       const c0 = process.cpuUsage();
       const t0 = t();
-      const out = await session.run(feeds);
+      const grads = new Map<string, Float32Array>();
+      feedBytes = fetchBytes = 0;
+      for (const feeds of runs) {
+        const out = await session.run(feeds);
+        feedBytes += session.lastTransfer.feedBytes;
+        fetchBytes += session.lastTransfer.fetchBytes;
+        const key = o.bench === 'train_step' ? IO.loss : IO.iou;
+        const v = (out[key]!.data as Float32Array)[0]!;
+        if (!Number.isFinite(v)) throw new Error(`${key} is ${v}`);
+        if (o.bench !== 'train_step') continue;
+        for (const [name, f] of Object.entries(out)) {
+          if (!name.startsWith(IO.gradPrefix)) continue;
+          const g = f.data as Float32Array;
+          let acc = grads.get(name);
+          if (!acc) grads.set(name, (acc = new Float32Array(g.length)));
+          for (let i = 0; i < g.length; i++) acc[i] = acc[i]! + g[i]!;
+        }
+      }
       const dt = t() - t0;
       const c = process.cpuUsage(c0);
       cpuS += (c.user + c.system) / 1e6;
       cpuTimes.push((c.user + c.system) / 1e6);
       wallS += dt;
-      const key = o.bench === 'train_step' ? IO.loss : IO.iou;
-      const v = (out[key]!.data as Float32Array)[0]!;
-      if (!Number.isFinite(v)) throw new Error(`${key} is ${v}`);
+      if (o.bench === 'train_step' && grads.size === 0) throw new Error('the training graph returned no gradients');
       return dt;
     };
     const warmup = o.warmup ?? (o.variant in GENERATED ? 1 : 2);
@@ -176,10 +229,10 @@ async function runStep(o: StepOptions): Promise<BenchResult> {
     log(`steps: ${times.map((x) => x.toFixed(3)).join(', ')} s; CPU/wall ${(cpuS / wallS).toFixed(2)} (of ${o.threads} threads)`);
     if (o.profileDir) {
       session.endProfiling();
-      const file = latestProfile(path.join(path.resolve(o.profileDir), `${o.bench}_${o.variant}_b${o.batch}`));
+      const file = latestProfile(path.join(path.resolve(o.profileDir), profileBase(o)));
       if (file) {
-        log(`profile: ${file} (summary leaves out the ${warmup} warm-up run(s); profiling slows the steps a little)`);
-        process.stderr.write(`${formatSummary(summarizeProfile(readProfile(file), { skipRuns: warmup }))}\n`);
+        log(`profile: ${file} (summary leaves out the ${warmup} warm-up step(s); profiling slows the steps a little)`);
+        process.stderr.write(`${formatSummary(summarizeProfile(readProfile(file), { skipRuns: warmup * runs.length }))}\n`);
       } else {
         log(`profile: no file found under ${o.profileDir}`);
       }
@@ -188,13 +241,14 @@ async function runStep(o: StepOptions): Promise<BenchResult> {
       bench: o.bench,
       variant: o.variant,
       batch: o.batch,
+      micro_batch: o.microBatch,
       threads: o.threads,
       memory_mode: o.memory.mode,
       median_s: median(times),
       cpu_s: median(cpuTimes),
       peak_rss_bytes: peakRssBytes(),
-      feed_bytes_per_step: session.lastTransfer.feedBytes,
-      fetch_bytes_per_step: session.lastTransfer.fetchBytes,
+      feed_bytes_per_step: feedBytes,
+      fetch_bytes_per_step: fetchBytes,
     };
     log(`median ${result.median_s.toFixed(4)} s (min ${Math.min(...times).toFixed(4)} s), peak RSS ${gib(result.peak_rss_bytes)}`);
     return result;
@@ -230,14 +284,18 @@ function parseStepArgs(argv: string[]): StepOptions {
       memory: { type: 'string', default: 'none' },
       'attention-chunk-mb': { type: 'string' },
       prepack: { type: 'string' },
+      'micro-batch': { type: 'string' },
     },
   });
   if (!values.variant) throw new Error('--variant is required (a fixture directory name or vit_b)');
   if (!(BENCHES as readonly string[]).includes(values.bench!)) throw new Error(`--bench must be one of ${BENCHES.join(', ')} (got ${values.bench})`);
+  const batch = positiveInt('batch', values.batch);
+  if (values.bench === 'forward' && values['micro-batch'] !== undefined) throw new Error('--micro-batch applies to --bench train_step only');
   const o: StepOptions = {
     variant: values.variant,
     bench: values.bench as BenchKind,
-    batch: positiveInt('batch', values.batch),
+    batch,
+    microBatch: values.bench === 'forward' ? batch : positiveInt('micro-batch', values['micro-batch'], DEFAULT_MICRO_BATCH),
     threads: positiveInt('threads', values.threads),
     fixtures: values.fixtures!,
     memory: {

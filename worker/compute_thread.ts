@@ -33,8 +33,6 @@ export interface ThreadedWorkerOptions {
   test?: string | null;
   /** Device and threads (default: from config.runtime). */
   runtime?: RuntimeOptions;
-  /** Images per session run (default 1). */
-  microBatch?: number;
   /** The thread's entry module (default compute_thread_main.js beside this file); tests substitute one. */
   entry?: URL;
 }
@@ -109,7 +107,6 @@ export class ThreadedWorker implements WorkerEndpoint {
       train: o.train !== undefined ? o.train : o.config.data.train,
       test: o.test !== undefined ? o.test : o.config.data.test,
       runtime: o.runtime ?? runtimeOptions(o.config),
-      ...(o.microBatch !== undefined ? { microBatch: o.microBatch } : {}),
     };
     // Native libraries read the real environment, which a worker thread cannot change (TF32 off).
     if (init.runtime.device?.kind === 'cuda' && init.runtime.cuda) applyCudaEnvironment(init.runtime.cuda);

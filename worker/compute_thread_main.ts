@@ -26,7 +26,6 @@ async function setUp(init: ComputeThreadInit): Promise<LocalWorker> {
     model: { sam: model.sam, state: model.state, spec: model.spec, trainDecoder: model.trainDecoder },
     datasets,
     runtime: init.runtime,
-    ...(init.microBatch !== undefined ? { microBatch: init.microBatch } : {}),
     // Said once, after the first step: on a GPU worker, any node ORT left on the CPU shows here.
     // A JSON record like the worker's other logs (the launcher reads them back; see shared/log).
     logPlacement: (line) => createLogger({ level: 'info', pretty: false }, { bindings: { role: 'worker', workerId: init.id } }).info(line),

@@ -15,7 +15,6 @@ export interface ComputeThreadInit {
   /** The test split directory, or null for none. */
   test: string | null;
   runtime: RuntimeOptions;
-  microBatch?: number;
 }
 
 export type ComputeRequest =

@@ -35,8 +35,6 @@ export interface LocalWorkerOptions {
   model: WorkerModel;
   datasets: { train?: Dataset; test?: Dataset };
   runtime: RuntimeOptions;
-  /** Images per session run (default 1). */
-  microBatch?: number;
   /** Logs which execution provider each node runs on, after the first step. */
   logPlacement?: (line: string) => void;
 }
@@ -96,7 +94,8 @@ export class LocalWorker implements WorkerEndpoint {
       state: model.state,
       lora: model.spec,
       trainDecoder: model.trainDecoder,
-      microBatch: this.o.microBatch ?? 1,
+      // Memory stays at this many images' peak whatever the share's size (train.micro_batch).
+      microBatch: t.microBatch,
       objectsPerImage: t.objectsPerImage,
       promptTokens: promptTokenCount({ mode: t.prompt.mode, points: t.prompt.points, negativePoints: t.prompt.negativePoints }),
       runtime: this.o.runtime,

@@ -25,7 +25,7 @@ export interface TrainingComputeOptions {
   state: StateDict;
   lora: LoraSpec;
   trainDecoder: boolean;
-  /** Images per session run (the graph's static batch). */
+  /** Images per session run (the graph's static batch; train.micro_batch). */
   microBatch: number;
   objectsPerImage: number;
   promptTokens: number;

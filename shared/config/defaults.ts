@@ -5,6 +5,12 @@
 import type { CustomVariant, RawConfig } from './schema.js';
 import { DEFAULT_ATTENTION_CHUNK_MB, DEFAULT_MEMORY_MODE } from '../sam/memory.js';
 
+/**
+ * Images per session run of the training graph (train.micro_batch): a worker runs its share of a
+ * step as micro-batches of this many and sums their gradients, so memory stays at this batch's peak.
+ */
+export const DEFAULT_MICRO_BATCH = 1;
+
 /** Source name of the embedded default configuration in messages and TrainConfig.source. */
 export const DEFAULT_SOURCE = '<default config>';
 
@@ -40,6 +46,7 @@ const DEFAULTS: RawConfig = {
     loss: 'dice_ce',
     memory: DEFAULT_MEMORY_MODE,
     attention_chunk_mb: DEFAULT_ATTENTION_CHUNK_MB,
+    micro_batch: DEFAULT_MICRO_BATCH,
   },
   optimizer: { name: 'adam', lr: 1e-4, weight_decay: 0, betas: [0.9, 0.999], eps: 1e-8 },
   schedule: { warmup_steps: 0, cosine: false, min_lr: 0 },

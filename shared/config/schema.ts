@@ -82,6 +82,7 @@ export const rawConfigSchema = z.strictObject({
     loss: z.enum(LOSSES),
     memory: z.enum(MEMORY_MODES),
     attention_chunk_mb: posInt,
+    micro_batch: posInt,
   }),
   optimizer: z.strictObject({
     name: z.enum(OPTIMIZERS),
@@ -193,6 +194,8 @@ export interface TrainConfig {
     memory: MemoryMode;
     /** MiB of attention map per query chunk in recomputed global-attention blocks. */
     attentionChunkMb: number;
+    /** Images per session run of the training graph: a worker's share runs in micro-batches of this many, their gradients summed. */
+    microBatch: number;
   };
   optimizer: {
     name: (typeof OPTIMIZERS)[number];

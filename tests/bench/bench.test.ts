@@ -28,7 +28,8 @@ describe('bench/sam_step', () => {
     const lines = r.stdout.trim().split('\n');
     assert.equal(lines.length, 1, `stdout must hold only the result line, got:\n${r.stdout}`);
     const result = JSON.parse(lines[0]!) as Record<string, unknown>;
-    assert.deepEqual(Object.keys(result).sort(), ['batch', 'bench', 'cpu_s', 'feed_bytes_per_step', 'fetch_bytes_per_step', 'median_s', 'memory_mode', 'peak_rss_bytes', 'threads', 'variant']);
+    assert.deepEqual(Object.keys(result).sort(), ['batch', 'bench', 'cpu_s', 'feed_bytes_per_step', 'fetch_bytes_per_step', 'median_s', 'memory_mode', 'micro_batch', 'peak_rss_bytes', 'threads', 'variant']);
+    assert.equal(result.micro_batch, 1, 'the worker\'s default micro-batch');
     assert.equal(result.memory_mode, 'all');
     assert.ok(typeof result.cpu_s === 'number' && result.cpu_s > 0, `cpu_s ${String(result.cpu_s)}`);
     assert.equal(result.bench, 'train_step');
@@ -42,6 +43,33 @@ describe('bench/sam_step', () => {
     const feed = result.feed_bytes_per_step as number;
     assert.ok(Number.isInteger(feed) && feed >= 5 * 64 * 64 * 4, `feed_bytes_per_step ${feed}`);
     assert.ok(Number.isInteger(result.fetch_bytes_per_step) && (result.fetch_bytes_per_step as number) >= 4, `fetch_bytes_per_step ${String(result.fetch_bytes_per_step)}`);
+  });
+
+  it('runs a step of 3 images as the worker does by default: 3 runs of the batch-1 graph; --micro-batch 3 as one run, 2 as two padded', { skip: variant ? false : 'no fixtures', timeout: 60_000 }, async () => {
+    const step = async (extra: string[]): Promise<Record<string, unknown>> => {
+      const r = await runChild(['--variant', variant!, '--bench', 'train_step', '--threads', '1', '--warmup', '0', '--steps', '1', '--memory', 'all', ...extra]);
+      assert.equal(r.code, 0, `sam_step ${extra.join(' ')} failed:\n${r.stderr}`);
+      return JSON.parse(r.stdout.trim()) as Record<string, unknown>;
+    };
+    const one = await step(['--batch', '1']);
+    const micro = await step(['--batch', '3']);
+    const whole = await step(['--batch', '3', '--micro-batch', '3']);
+    const padded = await step(['--batch', '3', '--micro-batch', '2']);
+    assert.deepEqual([micro.batch, micro.micro_batch, whole.micro_batch, padded.micro_batch], [3, 1, 3, 2]);
+    // Every run feeds its images and the LoRA weights and fetches the gradients: three runs, three times batch 1's.
+    assert.equal(micro.feed_bytes_per_step, 3 * (one.feed_bytes_per_step as number));
+    assert.equal(micro.fetch_bytes_per_step, 3 * (one.fetch_bytes_per_step as number));
+    // Two runs of the batch-2 graph, the second padded with a copy: twice one run of batch 2.
+    const two = await step(['--batch', '2', '--micro-batch', '2']);
+    assert.equal(padded.feed_bytes_per_step, 2 * (two.feed_bytes_per_step as number));
+    assert.equal(padded.fetch_bytes_per_step, 2 * (two.fetch_bytes_per_step as number));
+    assert.ok((whole.feed_bytes_per_step as number) < (micro.feed_bytes_per_step as number), 'one run feeds the LoRA weights once');
+  });
+
+  it('rejects --micro-batch for a forward pass', async () => {
+    const r = await runChild(['--variant', 'x', '--bench', 'forward', '--micro-batch', '2']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--micro-batch applies to --bench train_step only/);
   });
 
   it('rejects an unknown bench kind with a usage error', async () => {

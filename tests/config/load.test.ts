@@ -43,6 +43,7 @@ function expectedDefaults(source: string, baseDir: string): TrainConfig {
       loss: 'dice_ce',
       memory: 'all',
       attentionChunkMb: 16,
+      microBatch: 1,
     },
     optimizer: { name: 'adam', lr: 1e-4, weightDecay: 0, betas: [0.9, 0.999], eps: 1e-8 },
     schedule: { warmupSteps: 0, cosine: false, minLr: 0 },
@@ -114,6 +115,7 @@ train:
   loss: dice_ce
   memory: global
   attention_chunk_mb: 32
+  micro_batch: 2
 optimizer:
   name: adamw
   lr: 3.0e-4
@@ -165,6 +167,7 @@ describe('our schema', () => {
         loss: 'dice_ce',
         memory: 'global',
         attentionChunkMb: 32,
+        microBatch: 2,
       },
       optimizer: { name: 'adamw', lr: 3e-4, weightDecay: 0.01, betas: [0.8, 0.99], eps: 1e-6 },
       schedule: { warmupSteps: 100, cosine: true, minLr: 1e-6 },
@@ -299,6 +302,8 @@ describe('overrides', () => {
       [{ 'lora.targets': '[q, v' }, 'lora.targets', /cannot parse the value/],
       [{ 'train.memory': 'some' }, 'train.memory', /"none"\|"global"\|"all"|none, global, all/],
       [{ 'train.attention_chunk_mb': '0' }, 'train.attention_chunk_mb', /must be >= 1 \(got 0\)/],
+      [{ 'train.micro_batch': '0' }, 'train.micro_batch', /must be >= 1 \(got 0\)/],
+      [{ 'train.micro_batch': '1.5' }, 'train.micro_batch', /integer/],
     ];
     for (const [overrides, key, message] of cases) {
       assert.throws(

@@ -14,6 +14,7 @@ data:
 train:
   epochs: 1
   batch_size: 4
+  micro_batch: 2
   train_decoder: true
   seed: 3
 checkpoint:

@@ -52,8 +52,8 @@ describe('ThreadedWorker (LocalWorker in a worker thread)', () => {
     train = await openDataset({ path: config.data.train! });
     test = await openDataset({ path: config.data.test! });
     work = { epoch: 0, step: 0, weightsVersion: 0, samples: train.samples.map((s) => ({ id: s.id })) };
-    local = new LocalWorker({ id: 'local', config, model, datasets: { train, test }, runtime: runtimeOptions(config), microBatch: 2 });
-    threaded = await ThreadedWorker.start({ id: 'threaded', config, microBatch: 2 });
+    local = new LocalWorker({ id: 'local', config, model, datasets: { train, test }, runtime: runtimeOptions(config) });
+    threaded = await ThreadedWorker.start({ id: 'threaded', config });
   });
   after(async () => {
     await local.close();
