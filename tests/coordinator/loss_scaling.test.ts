@@ -65,17 +65,21 @@ describe('fp16 training: the demo job against fp32', () => {
     await writeDemoDataset(train, { seed: 0, train: 50, test: 0 });
   });
 
-  // The embedded demo job (the bundled small SAM, LoRA rank 8 on q/v, lr 0.004, train.memory all), 50
-  // steps of one image each: fp16 on the CPU is ~13x slower than fp32 (no fp16 kernels for most ops).
+  // The embedded demo job (the bundled small SAM, its LoRA, train.memory all), 50 steps of one image
+  // each: fp16 on the CPU is ~13x slower than fp32 (no fp16 kernels for most ops). The scale starts
+  // where this job does not overflow (the default 2^16 overflows once, at step 10): a skipped step
+  // leaves fp16 one update behind fp32 for good, and the comparison would measure that, not fp16.
+  // Overflows and the scale's halving and growth are the next suite's.
   const STEPS = 50;
+  const SCALE = 8192;
   const losses = async (precision: 'fp32' | 'fp16'): Promise<{ summary: Summary; steps: StepEvent[] }> =>
     run({
-      overrides: { 'data.train': path.join(train, 'train'), 'data.test': 'null', 'train.batch_size': '1', 'runtime.precision': precision, 'runtime.threads': '1', 'checkpoint.dir': tmp },
+      overrides: { 'data.train': path.join(train, 'train'), 'data.test': 'null', 'train.batch_size': '1', 'runtime.precision': precision, 'runtime.loss_scale.initial': String(SCALE), 'runtime.threads': '1', 'checkpoint.dir': tmp },
       runDir: path.join(tmp, `demo-${precision}`),
       maxSteps: STEPS,
     });
 
-  it(`${STEPS} steps: every step's loss within 5% of fp32's, the mean of the last 10 within 2%, few overflows at the default scale`, { timeout: 300_000 }, async (t) => {
+  it(`${STEPS} steps from loss scale ${SCALE}: every step's loss within 5% of fp32's, the mean of the last 10 within 2%, no overflow`, { timeout: 300_000 }, async (t) => {
     const f32 = await losses('fp32');
     const f16 = await losses('fp16');
     assert.equal(f16.steps.length, STEPS);
@@ -92,9 +96,9 @@ describe('fp16 training: the demo job against fp32', () => {
     // Every fp16 step carries the scale; fp32 steps carry none.
     assert.ok(f16.steps.every((s) => typeof s.lossScale === 'number' && s.lossScale >= 1));
     assert.ok(f32.steps.every((s) => s.lossScale === undefined && s.overflow === undefined));
-    // Overflow skips are the only skips, and few (the default 2^16 may be halved a few times).
-    assert.equal(f16.summary.skipped_steps, f16.steps.filter((s) => s.overflow).length);
-    assert.ok(f16.summary.skipped_steps <= 3, `skipped ${f16.summary.skipped_steps}`);
+    // No step skipped: the two runs took the same updates.
+    assert.equal(f16.summary.skipped_steps, 0);
+    assert.ok(f16.steps.every((s) => !s.overflow));
   });
 });
 
