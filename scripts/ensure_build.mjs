@@ -5,7 +5,7 @@
 // Plain JavaScript because it runs before anything is compiled. `--check`: report only (exit 1 when a
 // build is needed), for tests and scripts.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 
@@ -59,4 +59,6 @@ if (reason) {
     process.stderr.write(`sam-lora: the build failed (exit ${r.status ?? r.signal}); fix the errors above, or run npm run build\n`);
     process.exit(1);
   }
+  // As scripts/build.mjs does: `npx sam-lora` runs the built CLI itself, which tsc leaves non-executable.
+  if (existsSync(path.join(root, BUILT_ENTRY))) chmodSync(path.join(root, BUILT_ENTRY), 0o755);
 }

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -37,6 +37,8 @@ describe('scripts/ensure_build.mjs', () => {
     assert.equal(r.status, 0, r.stderr + r.stdout);
     assert.match(r.stderr, /^sam-lora: dist\/bin\/sam-lora\.js is missing: building dist\/ first/);
     assert.equal(ensureBuild(dir, ['--check']).stdout, 'fresh\n');
+    // `npx sam-lora` runs the built file itself: tsc leaves it without the execute bit.
+    assert.equal(statSync(path.join(dir, 'dist', 'bin', 'sam-lora.js')).mode & 0o111, 0o111, 'the built CLI is executable');
     const quiet = ensureBuild(dir);
     assert.deepEqual([quiet.status, quiet.stderr], [0, ''], 'fresh: starts at once, prints nothing');
   });
