@@ -81,6 +81,14 @@ describe('Dockerfile', () => {
       assert.equal(dockerIgnored(patterns, p), true, `${p} stays out of the build context`);
     }
   });
+
+  it('the build stage gets every source folder tsc compiles (but tests and benchmarks), the build script and the bundled base; the runtime stage the bundled base', () => {
+    const include = (JSON.parse(read('tsconfig.json')) as { include: string[] }).include.map((g) => g.split('/')[0]!);
+    const folders = [...new Set(include)].filter((f) => f !== 'tests' && f !== 'bench');
+    const copied = new Set(ins.filter((x) => x.keyword === 'COPY' && !x.args.includes('--from=')).flatMap((i) => i.args.split(/\s+/).slice(0, -1)));
+    for (const f of [...folders, 'scripts', 'models']) assert.ok(copied.has(f), `COPY ${f} (tsconfig.json compiles it, or the build or the run reads it)`);
+    assert.ok(ins.some((i) => i.keyword === 'COPY' && /--from=build \/src\/models /.test(i.args)), 'the runtime stage gets models/ (model.checkpoint: null reads the bundled base)');
+  });
 });
 
 describe('Docker Compose', () => {
