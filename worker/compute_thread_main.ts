@@ -23,7 +23,8 @@ async function setUp(init: ComputeThreadInit): Promise<LocalWorker> {
   return new LocalWorker({
     id: init.id,
     config: init.config,
-    model: { sam: model.sam, state: model.state, spec: model.spec, trainDecoder: model.trainDecoder },
+    // This thread's own copy of the weights: the worker may drop it between graph builds.
+    model: { sam: model.sam, state: model.state, reloadState: model.loadState, spec: model.spec, trainDecoder: model.trainDecoder },
     datasets,
     runtime: init.runtime,
     // Said once, after the first step: on a GPU worker, any node ORT left on the CPU shows here.

@@ -19,12 +19,19 @@ import type { StateDict } from '../shared/sam/params.js';
 import { memoryOptions } from '../shared/sam/memory.js';
 import { InferenceCompute } from '../shared/sam/inference_compute.js';
 import { TrainingCompute } from './training_compute.js';
+import { FrozenWeights } from './frozen_weights.js';
 import { lossScaleProblem } from '../shared/contract/loss_scale.js';
 import { errorMessage } from '../shared/errors/error_message.js';
 
 export interface WorkerModel {
   sam: SamConfig;
   state: StateDict;
+  /**
+   * Reads `state` again. Given (a worker process, whose copy nobody else holds): the worker drops its
+   * copy once its sessions are built and reads it back only for a new graph. Omitted (in-process runs,
+   * where the coordinator shares `state`): kept, as dropping would free nothing.
+   */
+  reloadState?: () => Promise<StateDict>;
   spec: LoraSpec;
   trainDecoder: boolean;
 }
@@ -53,8 +60,15 @@ export class LocalWorker implements WorkerEndpoint {
   private version = -1;
   private hash = '';
   private readonly refs = new Map<string, { ds: Dataset; ref: SampleRef }>();
+  /** The frozen weights, held only while a graph is built (see WorkerModel.reloadState). */
+  readonly frozen: FrozenWeights;
+  private readonly o: Omit<LocalWorkerOptions, 'model'> & { model: Omit<WorkerModel, 'state' | 'reloadState'> };
 
-  constructor(private readonly o: LocalWorkerOptions) {
+  constructor(options: LocalWorkerOptions) {
+    const { state, reloadState, ...model } = options.model;
+    this.o = { ...options, model };
+    this.frozen = new FrozenWeights(state, reloadState);
+    const o = this.o;
     this.id = o.id;
     const d = o.runtime.device ?? { kind: 'cpu' };
     this.placement = { host: hostname(), device: d.kind === 'cuda' ? `cuda:${d.deviceId}` : 'cpu' };
@@ -91,7 +105,7 @@ export class LocalWorker implements WorkerEndpoint {
     const t = config.train;
     this.training ??= await TrainingCompute.create({
       config: model.sam,
-      state: model.state,
+      state: await this.frozen.take(),
       lora: model.spec,
       trainDecoder: model.trainDecoder,
       // Memory stays at this many images' peak whatever the share's size (train.micro_batch).
@@ -103,6 +117,8 @@ export class LocalWorker implements WorkerEndpoint {
       precision: config.runtime.precision,
       ...(this.o.logPlacement ? { logPlacement: this.o.logPlacement } : {}),
     });
+    // The session has its own copy: the step's peak need not hold ours too.
+    this.frozen.release();
     const prepared: PreparedSample[] = [];
     const failed: StepResult['failed'] = [];
     for (const task of work.samples) {
@@ -149,7 +165,7 @@ export class LocalWorker implements WorkerEndpoint {
   async evaluate(work: EvalWork, split: 'train' | 'test' = 'test'): Promise<EvalResult> {
     this.checkVersion(work.weightsVersion);
     const { model } = this.o;
-    this.inference ??= new InferenceCompute({ config: model.sam, state: model.state, lora: model.spec, trainDecoder: model.trainDecoder, runtime: this.o.runtime });
+    this.inference ??= new InferenceCompute({ config: model.sam, state: () => this.frozen.take(), lora: model.spec, trainDecoder: model.trainDecoder, runtime: this.o.runtime });
     const scores: EvalScore[] = [];
     const failed: EvalResult['failed'] = [];
     for (const task of work.samples) {
@@ -169,6 +185,8 @@ export class LocalWorker implements WorkerEndpoint {
         failed.push({ id: task.id, reason: errorMessage(err) });
       }
     }
+    // The graphs this evaluation needed are built (each session has its own copy).
+    this.frozen.release();
     return { scores, failed };
   }
 

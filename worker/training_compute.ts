@@ -60,7 +60,7 @@ export class TrainingCompute {
   private constructor(
     private readonly session: GraphSession,
     readonly trainable: readonly { key: string; shape: readonly number[] }[],
-    private readonly opts: TrainingComputeOptions,
+    private readonly opts: Omit<TrainingComputeOptions, 'state'>,
   ) {}
 
   private profileDir?: string;
@@ -85,7 +85,9 @@ export class TrainingCompute {
     // same CPU time; smaller models pay some (1024-px fixture: 1.8 -> 2.2 CPU s); README "Training-step memory".
     const base = { prepacking: false, memArena: !opts.memory || opts.memory.mode === 'none', ...opts.runtime };
     const runtime = profileDir ? { ...base, profilePrefix: path.join(profileDir, 'step') } : base;
-    const c = new TrainingCompute(await sessionForGraph(built.graph, runtime), built.trainable, opts);
+    // Not the frozen weights: the session has its own copy, and the caller may drop theirs.
+    const { state: _state, ...kept } = opts;
+    const c = new TrainingCompute(await sessionForGraph(built.graph, runtime), built.trainable, kept);
     c.profileDir = profileDir;
     return c;
   }

@@ -15,6 +15,8 @@ import type { StateDict } from '../sam/params.js';
 export interface ModelSetup {
   sam: SamConfig;
   state: StateDict;
+  /** Reads `state` again (the checkpoint, or the same seeded weights): for a worker that drops its copy. */
+  loadState: () => Promise<StateDict>;
   /** The checkpoint file (the bundled one when model.checkpoint is null), or null for generated weights. */
   checkpoint: string | null;
   spec: LoraSpec;
@@ -27,14 +29,19 @@ export interface ModelSetup {
 export async function setupModel(config: TrainConfig): Promise<ModelSetup> {
   let sam: SamConfig;
   let state: StateDict;
+  let loadState: () => Promise<StateDict>;
   let checkpoint: string | null = config.model.checkpoint;
   const declared = declaredModelConfig(config.model);
   if (checkpoint === null && config.model.variant !== 'auto' && declared) {
     // No checkpoint and a declared shape: seeded generated weights (tests, benchmarks of custom shapes).
     sam = declared;
-    state = generateStateDict(sam, config.train.seed + 1);
+    const seed = config.train.seed + 1;
+    state = generateStateDict(sam, seed);
+    loadState = () => Promise.resolve(generateStateDict(declared, seed));
   } else {
     checkpoint ??= bundledBasePath();
+    const file = checkpoint;
+    loadState = async () => (await loadSamCheckpoint(file, { dheads: config.model.decoderHeads })).state;
     const loaded = await loadSamCheckpoint(checkpoint, { dheads: config.model.decoderHeads });
     sam = loaded.config;
     state = loaded.state;
@@ -55,5 +62,5 @@ export async function setupModel(config: TrainConfig): Promise<ModelSetup> {
     }
   }
   if (loraLayout(sam, spec).length === 0 && !config.train.trainDecoder) throw new Error(`${config.source}: nothing to train (no LoRA targets and train.train_decoder is false)`);
-  return { sam, state, checkpoint, spec, trainDecoder: config.train.trainDecoder, initial, shapes };
+  return { sam, state, loadState, checkpoint, spec, trainDecoder: config.train.trainDecoder, initial, shapes };
 }

@@ -13,7 +13,8 @@ import { IO, type BuiltGraph, buildDecoderGraph, buildEncoderGraph } from './sam
 
 export interface InferenceComputeOptions {
   config: SamConfig;
-  state: StateDict;
+  /** The frozen weights, or where to get them when a graph is built (a holder that may have dropped them). */
+  state: StateDict | (() => Promise<StateDict>);
   lora?: LoraSpec;
   /** The decoder's weights are fed at run time (it is being trained). */
   trainDecoder?: boolean;
@@ -40,9 +41,14 @@ export class InferenceCompute {
 
   constructor(private readonly opts: InferenceComputeOptions) {}
 
+  private async frozen(): Promise<StateDict> {
+    const s = this.opts.state;
+    return typeof s === 'function' ? s() : s;
+  }
+
   private async encoderSession(): Promise<Loaded> {
     if (!this.encoder) {
-      const built = buildEncoderGraph({ config: this.opts.config, state: this.opts.state, lora: this.opts.lora, batch: 1 });
+      const built = buildEncoderGraph({ config: this.opts.config, state: await this.frozen(), lora: this.opts.lora, batch: 1 });
       this.encoder = { session: await sessionForGraph(built.graph, this.opts.runtime), inputs: built.trainable };
     }
     return this.encoder;
@@ -53,7 +59,7 @@ export class InferenceCompute {
     let d = this.decoders.get(key);
     if (!d) {
       const o = this.opts;
-      const built = buildDecoderGraph({ config: o.config, state: o.state, lora: o.lora, trainDecoder: o.trainDecoder, batch: 1, promptTokens: tokens, multimask });
+      const built = buildDecoderGraph({ config: o.config, state: await this.frozen(), lora: o.lora, trainDecoder: o.trainDecoder, batch: 1, promptTokens: tokens, multimask });
       d = { session: await sessionForGraph(built.graph, o.runtime), inputs: built.trainable };
       this.decoders.set(key, d);
     }
