@@ -3,6 +3,7 @@
 // is dead weight at the training step's peak, so it is dropped and read back when a new graph needs it.
 
 import type { StateDict } from '../shared/sam/params.js';
+import { collectGarbage } from './collect_garbage.js';
 
 export class FrozenWeights {
   private state: StateDict | null;
@@ -21,9 +22,14 @@ export class FrozenWeights {
     return this.state;
   }
 
-  /** Drops this holder's reference; a no-op without a reload (someone else shares the weights). */
+  /**
+   * Drops this holder's reference and collects it now, before the next session run's peak; a no-op
+   * without a reload (someone else shares the weights) or when already released.
+   */
   release(): void {
-    if (this.reload) this.state = null;
+    if (!this.reload || this.state === null) return;
+    this.state = null;
+    collectGarbage();
   }
 
   /** Whether the weights are in memory here now. */

@@ -7,8 +7,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { loadConfig, type TrainConfig } from '../../shared/config/index.js';
 import { runtimeOptions } from '../../shared/contract/runtime_options.js';
 import { type ModelSetup, setupModel } from '../../shared/contract/model_setup.js';
@@ -16,12 +14,9 @@ import type { EvalWork } from '../../shared/contract/worker_endpoint.js';
 import { type Dataset, openDataset } from '../../shared/data/dataset.js';
 import { writeDemoDataset } from '../../shared/data/demo_data.js';
 import type { StateDict } from '../../shared/sam/params.js';
+import { collectGarbage } from '../../worker/collect_garbage.js';
 import { FrozenWeights } from '../../worker/frozen_weights.js';
 import { LocalWorker } from '../../worker/local_worker.js';
-
-// The test runner does not pass --expose-gc: the flag is set at run time and gc read from a new context.
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'samlora-frozen-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -118,7 +113,7 @@ describe('LocalWorker with reloadState', () => {
       assert.equal(steps[0]!.lossSum, steps[1]!.lossSum, 'the same step either way');
       assert.equal(worker.frozen.held, false, 'released once the training session exists');
       await tick();
-      gc();
+      collectGarbage();
       assert.equal(array.deref(), undefined, 'a frozen weight array is still referenced after the step');
       assert.equal(reads.n, 0, 'the training step read nothing back');
 
