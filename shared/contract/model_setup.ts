@@ -3,6 +3,7 @@
 // (sam/bundled_base.ts); with a declared variant, seeded generated weights of that shape (tests and
 // benchmarks of shapes nobody has weights for).
 
+import { statSync } from 'node:fs';
 import type { TrainConfig } from '../config/index.js';
 import { checkModelFit, declaredModelConfig, loraSpecFor } from '../config/index.js';
 import { loadSamCheckpoint } from '../sam/checkpoint.js';
@@ -41,7 +42,12 @@ export async function setupModel(config: TrainConfig): Promise<ModelSetup> {
   } else {
     checkpoint ??= bundledBasePath();
     const file = checkpoint;
-    loadState = async () => (await loadSamCheckpoint(file, { dheads: config.model.decoderHeads })).state;
+    const stamp = fileStamp(file);
+    loadState = async () => {
+      // The run's fingerprint was taken of the bytes read now: a file replaced since would be other weights.
+      if (fileStamp(file) !== stamp) throw new Error(`${file}: the checkpoint changed on disk (size or modification time) since this process read it; its weights cannot be read again`);
+      return (await loadSamCheckpoint(file, { dheads: config.model.decoderHeads })).state;
+    };
     const loaded = await loadSamCheckpoint(checkpoint, { dheads: config.model.decoderHeads });
     sam = loaded.config;
     state = loaded.state;
@@ -63,4 +69,9 @@ export async function setupModel(config: TrainConfig): Promise<ModelSetup> {
   }
   if (loraLayout(sam, spec).length === 0 && !config.train.trainDecoder) throw new Error(`${config.source}: nothing to train (no LoRA targets and train.train_decoder is false)`);
   return { sam, state, loadState, checkpoint, spec, trainDecoder: config.train.trainDecoder, initial, shapes };
+}
+
+function fileStamp(file: string): string {
+  const s = statSync(file);
+  return `${s.size}:${s.mtimeMs}`;
 }
