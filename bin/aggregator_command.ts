@@ -5,12 +5,11 @@ import { hostname } from 'node:os';
 import { runAggregator } from '../aggregator/run_aggregator.js';
 import { LOG_ARG_OPTIONS, LOG_USAGE, logSettingsFromArgs } from '../shared/log/log_settings.js';
 import type { ClientSecurity, ServerSecurity } from '../shared/wire/security.js';
-import { CoordinatorUnreachableError, WorkerRefusedError } from '../worker/grpc_worker.js';
-import { CommandFailure, UsageError, asUsage } from './cli_errors.js';
+import { UsageError, asUsage } from './cli_errors.js';
 import { type ParsedArgs, defineCommand } from './define_command.js';
 import { signalExitStatus } from './graceful_stop.js';
 import { runToken } from './run_token.js';
-import { GAVE_UP_EXIT_STATUS, checkGroupName, parseAddress, targetOf } from './worker_command.js';
+import { asUpstreamFailure, checkGroupName, parseAddress, targetOf } from './worker_command.js';
 import { workerLogging } from './worker_logging.js';
 
 const USAGE = `usage: sam-lora aggregator --coordinator HOST:PORT --listen HOST:PORT [--group NAME] [--token-file FILE]
@@ -105,9 +104,7 @@ async function runAggregatorCommand({ values }: ParsedArgs<typeof AGGREGATOR_OPT
     });
     return stoppedBy ? signalExitStatus(stoppedBy) : 0;
   } catch (err) {
-    if (err instanceof WorkerRefusedError) throw new Error(`refused: ${err.message}`, { cause: err });
-    if (err instanceof CoordinatorUnreachableError) throw new CommandFailure(`${err.message} (--give-up-after)`, GAVE_UP_EXIT_STATUS, { cause: err });
-    throw err;
+    throw asUpstreamFailure(err);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -70,6 +70,13 @@ ${LOG_USAGE}
 /** Exit status after --give-up-after ran out (an orchestrator can fail the whole job on it). */
 export const GAVE_UP_EXIT_STATUS = 3;
 
+/** What a worker or an aggregator says when its upstream (coordinator or aggregator) refused it or stayed unreachable. */
+export function asUpstreamFailure(err: unknown): unknown {
+  if (err instanceof WorkerRefusedError) return new Error(`refused: ${err.message}`, { cause: err });
+  if (err instanceof CoordinatorUnreachableError) return new CommandFailure(`${err.message} (--give-up-after)`, GAVE_UP_EXIT_STATUS, { cause: err });
+  return err;
+}
+
 export interface WorkerCommandOptions {
   coordinator: { host: string; port: number };
   device: Device;
@@ -247,9 +254,7 @@ export async function serveCoordinator(o: WorkerCommandOptions): Promise<number>
     // Left because of a signal (a drained node, a deleted pod): not the end of the run.
     return stoppedBy ? signalExitStatus(stoppedBy) : 0;
   } catch (err) {
-    if (err instanceof WorkerRefusedError) throw new Error(`refused: ${err.message}`, { cause: err });
-    if (err instanceof CoordinatorUnreachableError) throw new CommandFailure(`${err.message} (--give-up-after)`, GAVE_UP_EXIT_STATUS, { cause: err });
-    throw err;
+    throw asUpstreamFailure(err);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
