@@ -72,7 +72,10 @@ describe('chaos', () => {
     const port = await freePort();
     const address = `127.0.0.1:${port}`;
     const runDir = path.join(tmp, 'chaos');
-    const args = ['coordinator', '--listen', address, '--config', config, '--run-dir', runDir, '--auto-resume', '--min-workers', '1', '--set', 'checkpoint.interval_steps=1', '--progress-interval', '0', '--no-dashboard', '--heartbeat-interval', '0.2'];
+    // --min-workers 3: every step waits for all three live processes, so each restarted coordinator
+    // trains nothing until the surviving workers have rejoined it (a fast run could otherwise finish
+    // while one of them is still in its reconnect backoff, and the rejoin would go unchecked).
+    const args = ['coordinator', '--listen', address, '--config', config, '--run-dir', runDir, '--auto-resume', '--min-workers', '3', '--set', 'checkpoint.interval_steps=1', '--progress-interval', '0', '--no-dashboard', '--heartbeat-interval', '0.2'];
     const log: string[] = [];
     const live = (): WorkerProcess[] => workers.filter((w) => w.alive);
     const newWorker = (): WorkerProcess => {
