@@ -17,27 +17,14 @@ import type { StateDict } from '../../shared/sam/params.js';
 import { collectGarbage } from '../../worker/collect_garbage.js';
 import { FrozenWeights } from '../../worker/frozen_weights.js';
 import { LocalWorker } from '../../worker/local_worker.js';
+import { tinyConfigYaml } from '../helpers/tiny_config.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'samlora-frozen-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
+/** The loop tests' tiny SAM with both splits, trained decoder, one thread. */
 function configYaml(demo: string): string {
-  return `model:
-  checkpoint: null
-  variant: { dim: 32, depth: 2, heads: 2, glob: [1], img: 64, window: 4, pdim: 32, dmlp: 64, iouh: 32 }
-  decoder_heads: 2
-data:
-  train: ${path.join(demo, 'train')}
-  test: ${path.join(demo, 'test')}
-train:
-  batch_size: 2
-  train_decoder: true
-  seed: 3
-checkpoint:
-  dir: ${tmp}
-runtime:
-  threads: 1
-`;
+  return tinyConfigYaml({ train: path.join(demo, 'train'), test: path.join(demo, 'test'), batchSize: 2, trainDecoder: true, seed: 3, checkpointDir: tmp, extra: 'runtime:\n  threads: 1\n' });
 }
 
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));

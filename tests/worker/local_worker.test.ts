@@ -14,28 +14,14 @@ import type { StepResult, StepWork } from '../../shared/contract/worker_endpoint
 import { type Dataset, openDataset } from '../../shared/data/dataset.js';
 import { writeDemoDataset } from '../../shared/data/demo_data.js';
 import { LocalWorker } from '../../worker/local_worker.js';
+import { tinyConfigYaml } from '../helpers/tiny_config.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'samlora-microbatch-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** A small generated SAM at 64 px, recomputing every block (the default memory mode). */
+/** The loop tests' tiny SAM (recomputing every block, the default memory mode), trained decoder, one thread. */
 function configYaml(demo: string): string {
-  return `model:
-  checkpoint: null
-  variant: { dim: 32, depth: 2, heads: 2, glob: [1], img: 64, window: 4, pdim: 32, dmlp: 64, iouh: 32 }
-  decoder_heads: 2
-data:
-  train: ${path.join(demo, 'train')}
-  test: null
-train:
-  batch_size: 3
-  train_decoder: true
-  seed: 5
-checkpoint:
-  dir: ${tmp}
-runtime:
-  threads: 1
-`;
+  return tinyConfigYaml({ train: path.join(demo, 'train'), batchSize: 3, trainDecoder: true, seed: 5, checkpointDir: tmp, extra: 'runtime:\n  threads: 1\n' });
 }
 
 const maxAbs = (a: Float32Array): number => a.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
