@@ -14,6 +14,7 @@ import { TOKEN_ENV_VAR } from '../../shared/wire/security.js';
 import {
   componentDirs,
   deployFiles,
+  documentedComponents,
   type Invocation,
   k8sInvocations,
   K8S,
@@ -30,6 +31,7 @@ import {
   shellWords,
   invocationIn,
   withComponent,
+  withComponents,
   yamlDocs,
 } from './deploy_files.js';
 
@@ -78,6 +80,7 @@ function allInvocations(): Invocation[] {
   const baseDocs = base.map((r) => r.doc);
   for (const file of new Set(base.map((r) => r.file))) out.push(...k8sInvocations(file, base.filter((r) => r.file === file).map((r) => r.doc)));
   for (const c of componentDirs()) out.push(...k8sInvocations(`${K8S} with ${c}`, withComponent(baseDocs, c)));
+  out.push(...k8sInvocations(`${K8S} with every component (${documentedComponents().join(', ')})`, withComponents(baseDocs, documentedComponents())));
   for (const rel of deployFiles()) {
     if (rel.startsWith(`${K8S}/`) && /\.ya?ml$/.test(rel) && !rel.endsWith('kustomization.yaml') && !base.some((r) => r.file === rel)) {
       out.push(...k8sInvocations(rel, yamlDocs(rel)));
@@ -118,6 +121,11 @@ describe('deployment files: sam-lora command lines', () => {
     assert.ok(has(/^deploy\/k8s\/coordinator\.yaml/, 'coordinator'), 'Kubernetes coordinator');
     assert.ok(has(/^deploy\/k8s\/workers\.yaml/, 'worker'), 'Kubernetes workers');
     assert.ok(has(/components\/tls/, 'coordinator') && has(/components\/tls/, 'worker'), 'Kubernetes with the TLS component');
+    assert.ok(has(/components\/host-groups:/, 'aggregator'), 'Kubernetes host groups: the aggregators');
+    assert.ok(
+      invocations.some((i) => /every component/.test(i.source) && i.argv[0] === 'aggregator' && i.argv.includes('--listen-tls-cert')),
+      'Kubernetes host groups with TLS: the aggregators serve TLS',
+    );
     assert.ok(has(/\.sbatch/, 'coordinator') && has(/\.sbatch/, 'worker'), 'Slurm coordinator and workers');
     assert.ok(has(/compose/, 'train'), 'Compose');
     assert.ok(has(/\.service/, 'train'), 'systemd');

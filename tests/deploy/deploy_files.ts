@@ -257,11 +257,16 @@ export interface Container {
 
 export interface PodSpec {
   containers: Container[];
+  initContainers?: Container[];
   volumes?: ({ name: string } & Obj)[];
   restartPolicy?: string;
+  terminationGracePeriodSeconds?: number;
+  securityContext?: { runAsUser?: number; runAsGroup?: number; fsGroup?: number };
+  nodeSelector?: Record<string, string>;
+  tolerations?: Obj[];
 }
 
-/** The pod spec of a workload (Job, Deployment, StatefulSet, ...: spec.template.spec; Pod: spec). */
+/** The pod spec of a workload (Job, DaemonSet, Deployment, ...: spec.template.spec; Pod: spec). */
 export function podSpec(doc: Obj): PodSpec | undefined {
   const spec = doc.spec as Obj | undefined;
   if (!spec) return undefined;
@@ -289,8 +294,8 @@ export function k8sInvocations(source: string, docs: Obj[]): Invocation[] {
 }
 
 /**
- * Applies a JSON patch (RFC 6902: add, replace, remove; `-` appends) to a copy of a document, the
- * way kustomize applies a component's patches.
+ * Applies a JSON patch (RFC 6902: add, replace, remove, test; `-` appends) to a copy of a document,
+ * the way kustomize applies a component's patches (a failed test fails the patch, as in kustomize).
  */
 export function applyJsonPatch(doc: Obj, ops: { op: string; path: string; value?: unknown }[]): Obj {
   const copy = structuredClone(doc);
@@ -302,6 +307,11 @@ export function applyJsonPatch(doc: Obj, ops: { op: string; path: string; value?
       if (parent === undefined) throw new Error(`patch ${op} ${p}: ${k} does not exist`);
     }
     const last = keys[keys.length - 1]!;
+    if (op === 'test') {
+      const actual = Array.isArray(parent) ? parent[Number(last)] : (parent as Obj)[last];
+      if (JSON.stringify(actual) !== JSON.stringify(value)) throw new Error(`patch test ${p}: expected ${JSON.stringify(value)}, found ${JSON.stringify(actual)}`);
+      continue;
+    }
     if (Array.isArray(parent)) {
       const idx = last === '-' ? parent.length : Number(last);
       if (op === 'add') parent.splice(idx, 0, value);
@@ -432,11 +442,26 @@ export function componentDirs(): string[] {
     .map((n) => path.join(K8S, 'components', n));
 }
 
-/** Documents with a component applied: its JSON patches to the matching documents, its resources added. */
+/** Kind/name of the documents that the components other than `except` add (their resources). */
+function otherComponentResources(except: string): Set<string> {
+  const ids = componentDirs()
+    .filter((c) => c !== except)
+    .flatMap((c) => (kustomization(c).resources ?? []).flatMap((r) => yamlDocs(path.join(c, r))))
+    .map((d) => `${String(d.kind)}/${String((d.metadata as Obj).name)}`);
+  return new Set(ids);
+}
+
+/**
+ * Documents with a component applied the way kustomize applies it: its resources added, then its
+ * JSON patches applied to the matching documents. A patch must match one document, or none when
+ * its target is what another component adds (kustomize skips a patch that matches nothing:
+ * components/tls patches the aggregators of components/host-groups when both are used, in that order).
+ */
 export function withComponent(docs: Obj[], componentRel: string): Obj[] {
   const comp = kustomization(componentRel);
   if (comp.kind !== 'Component') throw new Error(`${componentRel}: kind ${String(comp.kind)}, expected Component`);
   let out = docs.map((d) => structuredClone(d));
+  for (const r of comp.resources ?? []) out.push(...yamlDocs(path.join(componentRel, r)));
   for (const p of comp.patches ?? []) {
     if (p.patch === undefined) throw new Error(`${componentRel}: only inline JSON patches are supported here`);
     const ops = YAMLlist(p.patch, componentRel);
@@ -447,10 +472,23 @@ export function withComponent(docs: Obj[], componentRel: string): Obj[] {
       hit++;
       return applyJsonPatch(d, ops);
     });
-    if (hit !== 1) throw new Error(`${componentRel}: patch target ${p.target.kind}/${p.target.name} matches ${hit} documents`);
+    const optional = hit === 0 && otherComponentResources(componentRel).has(`${p.target.kind}/${p.target.name}`);
+    if (hit !== 1 && !optional) throw new Error(`${componentRel}: patch target ${p.target.kind}/${p.target.name} matches ${hit} documents`);
   }
-  for (const r of comp.resources ?? []) out.push(...yamlDocs(path.join(componentRel, r)));
   return out;
+}
+
+/**
+ * The components in the order deploy/k8s/kustomization.yaml lists them (in its commented
+ * `components:` example): the order in which they work together.
+ */
+export function documentedComponents(): string[] {
+  return [...read(`${K8S}/kustomization.yaml`).matchAll(/^#\s+-\s+(components\/[\w-]+)/gm)].map((m) => path.join(K8S, m[1]!));
+}
+
+/** Documents with components applied in order, as kustomize applies a `components:` list. */
+export function withComponents(docs: Obj[], componentRels: readonly string[]): Obj[] {
+  return componentRels.reduce((acc, c) => withComponent(acc, c), docs);
 }
 
 function YAMLlist(text: string, what: string): { op: string; path: string; value?: unknown }[] {

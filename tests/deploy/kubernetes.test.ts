@@ -3,12 +3,16 @@
 // sam-lora flags use; the coordinator has grpc.health.v1 probes (TCP checks under TLS, which the
 // kubelet's grpc probes cannot speak); each worker asks for one GPU and runs --gpu 0; every volume,
 // ConfigMap and PVC referenced exists, every Secret is documented as user-provided; the training
-// config loads; the worker count is set in one place. Where kubectl is installed, its kustomize
-// renders the base, the storage and every component, and the rendered output is checked too.
+// config loads; the worker count is set in one place. Host groups (components/host-groups): one
+// aggregator per GPU node, reached over a node-local Service, its workers in the group of their node,
+// the token and (with components/tls) TLS on the new links, the coordinator counting groups. Where
+// kubectl is installed, its kustomize renders the base, the storage and every component, and the
+// rendered output is checked too.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { KUBECTL_KUSTOMIZE, skipWithout } from '../helpers/required_tool.js';
@@ -21,6 +25,7 @@ import {
   componentDirs,
   type Container,
   deployFiles,
+  documentedComponents,
   find,
   flagValue,
   invocationIn,
@@ -33,11 +38,13 @@ import {
   read,
   ROOT,
   withComponent,
+  withComponents,
   yamlDocs,
 } from './deploy_files.js';
 
 const KINDS: Record<string, string> = {
   Job: 'batch/v1',
+  DaemonSet: 'apps/v1',
   Service: 'v1',
   PersistentVolumeClaim: 'v1',
   Pod: 'v1',
@@ -52,11 +59,39 @@ const storage = kustomizationResources(`${K8S}/storage`).map((r) => r.doc);
 const run = kustomization(K8S);
 const COORD = 'sam-lora-coordinator';
 const WORKER = 'sam-lora-worker';
+const AGG = 'sam-lora-aggregator';
+const HOST_GROUPS = `${K8S}/components/host-groups`;
+const TLS = `${K8S}/components/tls`;
 
-function container(docs: Obj[], job: string): Container {
-  const c = podSpec(find(docs, 'Job', job))!.containers;
-  assert.equal(c.length, 1, `${job}: one container`);
+function container(docs: Obj[], name: string, kind = 'Job'): Container {
+  const c = podSpec(find(docs, kind, name))!.containers;
+  assert.equal(c.length, 1, `${name}: one container`);
   return c[0]!;
+}
+
+/** The environment variable a `$(NAME)` value refers to, which the container must set. */
+function envOf(c: Container, value: string | undefined, what: string): { name: string; valueFrom?: Obj } {
+  const m = /^\$\((\w+)\)$/.exec(value ?? '');
+  assert.ok(m, `${c.name}: ${what} comes from the environment, got ${value}`);
+  const e = c.env?.find((x) => x.name === m[1]);
+  assert.ok(e, `${c.name}: ${what}: ${m[1]} is set`);
+  return e;
+}
+
+/** A file a flag names lies in the container's `tls` volume mount. */
+function inTlsMount(c: Container, file: string | undefined): void {
+  assert.ok(file, `${c.name}: flag present`);
+  assert.ok(
+    (c.volumeMounts ?? []).some((m) => m.name === 'tls' && file.startsWith(`${m.mountPath}/`)),
+    `${c.name}: ${file} is in the tls mount`,
+  );
+}
+
+/** The named port of a Service. */
+function servicePort(docs: Obj[], name: string, portName: string): { port: number; targetPort: string | number } {
+  const p = (find(docs, 'Service', name).spec as { ports: { name: string; port: number; targetPort: string | number }[] }).ports.find((x) => x.name === portName);
+  assert.ok(p, `Service ${name} has a port ${portName}`);
+  return p;
 }
 
 function argv(c: Container): string[] {
@@ -258,7 +293,8 @@ describe('Kubernetes manifests', () => {
     for (const comp of componentDirs()) checkPodReferences(withComponent(base, comp), comp);
     checkPodReferences(docs, 'assets-loader');
     const readme = read('deploy/README.md');
-    const secrets = new Set([...secretNames(base), ...componentDirs().flatMap((c) => secretNames(withComponent(base, c)))]);
+    checkPodReferences(withComponents(base, documentedComponents()), 'every component');
+    const secrets = new Set([...secretNames(base), ...componentDirs().flatMap((c) => secretNames(withComponent(base, c))), ...secretNames(withComponents(base, documentedComponents()))]);
     assert.ok(secrets.has('sam-lora-token'));
     for (const s of secrets) assert.match(readme, new RegExp(`create secret [a-z]+ ${s}\\b`), `deploy/README.md shows how to create the Secret ${s}`);
   });
@@ -287,24 +323,157 @@ describe('Kubernetes manifests', () => {
   });
 
   it('TLS component: certificate flags point into the mounted Secret; probes become TCP checks', () => {
-    const docs = withComponent(base, `${K8S}/components/tls`);
+    const docs = withComponent(base, TLS);
     const c = container(docs, COORD);
     const a = argv(c);
-    const mountOf = (ct: Container, file: string | undefined): void => {
-      assert.ok(file, 'flag present');
-      assert.ok(
-        (ct.volumeMounts ?? []).some((m) => m.name === 'tls' && file.startsWith(`${m.mountPath}/`)),
-        `${file} is in the tls mount`,
-      );
-    };
-    mountOf(c, flagValue(a, '--tls-cert'));
-    mountOf(c, flagValue(a, '--tls-key'));
+    inTlsMount(c, flagValue(a, '--tls-cert'));
+    inTlsMount(c, flagValue(a, '--tls-key'));
     for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe'] as const) {
       assert.equal(c[probe]?.grpc, undefined, `${probe}: the kubelet's grpc probe cannot speak TLS`);
       assert.equal((c[probe]?.tcpSocket as Obj | undefined)?.port, port(c, 'grpc'));
     }
     const w = container(docs, WORKER);
-    mountOf(w, flagValue(argv(w), '--tls-ca'));
+    inTlsMount(w, flagValue(argv(w), '--tls-ca'));
+    assert.ok(!docs.some((d) => d.kind === 'DaemonSet'), 'without host-groups there are no aggregators to patch');
+  });
+
+  it('host-groups component: an aggregator per GPU node behind a node-local Service; ports agree with the worker and coordinator flags', () => {
+    const docs = withComponent(base, HOST_GROUPS);
+    const ds = find(docs, 'DaemonSet', AGG);
+    const c = container(docs, AGG, 'DaemonSet');
+    assert.deepEqual(c.command, ['sam-lora']);
+    const a = argv(c);
+    assert.equal(a[0], 'aggregator');
+    // Upstream: the coordinator Service's gRPC port, as the workers dial it.
+    const up = hostPort(flagValue(a, '--coordinator'), '--coordinator');
+    assert.deepEqual(up, { host: COORD, port: servicePort(docs, COORD, 'grpc').port });
+    // Downstream: --listen, the container port, the Service's target; the Service keeps traffic on the node.
+    const listen = hostPort(flagValue(a, '--listen'), '--listen');
+    assert.equal(listen.host, '0.0.0.0', 'reachable from the Service');
+    assert.equal(listen.port, port(c, 'grpc'));
+    const svc = find(docs, 'Service', AGG).spec as { internalTrafficPolicy?: string; selector: Record<string, string> };
+    assert.equal(svc.internalTrafficPolicy, 'Local', "a worker reaches its own node's aggregator only");
+    const sp = servicePort(docs, AGG, 'grpc');
+    assert.ok(sp.targetPort === 'grpc' || sp.targetPort === listen.port, `Service targetPort ${sp.targetPort}`);
+    const labels = podMeta(ds).labels ?? {};
+    for (const [k, v] of Object.entries(svc.selector)) assert.equal(labels[k], v, `Service selector ${k}`);
+    for (const [k, v] of Object.entries(((ds.spec as Obj).selector as { matchLabels: Record<string, string> }).matchLabels)) assert.equal(labels[k], v, `DaemonSet selector ${k}`);
+    for (const other of [COORD, WORKER]) {
+      const l = podMeta(find(docs, 'Job', other)).labels ?? {};
+      assert.ok(Object.entries(svc.selector).some(([k, v]) => l[k] !== v), `the aggregator Service does not select ${other}`);
+    }
+    // The workers go through it and keep --coordinator to fall back to.
+    const w = container(docs, WORKER);
+    const wa = argv(w);
+    assert.deepEqual(hostPort(flagValue(wa, '--aggregator'), '--aggregator'), { host: AGG, port: sp.port });
+    assert.deepEqual(hostPort(flagValue(wa, '--coordinator'), '--coordinator'), up, 'workers keep the coordinator for when their aggregator dies');
+    // Both name the group after the node (downward API), so the aggregator's group is its workers'.
+    for (const ct of [c, w]) assert.deepEqual(envOf(ct, flagValue(ct.args ?? [], '--group'), '--group').valueFrom, { fieldRef: { fieldPath: 'spec.nodeName' } });
+    // On the nodes that run workers: their tolerations, a node selector; no GPU of its own.
+    const aspec = podSpec(ds)!;
+    assert.ok(Object.keys(aspec.nodeSelector ?? {}).length > 0, 'a node selector for the GPU nodes');
+    for (const t of podSpec(find(docs, 'Job', WORKER))!.tolerations ?? []) assert.ok((aspec.tolerations ?? []).some((x) => JSON.stringify(x) === JSON.stringify(t)), `tolerates ${JSON.stringify(t)} like the workers`);
+    assert.equal(c.resources?.limits?.['nvidia.com/gpu'], undefined, 'an aggregator needs no GPU');
+    // The base has none of it.
+    assert.equal(flagValue(argv(container(base, WORKER)), '--aggregator'), undefined);
+    assert.ok(!base.some((d) => d.kind === 'DaemonSet'));
+  });
+
+  it('host-groups component: the aggregator has the token, a readiness probe on its port, resources, a short stop, and follows the run', () => {
+    const docs = withComponent(base, HOST_GROUPS);
+    const ds = find(docs, 'DaemonSet', AGG);
+    const c = container(docs, AGG, 'DaemonSet');
+    assert.deepEqual(c.env?.find((e) => e.name === 'SAMLORA_TOKEN')?.valueFrom?.secretKeyRef, { name: 'sam-lora-token', key: 'token' });
+    const g = c.readinessProbe?.grpc as { port: number; service?: string } | undefined;
+    assert.ok(g, 'grpc.health.v1 readiness: the Service sends workers only to an aggregator that serves the run');
+    assert.equal(g.port, port(c, 'grpc'));
+    assert.equal(g.service, COORDINATOR_SERVICE, 'the aggregator serves the coordinator service to its workers');
+    // Its port opens only once the coordinator answered, maybe never between runs: nothing to restart for.
+    assert.equal(c.livenessProbe, undefined);
+    assert.equal(c.startupProbe, undefined);
+    const req = c.resources?.requests ?? {};
+    assert.ok(req.cpu !== undefined && req.memory !== undefined, 'CPU and memory requests');
+    assert.ok(c.resources?.limits?.memory !== undefined, 'a memory limit');
+    const grace = podSpec(ds)!.terminationGracePeriodSeconds;
+    assert.ok(grace !== undefined && grace > 0 && grace <= 60, `SIGTERM stops it at once; grace ${grace}`);
+    const run = c.env?.find((e) => e.name === 'RUN')?.valueFrom?.configMapKeyRef as Obj | undefined;
+    assert.equal(run?.name, 'sam-lora-run', 'the pods change (and are replaced) with the run');
+    const update = (ds.spec as { updateStrategy?: { type?: string; rollingUpdate?: { maxUnavailable?: string | number } } }).updateStrategy;
+    assert.equal(update?.rollingUpdate?.maxUnavailable, '100%', 'all replaced at once for a new run');
+  });
+
+  it('host-groups component: the coordinator counts groups (--min-workers from sam-lora-run groups, at most workers)', () => {
+    const c = container(withComponent(base, HOST_GROUPS), COORD);
+    assert.deepEqual(envOf(c, flagValue(c.args ?? [], '--min-workers'), '--min-workers').valueFrom?.configMapKeyRef, { name: 'sam-lora-run', key: 'groups' });
+    const { groups, workers } = literals('sam-lora-run');
+    assert.ok(Number.isInteger(Number(groups)) && Number(groups) >= 1 && Number(groups) <= Number(workers), `groups=${groups}, workers=${workers}`);
+    assert.deepEqual(argv(c).filter((x) => x.startsWith('--')), argv(container(base, COORD)).filter((x) => x.startsWith('--')), 'only the value changes');
+  });
+
+  it('host-groups component: a worker starts once its aggregator listens (init container on the Services\' ports); the wait works', async () => {
+    const docs = withComponent(base, HOST_GROUPS);
+    const init = podSpec(find(docs, 'Job', WORKER))!.initContainers ?? [];
+    assert.equal(init.length, 1);
+    assert.deepEqual(init[0]!.command, ['bash', '-c']);
+    const script = init[0]!.args![0]!;
+    const dialled = [...script.matchAll(/listens ([\w-]+) (\d+)/g)].map((m) => `${m[1]}:${m[2]}`).sort();
+    assert.deepEqual(dialled, [`${AGG}:${servicePort(docs, AGG, 'grpc').port}`, `${COORD}:${servicePort(docs, COORD, 'grpc').port}`]);
+    const bash = (text: string): { status: number | null; stdout: string } => {
+      const r = spawnSync('bash', ['-c', text], { encoding: 'utf8', timeout: 30_000 });
+      return { status: r.status, stdout: r.stdout };
+    };
+    assert.equal(spawnSync('bash', ['-n', '-c', script]).status, 0, 'valid bash');
+    // Against local stand-ins: an aggregator that listens lets the worker start at once...
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const open = (server.address() as { port: number }).port;
+    const closed = await new Promise<number>((resolve) => {
+      const s2 = createServer().listen(0, '127.0.0.1', () => {
+        const p = (s2.address() as { port: number }).port;
+        s2.close(() => resolve(p));
+      });
+    });
+    try {
+      const local = (aggPort: number): string => script.replace(new RegExp(`listens ${AGG} \\d+`), `listens 127.0.0.1 ${aggPort}`).replace(new RegExp(`listens ${COORD} \\d+`), `listens 127.0.0.1 ${closed}`);
+      const started = Date.now();
+      const up = bash(local(open));
+      assert.equal(up.status, 0);
+      assert.equal(up.stdout, '', 'the aggregator was found');
+      assert.ok(Date.now() - started < 10_000, 'no wait when the aggregator listens');
+      // ...and past the wait's bound (bash's SECONDS set forward) it starts anyway, saying it goes direct.
+      const late = bash(`SECONDS=100000\n${local(closed)}`);
+      assert.equal(late.status, 0, 'the worker still starts (and connects directly)');
+      assert.match(late.stdout, /no aggregator/);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('TLS with host groups (in the documented order): the aggregators serve TLS with the mounted certificate and trust ca.crt; probes become TCP checks', () => {
+    const order = documentedComponents();
+    assert.deepEqual(order.filter((c) => c === HOST_GROUPS || c === TLS), [HOST_GROUPS, TLS], 'kustomization.yaml lists host-groups before tls');
+    const docs = withComponents(base, order);
+    const c = container(docs, AGG, 'DaemonSet');
+    const a = argv(c);
+    for (const flag of ['--tls-ca', '--listen-tls-cert', '--listen-tls-key']) inTlsMount(c, flagValue(a, flag));
+    const w = container(docs, WORKER);
+    assert.equal(flagValue(a, '--tls-ca'), flagValue(argv(w), '--tls-ca'), 'the aggregator trusts the CA the workers trust');
+    // The Secret's keys the flags name are in the volume (all keys, or the listed items).
+    const vol = podSpec(find(docs, 'DaemonSet', AGG))!.volumes!.find((v) => v.name === 'tls')!.secret as { secretName: string; defaultMode?: number; items?: { key: string; path: string }[] };
+    assert.equal(vol.secretName, 'sam-lora-tls');
+    const mount = c.volumeMounts!.find((m) => m.name === 'tls')!.mountPath;
+    for (const flag of ['--tls-ca', '--listen-tls-cert', '--listen-tls-key']) {
+      const file = path.relative(mount, flagValue(a, flag)!);
+      assert.ok(vol.items === undefined || vol.items.some((i) => i.path === file), `${flag}: ${file} is projected`);
+    }
+    // The key is readable by the non-root user: group-readable with fsGroup, or world-readable.
+    const sc = podSpec(find(docs, 'DaemonSet', AGG))!.securityContext ?? {};
+    const mode = vol.defaultMode ?? 0o644;
+    assert.ok((mode & 0o004) !== 0 || ((mode & 0o040) !== 0 && sc.fsGroup === sc.runAsGroup), `key mode ${mode.toString(8)}, fsGroup ${sc.fsGroup}`);
+    assert.equal(c.readinessProbe?.grpc, undefined, "the kubelet's grpc probe cannot speak TLS");
+    assert.equal((c.readinessProbe?.tcpSocket as Obj | undefined)?.port, port(c, 'grpc'));
+    // The other order leaves the aggregators without TLS (the patch finds no DaemonSet yet): hence the order.
+    assert.equal(flagValue(argv(container(withComponents(base, [TLS, HOST_GROUPS]), AGG, 'DaemonSet')), '--listen-tls-cert'), undefined);
   });
 
   it('ServiceMonitor component: selects both Services and scrapes their metrics port', () => {
@@ -358,18 +527,41 @@ describe('Kubernetes manifests rendered by kustomize', { skip: skipWithout(kubec
     assert.deepEqual(st.map((d) => (d.metadata as Obj).name).sort(), ['sam-lora-assets', 'sam-lora-runs']);
     // A copy, so that an overlay beside the base can name both (kustomize refuses roots that contain each other).
     cpSync(path.join(ROOT, K8S), path.join(tmp, 'base'), { recursive: true });
-    for (const comp of componentDirs()) {
-      const overlay = path.join(tmp, `with-${path.basename(comp)}`);
+    // Each component alone, every component in the documented order, and host-groups after tls
+    // (the order that leaves the aggregators without TLS, as the hand-applied patches say too).
+    const combos = [...componentDirs().map((c) => [c]), documentedComponents(), [TLS, HOST_GROUPS]];
+    for (const [i, comps] of combos.entries()) {
+      const overlay = path.join(tmp, `overlay-${i}`);
       mkdirSync(overlay);
-      writeFileSync(path.join(overlay, 'kustomization.yaml'), `resources: [../base]\ncomponents: [../base/${path.relative(K8S, comp)}]\n`);
+      writeFileSync(path.join(overlay, 'kustomization.yaml'), `resources: [../base]\ncomponents: [${comps.map((c) => `../base/${path.relative(K8S, c)}`).join(', ')}]\n`);
       const docs = render(overlay);
-      const byHand = withComponent(base, comp);
-      for (const job of [COORD, WORKER]) assert.deepEqual(container(docs, job).args, container(byHand, job).args, `${comp}: ${job} args`);
+      const byHand = withComponents(base, comps);
+      const what = comps.join(' + ');
+      for (const job of [COORD, WORKER]) assert.deepEqual(container(docs, job).args, container(byHand, job).args, `${what}: ${job} args`);
+      if (byHand.some((d) => d.kind === 'DaemonSet')) {
+        assert.deepEqual(container(docs, AGG, 'DaemonSet').args, container(byHand, AGG, 'DaemonSet').args, `${what}: aggregator args`);
+        assert.deepEqual(podSpec(find(docs, 'Job', WORKER))!.initContainers, podSpec(find(byHand, 'Job', WORKER))!.initContainers, `${what}: the workers' wait`);
+      }
       assert.deepEqual(
         docs.map((d) => d.kind).sort(),
         [...byHand.map((d) => d.kind as string), 'ConfigMap', 'ConfigMap'].sort(),
-        `${comp}: the same objects`,
+        `${what}: the same objects`,
       );
     }
+  });
+
+  it('with host groups enabled in kustomization.yaml, the aggregators reference the run\'s generated ConfigMap by its hashed name', () => {
+    const dir = path.join(tmp, 'with-host-groups');
+    cpSync(path.join(ROOT, K8S), dir, { recursive: true });
+    writeFileSync(path.join(dir, 'kustomization.yaml'), `${read(`${K8S}/kustomization.yaml`)}\ncomponents: [${documentedComponents().map((c) => path.relative(K8S, c)).join(', ')}]\n`);
+    const docs = render(dir);
+    const cms = new Set(docs.filter((d) => d.kind === 'ConfigMap').map((d) => (d.metadata as Obj).name as string));
+    for (const [name, kind] of [[AGG, 'DaemonSet'], [COORD, 'Job']] as const) {
+      for (const e of container(docs, name, kind).env ?? []) {
+        const ref = (e.valueFrom?.configMapKeyRef as Obj | undefined)?.name as string | undefined;
+        if (ref) assert.ok(cms.has(ref) && ref !== 'sam-lora-run', `${name} ${e.name}: ${ref} is the generated (hashed) ConfigMap`);
+      }
+    }
+    for (const d of docs) assert.equal((d.metadata as Obj).namespace, run.namespace, `${String(d.kind)} ${String((d.metadata as Obj).name)}`);
   });
 });
