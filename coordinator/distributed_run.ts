@@ -65,6 +65,7 @@ export async function runDistributed(o: DistributedRunOptions): Promise<Summary>
   const pool = WorkerPool.forwarding(o.minWorkers, events, (e) => {
     if (e.kind === 'joined') say(`worker ${e.id} joined`);
     else if (e.kind === 'evicted') say(`worker ${e.id} left: ${e.reason}`);
+    else if (e.kind === 'resized') say(`worker ${e.id} carries ${e.workers} worker(s) of its host group`);
     else say(`waiting for workers: ${e.live} connected, ${e.needed} needed`);
   });
   const server = await CoordinatorServer.start({

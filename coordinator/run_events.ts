@@ -88,6 +88,8 @@ export type RunEvent =
   | { kind: 'checkpoint'; step: number; dir: string; name: string }
   | { kind: 'worker_joined'; id: string; host: string; device: string }
   | { kind: 'worker_evicted'; id: string; reason: string }
+  /** The workers behind a member changed: an aggregator's group (from 0; a plain worker is 1). */
+  | { kind: 'worker_group_size'; id: string; workers: number }
   | { kind: 'waiting_for_workers'; live: number; needed: number }
   | {
       kind: 'message_rejected';

@@ -24,7 +24,7 @@ import { variantLabel } from '../shared/sam/config.js';
 import type { RunDir } from './run_dir.js';
 import { versionHash } from '../shared/tensor/weights_hash.js';
 import { type EvalResult, type SampleTask, type StepResult, UndeliverableTaskError, type WorkerEndpoint } from '../shared/contract/worker_endpoint.js';
-import { StoppedWhileWaiting, type WorkerPool } from './worker_pool.js';
+import { StoppedWhileWaiting, type WorkerPool, countWorkers } from './worker_pool.js';
 import { errorMessage } from '../shared/errors/error_message.js';
 
 export type RunStatus = 'running' | 'completed' | 'stopped' | 'failed';
@@ -193,11 +193,12 @@ export class Trainer {
       // Only workers holding this version get work; one that joined during the sync is synced on
       // the next round. Fewer than min_workers (a failed sync, a join): wait and sync again.
       const current = inGroupOrder(this.o.pool.current(this.version));
-      if (current.length < this.o.pool.minWorkers) continue;
+      if (countWorkers(current) < this.o.pool.minWorkers) continue;
       // A worker still computing an abandoned copy gets nothing new until it answers, misses its
-      // deadline or is evicted; min_workers counts the workers that can take a share.
-      const workers = current.filter((w) => !this.busy.has(w.id));
-      if (workers.length < this.o.pool.minWorkers) {
+      // deadline or is evicted; min_workers counts the workers that can take a share (an
+      // aggregator's free ones; one with none left gets no share).
+      const workers = current.filter((w) => !this.busy.has(w.id) && (w.workers ?? 1) > 0);
+      if (countWorkers(workers) < this.o.pool.minWorkers) {
         await Promise.race(current.flatMap((w) => this.busy.get(w.id) ?? []));
         continue;
       }

@@ -1,6 +1,7 @@
 // Membership of the run's workers. Workers join at any time and take part from the next step;
 // a worker that fails (disconnects, crashes, misses a deadline, returns a bad result) is evicted
-// and its samples go to the others. The loop waits, saying so, while fewer than min_workers remain.
+// and its samples go to the others. The loop waits, saying so, while fewer than min_workers remain,
+// counting the workers behind each member (an aggregator carries its group's: countWorkers).
 
 import type { RunEvents } from './run_events.js';
 import type { WorkerEndpoint } from '../shared/contract/worker_endpoint.js';
@@ -9,7 +10,14 @@ import { errorMessage } from '../shared/errors/error_message.js';
 export type PoolEvent =
   | { kind: 'joined'; id: string; host: string; device: string }
   | { kind: 'evicted'; id: string; reason: string }
+  /** The workers behind a member changed (an aggregator's group): `workers` of them now. */
+  | { kind: 'resized'; id: string; workers: number }
   | { kind: 'waiting'; live: number; needed: number };
+
+/** The workers that `endpoints` carry: one each, or an aggregator's group (0 while it has none). */
+export function countWorkers(endpoints: readonly WorkerEndpoint[]): number {
+  return endpoints.reduce((n, w) => n + (w.workers ?? 1), 0);
+}
 
 /** The run was stopped while it waited for workers. */
 export class StoppedWhileWaiting extends Error {
@@ -35,6 +43,18 @@ export class WorkerPool {
     this.members.set(w.id, w);
     this.versions.set(w.id, -1);
     this.onEvent({ kind: 'joined', id: w.id, host: w.placement?.host ?? '?', device: w.placement?.device ?? '?' });
+    this.wake();
+  }
+
+  /** The workers behind member `id` changed (an aggregator's group grew or shrank): count again. */
+  recount(id: string): void {
+    const w = this.members.get(id);
+    if (!w) return;
+    this.onEvent({ kind: 'resized', id, workers: w.workers ?? 1 });
+    this.wake();
+  }
+
+  private wake(): void {
     const ws = this.waiters;
     this.waiters = [];
     for (const wake of ws) wake();
@@ -51,8 +71,14 @@ export class WorkerPool {
     w.close(reason).catch(() => undefined);
   }
 
+  /** Members (sessions): an aggregator is one. */
   get size(): number {
     return this.members.size;
+  }
+
+  /** The workers the members carry (what min_workers counts). */
+  get workers(): number {
+    return countWorkers(this.live());
   }
 
   live(): WorkerEndpoint[] {
@@ -64,11 +90,11 @@ export class WorkerPool {
     return this.live().filter((w) => this.versions.get(w.id) === version);
   }
 
-  /** Resolves with the live workers once at least min_workers are there. */
+  /** Resolves with the live members once they carry at least min_workers workers. */
   async ready(signal?: AbortSignal): Promise<WorkerEndpoint[]> {
-    while (this.members.size < this.minWorkers) {
-      if (signal?.aborted) throw new StoppedWhileWaiting(`stopped while waiting for workers (${this.members.size} of ${this.minWorkers} connected)`);
-      this.onEvent({ kind: 'waiting', live: this.members.size, needed: this.minWorkers });
+    while (this.workers < this.minWorkers) {
+      if (signal?.aborted) throw new StoppedWhileWaiting(`stopped while waiting for workers (${this.workers} of ${this.minWorkers} connected)`);
+      this.onEvent({ kind: 'waiting', live: this.workers, needed: this.minWorkers });
       await new Promise<void>((resolve) => {
         const onAbort = (): void => resolve();
         signal?.addEventListener('abort', onAbort, { once: true });
@@ -77,7 +103,7 @@ export class WorkerPool {
           resolve();
         });
       });
-      if (signal?.aborted) throw new StoppedWhileWaiting(`stopped while waiting for workers (${this.members.size} of ${this.minWorkers} connected)`);
+      if (signal?.aborted) throw new StoppedWhileWaiting(`stopped while waiting for workers (${this.workers} of ${this.minWorkers} connected)`);
     }
     return this.live();
   }
@@ -100,6 +126,7 @@ export class WorkerPool {
       if (!events) return;
       if (e.kind === 'joined') events.emit({ kind: 'worker_joined', id: e.id, host: e.host, device: e.device });
       else if (e.kind === 'evicted') events.emit({ kind: 'worker_evicted', id: e.id, reason: e.reason });
+      else if (e.kind === 'resized') events.emit({ kind: 'worker_group_size', id: e.id, workers: e.workers });
       else events.emit({ kind: 'waiting_for_workers', live: e.live, needed: e.needed });
     });
   }

@@ -24,6 +24,8 @@ export function describeEvent(e: RunEvent): EventText | null {
       return { level: 'info', text: `worker ${e.id} joined (${e.host}, ${e.device})` };
     case 'worker_evicted':
       return { level: 'warn', text: `worker ${e.id} left: ${e.reason}` };
+    case 'worker_group_size':
+      return { level: 'info', text: `worker ${e.id} carries ${e.workers} worker(s) of its host group` };
     case 'waiting_for_workers':
       return { level: 'warn', text: `waiting for workers: ${e.live} connected, ${e.needed} needed` };
     case 'message_rejected':

@@ -224,6 +224,7 @@ function reduceFacts(s: RunState, e: RunEvent, at: number): RunState {
       return { ...s, status: e.status, error: e.error ?? null, waiting: null, etaSeconds: e.status === 'completed' ? 0 : s.etaSeconds };
     case 'log':
     case 'tensor_bytes':
+    case 'worker_group_size':
       return s;
   }
 }

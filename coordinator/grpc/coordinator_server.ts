@@ -226,6 +226,7 @@ export class CoordinatorServer {
         evictionCooldownMs: this.o.evictionCooldownMs ?? 2000,
         encode: (m) => loadWireProtos().encodeCoordinatorMessage(m),
         maxMessageBytes: this.o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+        onWorkers: () => this.o.pool.recount(id),
       });
       call.write({ welcome: { worker_id: id } });
       this.o.pool.add(remote);

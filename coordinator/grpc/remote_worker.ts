@@ -25,7 +25,7 @@ import {
 import type { WeightsBroadcast } from './weights_broadcast.js';
 import { errorMessage } from '../../shared/errors/error_message.js';
 import { wireText } from '../../shared/wire/wire_text.js';
-import { checkEvalReply, checkStepReply } from './reply_check.js';
+import { checkEvalReply, checkGroupSize, checkStepReply } from './reply_check.js';
 
 export type SessionStream = grpc.ServerDuplexStream<pb.WorkerMessage, pb.CoordinatorMessageOut | PreEncodedMessage>;
 
@@ -50,6 +50,8 @@ export interface RemoteWorkerOptions {
   encode?: (m: pb.CoordinatorMessageOut) => PreEncodedMessage;
   /** The session's message limit: a sample message over it is refused here, naming the sample. */
   maxMessageBytes?: number;
+  /** Told when the workers behind this session changed (an aggregator's GroupSize). */
+  onWorkers?: (workers: number) => void;
 }
 
 
@@ -84,7 +86,10 @@ export class RemoteWorker implements WorkerEndpoint {
   lastSeen = performance.now();
   private beats = 0;
   readonly placement?: WorkerPlacement;
-  /** Workers behind this session (an aggregator's group), as its last step result said. */
+  /**
+   * Workers behind this session free to take a share: an aggregator's group as its last GroupSize
+   * said (0 while it has none), else 1. The pool counts them for min_workers.
+   */
   workers = 1;
 
   constructor(
@@ -109,6 +114,10 @@ export class RemoteWorker implements WorkerEndpoint {
           return this.onData(m);
         case 'eval_result':
           return this.onEval(m.eval_result);
+        case 'group_size':
+          checkGroupSize(m.group_size);
+          this.workers = m.group_size.workers;
+          return this.o.onWorkers?.(this.workers);
         case 'error':
           return this.failPending(new Error(`worker ${this.id} reported ${wireText(m.error.code, 40)}: ${wireText(m.error.message)}`));
         default:
@@ -161,7 +170,6 @@ export class RemoteWorker implements WorkerEndpoint {
     this.receiver = undefined;
     this.stepWaiter = undefined;
     clearTimeout(w.timer);
-    this.workers = Math.max(1, h.workers ?? 1);
     w.resolve({
       step: h.step,
       grads: new Map([...tensors].map(([k, t]) => [k, t.data])),

@@ -9,8 +9,8 @@ import { wireText } from '../../shared/wire/wire_text.js';
 
 /** The longest weights hash accepted (a hex SHA-256 is 64 characters). */
 const MAX_HASH_CHARS = 128;
-/** The most workers one result may claim (an aggregator's group). */
-const MAX_GROUP_WORKERS = 4096;
+/** The most workers one result or group size may claim (an aggregator's group). */
+export const MAX_GROUP_WORKERS = 4096;
 /** Losses may come out a hair below zero from float rounding (1 - dice); anything lower is a lie. */
 const LOSS_FLOOR = -1e-4;
 
@@ -37,6 +37,11 @@ export function checkStepReply(h: pb.StepResultHeader, assigned: readonly string
   }
   if (Math.abs(weights - h.weight_sum) > 1e-3 * Math.max(1, weights)) throw new Error(`weight_sum ${h.weight_sum} is not the sum of the samples' weights (${weights})`);
   coversExactly([...h.samples.map((s) => s.id), ...h.failed.map((f) => f.id)], assigned);
+}
+
+/** Throws when an aggregator's group size is not a count the coordinator can believe. */
+export function checkGroupSize(g: pb.GroupSize): void {
+  if (!(Number.isInteger(g.workers) && g.workers >= 0 && g.workers <= MAX_GROUP_WORKERS)) throw new Error(`group_size.workers is ${g.workers}, not a count from 0 to ${MAX_GROUP_WORKERS}`);
 }
 
 /** Throws, naming the field, when an evaluation result cannot be true for the samples assigned. */

@@ -1,5 +1,6 @@
 // The run's workers: how many are live, how many short of the minimum while training waits, how many
-// were evicted; joins and evictions as counters (alert on increase).
+// were evicted; joins and evictions as counters (alert on increase). Live counts workers as
+// --min-workers does: an aggregator's group by its size, the other sessions as one each.
 
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { RunEventSink } from './event_sink.js';
@@ -9,7 +10,7 @@ export function membershipMetrics(registry: Registry, requiredWorkers?: number):
   const registers = [registry];
   const workers = new Gauge({
     name: 'samlora_workers',
-    help: 'Workers by state: live (in the pool), missing (short of the minimum while training waits), evicted (so far in this process).',
+    help: "Workers by state: live (in the pool; an aggregator's workers counted), missing (short of the minimum while training waits), evicted (sessions, so far in this process).",
     labelNames: ['state'] as const,
     registers,
   });
@@ -18,7 +19,12 @@ export function membershipMetrics(registry: Registry, requiredWorkers?: number):
   const joins = new Counter({ name: 'samlora_worker_joins_total', help: 'Workers that joined the pool.', registers });
   const evictions = new Counter({ name: 'samlora_worker_evictions_total', help: 'Workers evicted: failed, disconnected, missed heartbeats or the step deadline, or sent a refused result.', registers });
   workers.set({ state: 'evicted' }, 0);
+  // The workers behind each session: 1, or an aggregator's group size.
+  const sessions = new Map<string, number>();
   let live = 0;
+  const recount = (): void => {
+    live = [...sessions.values()].reduce((a, b) => a + b, 0);
+  };
   let ended = false;
   let needed = requiredWorkers ?? 1;
   required.set(needed);
@@ -31,11 +37,18 @@ export function membershipMetrics(registry: Registry, requiredWorkers?: number):
   return (e) => {
     switch (e.kind) {
       case 'worker_joined':
-        live++;
+        sessions.set(e.id, 1);
+        recount();
         joins.inc();
         return update();
+      case 'worker_group_size':
+        if (!sessions.has(e.id)) return;
+        sessions.set(e.id, e.workers);
+        recount();
+        return update();
       case 'worker_evicted':
-        live = Math.max(0, live - 1);
+        sessions.delete(e.id);
+        recount();
         // Sessions closed by the coordinator once the run is over are not failures.
         if (!ended) {
           evictions.inc();

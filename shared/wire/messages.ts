@@ -104,6 +104,10 @@ export interface Heartbeat {
   sequence: number;
 }
 
+export interface GroupSize {
+  workers: number;
+}
+
 export interface SampleOutcome {
   id: string;
   loss: number;
@@ -253,6 +257,7 @@ export interface WorkerMessageKinds {
   tensor: TensorChunk;
   error: WorkerError;
   packed: PackedTensors;
+  group_size: GroupSize;
 }
 
 /** Members of CoordinatorMessage.kind. */

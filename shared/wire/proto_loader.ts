@@ -26,7 +26,7 @@ export type * from './messages.js';
  * Version of the samlora.v1 protocol this build speaks (JoinRequest.protocol_version). Bumped on
  * every change to coordinator.proto; a coordinator refuses workers whose version it cannot speak.
  */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 
 /** Fully qualified service names (the `service` of a health check, the prefix of method paths). */
 export const COORDINATOR_SERVICE = 'samlora.v1.Coordinator';
