@@ -13,7 +13,7 @@ import type * as pb from '../shared/wire/messages.js';
 import type { ClientSecurity, ServerSecurity, SharedToken } from '../shared/wire/security.js';
 import { fromWireEncoding } from '../shared/wire/tensor_codec.js';
 import { WorkerRefusedError, type WorkerLogLevel, runRemoteWorker } from '../worker/grpc_worker.js';
-import type { ComputeProvider, PreparedCompute } from '../worker/session_compute.js';
+import type { ComputeProvider, GroupSizeSource, PreparedCompute } from '../worker/session_compute.js';
 import { GroupCompute } from './group_compute.js';
 
 export interface AggregatorOptions {
@@ -73,11 +73,26 @@ class HostGroup implements ComputeProvider {
   private server?: CoordinatorServer;
   private run?: { id: string; configYaml: string };
 
+  /** Told whenever the group's workers change (the session tells the coordinator: GroupSize). */
+  private readonly sizeWatchers = new Set<() => void>();
+  private readonly groupSize: GroupSizeSource;
+
   constructor(private readonly o: AggregatorOptions) {
     this.pool = new WorkerPool(1, (e) => {
       if (e.kind === 'joined') o.log?.(`group ${o.group}: worker ${e.id} joined (${e.host}, ${e.device})`);
       else if (e.kind === 'evicted') o.log?.(`group ${o.group}: worker ${e.id} left: ${e.reason}`, 'warn');
+      if (e.kind === 'joined' || e.kind === 'evicted') for (const changed of this.sizeWatchers) changed();
     });
+    const pool = this.pool;
+    this.groupSize = {
+      get size(): number {
+        return pool.size;
+      },
+      watch: (changed) => {
+        this.sizeWatchers.add(changed);
+        return () => void this.sizeWatchers.delete(changed);
+      },
+    };
     this.compute = new GroupCompute({ group: o.group, pool: this.pool, trainable: this.trainable, log: (l) => o.log?.(l, 'warn') });
   }
 
@@ -111,8 +126,11 @@ class HostGroup implements ComputeProvider {
       this.o.onListening?.(this.server.address);
     }
     // One worker of the run for the coordinator only once the group has a worker to compute with.
+    // Waiting for it may take long, while the coordinator may restart and forget this Join's id:
+    // after a wait the session joins again.
+    const waited = this.pool.size === 0;
     await this.pool.ready(signal);
-    return { loaded: fingerprint, start: () => Promise.resolve(this.compute) };
+    return { loaded: fingerprint, start: () => Promise.resolve(this.compute), groupSize: this.groupSize, ...(waited ? { joinAgain: true } : {}) };
   }
 
   close(): Promise<void> {

@@ -23,11 +23,12 @@ import { TensorReceiver } from '../shared/wire/tensor_receiver.js';
 import { SOFTWARE_VERSION } from '../shared/contract/software_version.js';
 import type { SampleTask } from '../shared/contract/worker_endpoint.js';
 import { ModelCompute } from './model_compute.js';
-import type { ComputeProvider, SessionCompute } from './session_compute.js';
+import type { ComputeProvider, PreparedCompute, SessionCompute } from './session_compute.js';
 import type { WorkerObserver } from './worker_observer.js';
 import { errorMessage } from '../shared/errors/error_message.js';
 import { wireText } from '../shared/wire/wire_text.js';
-import { backoffDelay } from './reconnect_backoff.js';
+import { coordinatorServes } from './coordinator_probe.js';
+import { BACKOFF_CAP_MS, backoffDelay } from './reconnect_backoff.js';
 
 export interface RemoteWorkerOptions {
   /** HOST:PORT of the coordinator (an aggregator's upstream). */
@@ -49,6 +50,11 @@ export interface RemoteWorkerOptions {
   group?: string;
   /** HOST:PORT of the host group's aggregator: served through it until it fails, then `address` directly. */
   aggregator?: string;
+  /**
+   * How long the aggregator may stay unreachable while the coordinator serves before the worker
+   * goes direct (default AGGREGATOR_GRACE_MS: the aggregator's longest reconnect backoff and a join).
+   */
+  aggregatorGraceMs?: number;
   /** What the sessions compute with (default: the run's model in a compute thread). */
   compute?: ComputeProvider;
 }
@@ -67,8 +73,13 @@ export class WorkerRefusedError extends Error {
 
 const JOIN_TIMEOUT_MS = 15_000;
 
-/** Failed connections in a row to the aggregator before the worker goes to the coordinator directly. */
+/**
+ * Failed connections in a row to the aggregator, while the coordinator serves, before the worker
+ * goes to the coordinator directly; and at least AGGREGATOR_GRACE_MS of them: an aggregator joins
+ * the coordinator (and opens its port) within its own reconnect backoff after the coordinator came up.
+ */
 const AGGREGATOR_ATTEMPTS = 3;
+export const AGGREGATOR_GRACE_MS = BACKOFF_CAP_MS + 5000;
 
 function unary<T>(start: (cb: grpc.requestCallback<T>) => unknown): Promise<T> {
   return new Promise<T>((resolve, reject) => start((err, v) => (err ? reject(err) : v === undefined ? reject(new Error('no reply')) : resolve(v))));
@@ -106,7 +117,15 @@ async function serveUntilDone(o: RemoteWorkerOptions, log: (l: string, level?: W
   // Through the host group's aggregator until it fails once; then straight to the coordinator
   // (demoted) for the rest of the run: its samples go back to the coordinator's queue meanwhile.
   let viaAggregator = o.aggregator !== undefined;
+  // Failed connections to the aggregator while the coordinator served, and since when.
   let aggregatorFailures = 0;
+  let aggregatorDownSince: number | undefined;
+  const sleep = (ms: number): Promise<void> =>
+    new Promise<void>((resolve) => {
+      const onAbort = (): void => (clearTimeout(t), resolve());
+      const t = setTimeout(() => (o.signal?.removeEventListener('abort', onAbort), resolve()), ms);
+      o.signal?.addEventListener('abort', onAbort, { once: true });
+    });
   const demote = (why: string): void => {
     viaAggregator = false;
     attempts = 0;
@@ -122,6 +141,7 @@ async function serveUntilDone(o: RemoteWorkerOptions, log: (l: string, level?: W
       const end = await oneConnection(o, address, log, compute);
       if (end.kind === 'complete' || end.kind === 'aborted') return;
       aggregatorFailures = 0;
+      aggregatorDownSince = undefined;
       // The coordinator was there: a new series of attempts begins.
       attempts = 0;
       unreachableSince = undefined;
@@ -135,38 +155,45 @@ async function serveUntilDone(o: RemoteWorkerOptions, log: (l: string, level?: W
       if (o.signal?.aborted) return;
       if (err instanceof WorkerRefusedError) throw err;
       if (isRefusal(err)) throw new WorkerRefusedError(wireText((err as grpc.ServiceError).details || String(err)));
+      let target = address;
       if (viaAggregator) {
-        // An aggregator not up yet (started with its workers) gets a few tries (not counted against
-        // --connect-attempts); then it counts as dead.
-        if (++aggregatorFailures >= AGGREGATOR_ATTEMPTS) {
-          demote(`the aggregator ${address} failed ${aggregatorFailures} times (${errorMessage(err)})`);
+        if (await coordinatorServes(o.address, { ...(o.security ? { security: o.security } : {}), ...(o.token ? { token: o.token } : {}) })) {
+          if (o.signal?.aborted) return;
+          // The coordinator serves, so the aggregator should join it and listen soon: a few tries
+          // over at least the grace (not counted against --connect-attempts); then it counts as dead.
+          attempts = 0;
+          unreachableSince = undefined;
+          aggregatorDownSince ??= attemptStarted;
+          const graceLeft = aggregatorDownSince + (o.aggregatorGraceMs ?? AGGREGATOR_GRACE_MS) - Date.now();
+          if (++aggregatorFailures >= AGGREGATOR_ATTEMPTS && graceLeft <= 0) {
+            demote(`the aggregator ${address} failed ${aggregatorFailures} times while the coordinator served (${errorMessage(err)})`);
+            continue;
+          }
+          wait = Math.min(backoffDelay(aggregatorFailures), Math.max(0, graceLeft));
+          log(`connection to the aggregator ${address} failed (${errorMessage(err)}); retrying in ${(wait / 1000).toFixed(1)} s`, 'warn');
+          await sleep(wait);
           continue;
         }
-        wait = backoffDelay(aggregatorFailures);
-        log(`connection to the aggregator ${address} failed (${errorMessage(err)}); retrying in ${(wait / 1000).toFixed(1)} s`, 'warn');
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, wait);
-          o.signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
-        });
-        continue;
+        // The coordinator does not serve either (it prepares the run or restarts): the aggregator
+        // cannot be up before it. Wait as for the coordinator (--connect-attempts, --give-up-after).
+        aggregatorFailures = 0;
+        aggregatorDownSince = undefined;
+        target = `the aggregator ${address} (and the coordinator ${o.address})`;
       }
       attempts++;
       if (o.maxAttempts !== undefined && attempts >= o.maxAttempts) throw err;
       unreachableSince ??= attemptStarted;
       if (o.giveUpAfterMs !== undefined && Date.now() - unreachableSince >= o.giveUpAfterMs) {
         throw new CoordinatorUnreachableError(
-          `no coordinator at ${address} for ${((Date.now() - unreachableSince) / 1000).toFixed(0)} s (${attempts} attempts; last: ${errorMessage(err)}); giving up`,
+          `no coordinator at ${o.address} for ${((Date.now() - unreachableSince) / 1000).toFixed(0)} s (${attempts} attempts; last: ${errorMessage(err)}); giving up`,
         );
       }
       wait = backoffDelay(attempts);
       // The last attempt comes when --give-up-after runs out, not a whole backoff later.
       if (o.giveUpAfterMs !== undefined) wait = Math.min(wait, Math.max(0, unreachableSince + o.giveUpAfterMs - Date.now()));
-      log(`connection to ${address} failed (${errorMessage(err)}); retrying in ${(wait / 1000).toFixed(1)} s`, 'warn');
+      log(`connection to ${target} failed (${errorMessage(err)}); retrying in ${(wait / 1000).toFixed(1)} s`, 'warn');
     }
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, wait);
-      o.signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
-    });
+    await sleep(wait);
   }
 }
 
@@ -176,7 +203,7 @@ async function oneConnection(o: RemoteWorkerOptions, address: string, log: (l: s
   const sec = await clientSecurity(o.security ?? { mode: 'insecure' }, o.token);
   const client: CoordinatorClient = new protos.coordinator.Client(address, sec.credentials, { ...channelLimitOptions(), ...clientFlowControlOptions(), ...sec.options });
   try {
-    const reply = await unary<pb.JoinReply>((cb) =>
+    const join = (): Promise<pb.JoinReply> => unary<pb.JoinReply>((cb) =>
       client.Join(
         {
           protocol_version: PROTOCOL_VERSION,
@@ -194,9 +221,15 @@ async function oneConnection(o: RemoteWorkerOptions, address: string, log: (l: s
         cb,
       ),
     );
-    o.onJoined?.({ runId: reply.run_id, workerId: reply.worker_id });
-    const prepared = await provider.prepare(reply, address, log, o.signal);
-    return await serveSession(client, prepared.start, reply, prepared.loaded, log, o.signal, o.observer);
+    let reply: pb.JoinReply;
+    let prepared: PreparedCompute;
+    do {
+      if (o.signal?.aborted) return { kind: 'aborted' };
+      reply = await join();
+      o.onJoined?.({ runId: reply.run_id, workerId: reply.worker_id });
+      prepared = await provider.prepare(reply, address, log, o.signal);
+    } while (prepared.joinAgain);
+    return await serveSession(client, prepared, reply, log, o.signal, o.observer);
   } finally {
     client.close();
   }
@@ -204,9 +237,8 @@ async function oneConnection(o: RemoteWorkerOptions, address: string, log: (l: s
 
 async function serveSession(
   client: CoordinatorClient,
-  startCompute: () => Promise<SessionCompute>,
+  prepared: PreparedCompute,
   reply: pb.JoinReply,
-  loaded: pb.ModelFingerprint,
   log: (l: string, level?: WorkerLogLevel) => void,
   signal?: AbortSignal,
   observer?: WorkerObserver,
@@ -260,8 +292,20 @@ async function serveSession(
     switch (m.kind) {
       case 'welcome':
         welcomed = true;
-        compute = await startCompute();
+        compute = await prepared.start();
         observer?.connected?.(reply.worker_id);
+        if (prepared.groupSize) {
+          // Written at once like a heartbeat (it may come between a header and its data).
+          const source = prepared.groupSize;
+          let told = -1;
+          const tell = (): void => {
+            if (source.size === told || closed.signal.aborted) return;
+            told = source.size;
+            call.write({ group_size: { workers: told } });
+          };
+          unwatch = source.watch(tell);
+          tell();
+        }
         return;
       case 'weights':
         weights = new TensorReceiver(m.weights.tensors);
@@ -351,10 +395,13 @@ async function serveSession(
   let stopped: SessionEnd | undefined;
   const ended = (): SessionEnd => (signal?.aborted ? { kind: 'aborted' } : (stopped ?? { kind: 'lost' }));
 
-  call.write({ hello: { worker_id: reply.worker_id, loaded } });
+  // Stops telling the coordinator the group's size (an aggregator), once the session ends.
+  let unwatch = (): void => undefined;
+  call.write({ hello: { worker_id: reply.worker_id, loaded: prepared.loaded } });
   return new Promise<SessionEnd>((resolve, reject) => {
     const finish = (outcome: SessionEnd | Error): void => {
       clearInterval(heartbeat);
+      unwatch();
       closed.abort(new Error('the session ended'));
       observer?.disconnected?.();
       if (outcome instanceof Error) reject(outcome);
