@@ -70,7 +70,8 @@ async function run(name: string, config: string, groups: Record<string, number>,
       configPath: config,
       runDir: path.join(tmp, name),
       listen: '127.0.0.1:0',
-      minWorkers: aggregated ? Object.keys(groups).length : total,
+      // The aggregators' workers count (GroupSize): the same minimum as direct.
+      minWorkers: total,
       deadlineMs: 60_000,
       // No grace for returning workers after the end: every worker here is there at the end.
       completionGraceMs: 0,
@@ -244,7 +245,7 @@ describe('host groups', () => {
     }
   });
 
-  it('a worker whose aggregator cannot be reached goes to the coordinator after 3 tries', { timeout: 120_000 }, async () => {
+  it('a worker whose aggregator cannot be reached while the coordinator serves goes to the coordinator after 3 tries', { timeout: 120_000 }, async () => {
     const config = await tinyRunConfig(path.join(tmp, 'unreachable'), { train: 4, batch: 2, epochs: 1 });
     // A port nobody listens on: bound, then closed.
     const closed = await new Promise<number>((resolve) => {
@@ -266,8 +267,9 @@ describe('host groups', () => {
         completionGraceMs: 0,
         token,
         onListening: (address) => {
-          // maxAttempts 1: the aggregator's tries do not count against it.
-          worker = runRemoteWorker({ address, aggregator: `127.0.0.1:${closed}`, token, runtime: { intraOpThreads: 1 }, signal: stop.signal, maxAttempts: 1, log: (l) => logs.push(l) });
+          // maxAttempts 1: the aggregator's tries do not count against it (the coordinator serves).
+          // No grace: the test needs not wait for an aggregator's backoff.
+          worker = runRemoteWorker({ address, aggregator: `127.0.0.1:${closed}`, aggregatorGraceMs: 0, token, runtime: { intraOpThreads: 1 }, signal: stop.signal, maxAttempts: 1, log: (l) => logs.push(l) });
         },
       });
       assert.equal(summary.status, 'completed', logs.join('\n'));
