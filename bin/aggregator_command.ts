@@ -18,7 +18,7 @@ const USAGE = `usage: sam-lora aggregator --coordinator HOST:PORT --listen HOST:
 
   Serves one host group (normally the workers of one node): the group's workers connect to it with
   \`sam-lora worker --aggregator HOST:PORT --coordinator ...\`; the coordinator sees it as one worker
-  carrying the group's shares. Per step it receives one weights version and sends one gradient sum
+  carrying the group's shares, and counts the group's workers for --min-workers. Per step it receives one weights version and sends one gradient sum
   (added exactly as the coordinator adds a group's gradients: same weights as without it), so the
   coordinator's traffic grows with the groups, not the workers. A worker that fails is evicted from
   the group and its samples go to the group's others; when the aggregator stops or dies, its workers

@@ -35,7 +35,8 @@ const USAGE = `usage: sam-lora coordinator --listen HOST:PORT [--config FILE] [-
                            jobs that get restarted: Kubernetes, Slurm --requeue). With either, a run
                            whose summary.json says it completed is not trained again: its results
                            are printed and the command exits 0.
-  --min-workers N          train only while at least N workers are connected and free to take a share (default 1)
+  --min-workers N          train only while at least N workers are connected and free to take a share (default 1);
+                           a host group's aggregator counts as the workers it serves
   --token-file FILE        shared secret every call must carry (default: $${TOKEN_ENV_VAR} when set);
                            without a token any client that reaches the port can join
   --tls-cert F --tls-key F serve over TLS; add --tls-client-ca F to require client certificates (mutual TLS)

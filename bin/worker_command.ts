@@ -38,8 +38,9 @@ const USAGE = `usage: sam-lora worker --coordinator HOST:PORT (--gpu N | --devic
                            whether or not an aggregator serves them (README "Host groups")
   --aggregator HOST:PORT   go through the host group's aggregator (sam-lora aggregator): one gradient
                            sum and one weights download per group and step at the coordinator. When the
-                           aggregator stops, dies or cannot be reached (3 tries), the worker connects
-                           to --coordinator directly for the rest of the run
+                           aggregator stops, dies or cannot be reached while the coordinator serves (3 tries
+                           over 15 s), the worker connects to --coordinator directly for the rest of the
+                           run; while the coordinator is not up either, it waits as for the coordinator
   --token-file FILE        file holding the run's shared secret (the whole file; a trailing newline
                            is ignored), sent to the coordinator to be admitted; keep it readable by
                            you only.

@@ -259,14 +259,14 @@ describe('Slurm batch script', () => {
     assert.match(r.stderr, /readable by you only/);
   });
 
-  it('HOST_GROUPS=1: an aggregator per node, the workers through it, the coordinator waiting for one per node', () => {
+  it('HOST_GROUPS=1: an aggregator per node, the workers through it, the coordinator waiting for every worker', () => {
     const dir = path.join(tmp, 'slurm-groups');
     mkdirSync(dir);
     const r = spawnSync('bash', [SBATCH], { encoding: 'utf8', env: env(dir, { HOST_GROUPS: '1', SLURM_JOB_NUM_NODES: '1', SLURM_NTASKS: '4' }), timeout: 30_000 });
     assert.equal(r.status, 0, r.stderr);
     const c = calls(dir);
     const token = `${dir}/home/.config/sam-lora/token`;
-    assert.match(c.find((l) => l.startsWith('sam-lora coordinator'))!, /--min-workers 1 /);
+    assert.match(c.find((l) => l.startsWith('sam-lora coordinator'))!, /--min-workers 4 /, 'the aggregators\' workers count');
     assert.ok(c.includes(`sam-lora aggregator --coordinator node1:21234 --listen 127.0.0.1:21236 --token-file ${token}`), c.join('\n'));
     assert.ok(c.includes(`sam-lora worker --coordinator node1:21234 --aggregator 127.0.0.1:21236 --gpu 0 --token-file ${token}`), c.join('\n'));
   });

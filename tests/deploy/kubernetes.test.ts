@@ -5,14 +5,13 @@
 // ConfigMap and PVC referenced exists, every Secret is documented as user-provided; the training
 // config loads; the worker count is set in one place. Host groups (components/host-groups): one
 // aggregator per GPU node, reached over a node-local Service, its workers in the group of their node,
-// the token and (with components/tls) TLS on the new links, the coordinator counting groups. Where
+// the token and (with components/tls) TLS on the new links, the coordinator left as it is. Where
 // kubectl is installed, its kustomize renders the base, the storage and every component, and the
 // rendered output is checked too.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { KUBECTL_KUSTOMIZE, skipWithout } from '../helpers/required_tool.js';
@@ -402,51 +401,12 @@ describe('Kubernetes manifests', () => {
     assert.equal(update?.rollingUpdate?.maxUnavailable, '100%', 'all replaced at once for a new run');
   });
 
-  it('host-groups component: the coordinator counts groups (--min-workers from sam-lora-run groups, at most workers)', () => {
-    const c = container(withComponent(base, HOST_GROUPS), COORD);
-    assert.deepEqual(envOf(c, flagValue(c.args ?? [], '--min-workers'), '--min-workers').valueFrom?.configMapKeyRef, { name: 'sam-lora-run', key: 'groups' });
-    const { groups, workers } = literals('sam-lora-run');
-    assert.ok(Number.isInteger(Number(groups)) && Number(groups) >= 1 && Number(groups) <= Number(workers), `groups=${groups}, workers=${workers}`);
-    assert.deepEqual(argv(c).filter((x) => x.startsWith('--')), argv(container(base, COORD)).filter((x) => x.startsWith('--')), 'only the value changes');
-  });
-
-  it('host-groups component: a worker starts once its aggregator listens (init container on the Services\' ports); the wait works', async () => {
+  it('host-groups component: the coordinator is left as it is (--min-workers = workers: it counts the workers behind each aggregator); workers need no wait', () => {
     const docs = withComponent(base, HOST_GROUPS);
-    const init = podSpec(find(docs, 'Job', WORKER))!.initContainers ?? [];
-    assert.equal(init.length, 1);
-    assert.deepEqual(init[0]!.command, ['bash', '-c']);
-    const script = init[0]!.args![0]!;
-    const dialled = [...script.matchAll(/listens ([\w-]+) (\d+)/g)].map((m) => `${m[1]}:${m[2]}`).sort();
-    assert.deepEqual(dialled, [`${AGG}:${servicePort(docs, AGG, 'grpc').port}`, `${COORD}:${servicePort(docs, COORD, 'grpc').port}`]);
-    const bash = (text: string): { status: number | null; stdout: string } => {
-      const r = spawnSync('bash', ['-c', text], { encoding: 'utf8', timeout: 30_000 });
-      return { status: r.status, stdout: r.stdout };
-    };
-    assert.equal(spawnSync('bash', ['-n', '-c', script]).status, 0, 'valid bash');
-    // Against local stand-ins: an aggregator that listens lets the worker start at once...
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const open = (server.address() as { port: number }).port;
-    const closed = await new Promise<number>((resolve) => {
-      const s2 = createServer().listen(0, '127.0.0.1', () => {
-        const p = (s2.address() as { port: number }).port;
-        s2.close(() => resolve(p));
-      });
-    });
-    try {
-      const local = (aggPort: number): string => script.replace(new RegExp(`listens ${AGG} \\d+`), `listens 127.0.0.1 ${aggPort}`).replace(new RegExp(`listens ${COORD} \\d+`), `listens 127.0.0.1 ${closed}`);
-      const started = Date.now();
-      const up = bash(local(open));
-      assert.equal(up.status, 0);
-      assert.equal(up.stdout, '', 'the aggregator was found');
-      assert.ok(Date.now() - started < 10_000, 'no wait when the aggregator listens');
-      // ...and past the wait's bound (bash's SECONDS set forward) it starts anyway, saying it goes direct.
-      const late = bash(`SECONDS=100000\n${local(closed)}`);
-      assert.equal(late.status, 0, 'the worker still starts (and connects directly)');
-      assert.match(late.stdout, /no aggregator/);
-    } finally {
-      server.close();
-    }
+    assert.deepEqual(container(docs, COORD), container(base, COORD), 'the coordinator is not patched');
+    assert.equal(literals('sam-lora-run').groups, undefined, 'no `groups` setting: the workers count');
+    // A worker waits for the coordinator while it prepares (the aggregator cannot be up before it), so no init container.
+    assert.deepEqual(podSpec(find(docs, 'Job', WORKER))!.initContainers, podSpec(find(base, 'Job', WORKER))!.initContainers);
   });
 
   it('TLS with host groups (in the documented order): the aggregators serve TLS with the mounted certificate and trust ca.crt; probes become TCP checks', () => {
@@ -540,7 +500,6 @@ describe('Kubernetes manifests rendered by kustomize', { skip: skipWithout(kubec
       for (const job of [COORD, WORKER]) assert.deepEqual(container(docs, job).args, container(byHand, job).args, `${what}: ${job} args`);
       if (byHand.some((d) => d.kind === 'DaemonSet')) {
         assert.deepEqual(container(docs, AGG, 'DaemonSet').args, container(byHand, AGG, 'DaemonSet').args, `${what}: aggregator args`);
-        assert.deepEqual(podSpec(find(docs, 'Job', WORKER))!.initContainers, podSpec(find(byHand, 'Job', WORKER))!.initContainers, `${what}: the workers' wait`);
       }
       assert.deepEqual(
         docs.map((d) => d.kind).sort(),
