@@ -37,7 +37,7 @@ test('loads both services with the expected methods and streaming kinds, once', 
   assert.equal(h.Check.path, `/${HEALTH_SERVICE}/Check`);
   assert.deepEqual([h.Watch.requestStream, h.Watch.responseStream], [false, true]);
   assert.equal(typeof protos.coordinator.Client, 'function');
-  assert.equal(PROTOCOL_VERSION, 4, '4 since Capabilities.group (host groups); 3 since Stop.kind (a version 2 worker takes every Stop for the end of the run)');
+  assert.equal(PROTOCOL_VERSION, 5, '5 since GroupSize (a version 4 aggregator would count as one worker for --min-workers); 4 since Capabilities.group (host groups); 3 since Stop.kind (a version 2 worker takes every Stop for the end of the run)');
 });
 
 test('a missing proto directory is a clear ProtoLoadError', () => {
