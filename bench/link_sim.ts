@@ -95,7 +95,7 @@ async function check(stepMs: number, steps: number, shaped: SimLinks): Promise<v
   for (const groups of [8, 2, 1]) {
     const real = await realRun(groups, steps, stepMs);
     const mode: SimMode = groups < 8 ? 'aggregators' : 'direct';
-    const spec = (links: SimLinks): SimSpec => ({ hosts: groups, gpusPerHost: 8 / groups, mode, shapes, stepMs, links });
+    const spec = (links: SimLinks): SimSpec => ({ hosts: groups, gpusPerHost: 8 / groups, mode, shapes, stepMs, links, lean: false });
     const plain = summary(await simulate(spec({ ...shaped, gbps: null }), { steps, adam: false }), stepMs);
     const linked = summary(await simulate(spec(shaped), { steps, adam: false }), stepMs);
     const line = {
@@ -118,17 +118,20 @@ async function check(stepMs: number, steps: number, shaped: SimLinks): Promise<v
 
 async function scale(o: { stepMs: number; steps: number; links: SimLinks; rank: number; decoderParams: number; clusters: [number, number][]; maxDirect: number }): Promise<void> {
   const shapes = shapesOf(o.rank, o.decoderParams);
-  const run = async (hosts: number, gpus: number, mode: SimMode): Promise<Record<string, number | null>> =>
-    summary(await simulate({ hosts, gpusPerHost: gpus, mode, shapes, stepMs: o.stepMs, links: o.links }, { steps: o.steps, adam: true }), o.stepMs);
+  const run = async (hosts: number, gpus: number, mode: SimMode, lean: boolean): Promise<Record<string, number | null>> =>
+    summary(await simulate({ hosts, gpusPerHost: gpus, mode, shapes, stepMs: o.stepMs, links: o.links, lean }, { steps: o.steps, adam: true }), o.stepMs);
   const common = { bench: 'link_sim', kind: 'scale', rank: o.rank, decoder_params: o.decoderParams, link_gbps: o.links.gbps, latency_ms: o.links.latencyMs, loopback_gbps: o.links.loopbackGbps, gpu_step_s: o.stepMs / 1000, steps: o.steps };
+  // One endpoint's own work (a real worker client, direct) over its lean stand-in's.
+  const ownReal = await run(1, 1, 'direct', false);
+  const ownLean = await run(1, 1, 'direct', true);
   for (const gpus of [...new Set(o.clusters.map(([, g]) => g))]) {
-    // Host groups: one host's own level, and the coordinator's level for 1 and H hosts.
-    const hostLevel = await run(1, gpus, 'aggregators');
-    const coordinatorOne = await run(1, gpus, 'host_endpoints');
+    // Host groups: one host's own level (real aggregator, real worker clients), the coordinator's level for 1 host.
+    const hostLevel = await run(1, gpus, 'aggregators', false);
+    const coordinatorOne = await run(1, gpus, 'host_endpoints', true);
     // Direct: measured where the endpoints are few enough, extrapolated on the line through the two largest measured.
-    const direct: { endpoints: number; r: Record<string, number | null> }[] = [{ endpoints: gpus, r: await run(1, gpus, 'direct') }];
+    const direct: { endpoints: number; r: Record<string, number | null> }[] = [{ endpoints: gpus, r: await run(1, gpus, 'direct', true) }];
     for (const [hosts] of o.clusters.filter(([, g]) => g === gpus)) {
-      const coordinatorLevel = hosts === 1 ? coordinatorOne : await run(hosts, gpus, 'host_endpoints');
+      const coordinatorLevel = hosts === 1 ? coordinatorOne : await run(hosts, gpus, 'host_endpoints', true);
       const grouped = coordinatorLevel.step_overhead_s! + hostLevel.step_overhead_s! - coordinatorOne.step_overhead_s!;
       process.stdout.write(
         `${JSON.stringify({
@@ -136,7 +139,7 @@ async function scale(o: { stepMs: number; steps: number; links: SimLinks; rank: 
           hosts,
           gpus_per_host: gpus,
           grouped: true,
-          method: `measured: coordinator level with ${hosts} stand-in host endpoints + one host's level (its real aggregator and ${gpus} worker clients) - coordinator level with 1 endpoint`,
+          method: `measured: coordinator level (${hosts} lean host endpoints) + one host's level (its real aggregator and ${gpus} real worker clients, serialized on this host: an upper bound) - coordinator level of 1 host`,
           coordinator_bytes_in_per_step: coordinatorLevel.coordinator_bytes_in_per_step,
           coordinator_bytes_out_per_step: coordinatorLevel.coordinator_bytes_out_per_step,
           step_overhead_s: grouped,
@@ -145,17 +148,26 @@ async function scale(o: { stepMs: number; steps: number; links: SimLinks; rank: 
         })}\n`,
       );
       const endpoints = hosts * gpus;
+      const own = ownReal.step_overhead_s! - ownLean.step_overhead_s!;
       let line: Record<string, unknown>;
       if (endpoints <= o.maxDirect) {
-        const r = endpoints === gpus ? direct[0]!.r : await run(hosts, gpus, 'direct');
+        const r = endpoints === gpus ? direct[0]!.r : await run(hosts, gpus, 'direct', true);
         if (endpoints !== gpus) direct.push({ endpoints, r });
-        line = { method: `measured: coordinator level with ${endpoints} worker endpoints on ${hosts} host NIC(s)`, ...r };
+        const overhead = r.step_overhead_s! + own;
+        line = {
+          method: `measured: coordinator level (${endpoints} lean worker endpoints on ${hosts} host NIC(s)) + one real worker client's own work (1 real - 1 lean endpoint)`,
+          coordinator_bytes_in_per_step: r.coordinator_bytes_in_per_step,
+          coordinator_bytes_out_per_step: r.coordinator_bytes_out_per_step,
+          step_overhead_s: overhead,
+          overhead_ratio: overhead / (o.stepMs / 1000),
+          levels: { coordinator: r, one_real_worker: ownReal, one_lean_worker: ownLean },
+        };
       } else {
         const [a, b] = direct.slice(-2) as [(typeof direct)[number], (typeof direct)[number]];
-        const at = (k: keyof Record<string, number | null>): number => a.r[k]! + ((b.r[k]! - a.r[k]!) * (endpoints - a.endpoints)) / (b.endpoints - a.endpoints);
-        const overhead = at('step_overhead_s');
+        const at = (k: string): number => a.r[k]! + ((b.r[k]! - a.r[k]!) * (endpoints - a.endpoints)) / (b.endpoints - a.endpoints);
+        const overhead = at('step_overhead_s') + own;
         line = {
-          method: `extrapolated: on the line through the measured ${a.endpoints} and ${b.endpoints} endpoints (--max-direct-endpoints ${o.maxDirect})`,
+          method: `extrapolated: coordinator level on the line through the measured ${a.endpoints} and ${b.endpoints} lean endpoints (--max-direct-endpoints ${o.maxDirect}) + one real worker client's own work`,
           coordinator_bytes_in_per_step: Math.round(at('coordinator_bytes_in_per_step')),
           coordinator_bytes_out_per_step: Math.round(at('coordinator_bytes_out_per_step')),
           step_overhead_s: overhead,

@@ -5,6 +5,7 @@
 // (runRemoteWorker with bench/stand_in_compute.ts). Everything here shares this one thread: work
 // that runs in parallel on a cluster's hosts (the workers' decoding and encoding) is serialized.
 
+import { setMaxListeners } from 'node:events';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { runAggregator } from '../aggregator/run_aggregator.js';
@@ -13,6 +14,7 @@ import { runRemoteWorker } from '../worker/grpc_worker.js';
 import { type LinkShape, type ShapedProxy, TokenBucket, startShapedProxy } from './shaped_link.js';
 import { type ClusterMessage, type CoordinatorCommand, type SimSpec, simTensors } from './sim_spec.js';
 import { StandInCompute } from './stand_in_compute.js';
+import { SharedGradient, runLeanEndpoint } from './lean_endpoint.js';
 
 export interface ClusterData {
   spec: SimSpec;
@@ -36,6 +38,12 @@ async function runCluster({ spec, coordinator }: ClusterData, post: (m: ClusterM
   const grads = simTensors(spec.shapes, 1);
   const running: Promise<void>[] = [];
   const hashes = new Map<number, string>();
+  const gradient = new SharedGradient(spec.shapes, grads);
+  // An endpoint of the coordinator: lean, or the real client with a stand-in GPU.
+  const endpoint = (address: string, group: string, workers?: number): void => {
+    if (!spec.lean) return worker(address, group, workers);
+    running.push(runLeanEndpoint({ address, group, stepMs: spec.stepMs, gradient, ...(workers !== undefined ? { workers } : {}) }));
+  };
   const worker = (address: string, group: string, workers?: number): void => {
     const compute = new StandInCompute({ stepMs: spec.stepMs, grads, hashes, ...(workers !== undefined ? { workers } : {}) });
     const log = process.env.BENCH_DEBUG ? (line: string) => process.stderr.write(`worker of ${group}: ${line}\n`) : undefined;
@@ -54,8 +62,8 @@ async function runCluster({ spec, coordinator }: ClusterData, post: (m: ClusterM
     const group = `h${h}`;
     const hostNic = nic();
     const upstream = await via(coordinator, { up: [hostNic.out, coordinatorNic.in], down: [coordinatorNic.out, hostNic.in], latencyMs: spec.links.latencyMs });
-    if (spec.mode === 'direct') for (let g = 0; g < spec.gpusPerHost; g++) worker(upstream, group);
-    else if (spec.mode === 'host_endpoints') worker(upstream, group, spec.gpusPerHost);
+    if (spec.mode === 'direct') for (let g = 0; g < spec.gpusPerHost; g++) endpoint(upstream, group);
+    else if (spec.mode === 'host_endpoints') endpoint(upstream, group, spec.gpusPerHost);
     else {
       const loopback = { up: [new TokenBucket(bps(spec.links.loopbackGbps))], down: [new TokenBucket(bps(spec.links.loopbackGbps))], latencyMs: 0 };
       let listening!: (address: string) => void;
@@ -116,6 +124,8 @@ async function* commandsOf(port: NonNullable<typeof parentPort>): AsyncIterable<
 if (!isMainThread && parentPort) {
   const port = parentPort;
   const stop = new AbortController();
+  // Every endpoint listens for it (one per connection attempt).
+  setMaxListeners(0, stop.signal);
   runCluster(workerData as ClusterData, (m) => port.postMessage(m), commandsOf(port), stop).then(
     () => port.close(),
     (err: unknown) => {

@@ -28,6 +28,12 @@ export interface SimSpec {
   /** Simulated GPU time of a step (ms). */
   stepMs: number;
   links: SimLinks;
+  /**
+   * The coordinator's endpoints (direct, host_endpoints) are lean stand-ins (bench/lean_endpoint.ts:
+   * no decoding, one shared encoded gradient) instead of the real worker client: the coordinator's
+   * level alone, without the endpoints' own work serialized on this host's cores.
+   */
+  lean: boolean;
 }
 
 /** Endpoints the coordinator talks to. */
