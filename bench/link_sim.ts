@@ -76,6 +76,7 @@ function summary(r: SimResult, stepMs: number): Record<string, number | null> {
     coordinator_thread_busy: r.coordinatorThreadBusy,
     cluster_thread_busy: r.clusterThreadBusy,
     process_cpu_s_per_step: r.processCpuSPerStep,
+    coordinator_thread_cpu_s_per_step: r.coordinatorThreadCpuSPerStep,
   };
 }
 
@@ -120,6 +121,8 @@ async function scale(o: { stepMs: number; steps: number; links: SimLinks; rank: 
   const shapes = shapesOf(o.rank, o.decoderParams);
   const run = async (hosts: number, gpus: number, mode: SimMode, lean: boolean): Promise<Record<string, number | null>> =>
     summary(await simulate({ hosts, gpusPerHost: gpus, mode, shapes, stepMs: o.stepMs, links: o.links, lean }, { steps: o.steps, adam: true }), o.stepMs);
+  // The coordinator NIC's time for a step's bytes in one direction: arithmetic, the floor under any measurement.
+  const linkS = (bytes: number | null): number => ((bytes ?? 0) * 8) / ((o.links.gbps ?? Number.POSITIVE_INFINITY) * 1e9);
   const common = { bench: 'link_sim', kind: 'scale', rank: o.rank, decoder_params: o.decoderParams, link_gbps: o.links.gbps, latency_ms: o.links.latencyMs, loopback_gbps: o.links.loopbackGbps, gpu_step_s: o.stepMs / 1000, steps: o.steps };
   // One endpoint's own work (a real worker client, direct) over its lean stand-in's.
   const ownReal = await run(1, 1, 'direct', false);
@@ -142,6 +145,8 @@ async function scale(o: { stepMs: number; steps: number; links: SimLinks; rank: 
           method: `measured: coordinator level (${hosts} lean host endpoints) + one host's level (its real aggregator and ${gpus} real worker clients, serialized on this host: an upper bound) - coordinator level of 1 host`,
           coordinator_bytes_in_per_step: coordinatorLevel.coordinator_bytes_in_per_step,
           coordinator_bytes_out_per_step: coordinatorLevel.coordinator_bytes_out_per_step,
+          coordinator_link_s_each_way: linkS(coordinatorLevel.coordinator_bytes_in_per_step),
+          coordinator_thread_cpu_s_per_step: coordinatorLevel.coordinator_thread_cpu_s_per_step,
           step_overhead_s: grouped,
           overhead_ratio: grouped / (o.stepMs / 1000),
           levels: { coordinator: coordinatorLevel, host: hostLevel, coordinator_one_host: coordinatorOne },
@@ -158,6 +163,8 @@ async function scale(o: { stepMs: number; steps: number; links: SimLinks; rank: 
           method: `measured: coordinator level (${endpoints} lean worker endpoints on ${hosts} host NIC(s)) + one real worker client's own work (1 real - 1 lean endpoint)`,
           coordinator_bytes_in_per_step: r.coordinator_bytes_in_per_step,
           coordinator_bytes_out_per_step: r.coordinator_bytes_out_per_step,
+          coordinator_link_s_each_way: linkS(r.coordinator_bytes_in_per_step),
+          coordinator_thread_cpu_s_per_step: r.coordinator_thread_cpu_s_per_step,
           step_overhead_s: overhead,
           overhead_ratio: overhead / (o.stepMs / 1000),
           levels: { coordinator: r, one_real_worker: ownReal, one_lean_worker: ownLean },
@@ -170,6 +177,8 @@ async function scale(o: { stepMs: number; steps: number; links: SimLinks; rank: 
           method: `extrapolated: coordinator level on the line through the measured ${a.endpoints} and ${b.endpoints} lean endpoints (--max-direct-endpoints ${o.maxDirect}) + one real worker client's own work`,
           coordinator_bytes_in_per_step: Math.round(at('coordinator_bytes_in_per_step')),
           coordinator_bytes_out_per_step: Math.round(at('coordinator_bytes_out_per_step')),
+          coordinator_link_s_each_way: linkS(at('coordinator_bytes_in_per_step')),
+          coordinator_thread_cpu_s_per_step: at('coordinator_thread_cpu_s_per_step'),
           step_overhead_s: overhead,
           overhead_ratio: overhead / (o.stepMs / 1000),
         };

@@ -4,6 +4,7 @@
 // group's gradients folded first, the sliced reduction, Adam), timed per step. The cluster (links,
 // aggregators, stand-in GPUs) runs in another thread (bench/sim_cluster.ts).
 
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { CoordinatorServer } from '../coordinator/grpc/coordinator_server.js';
@@ -50,7 +51,24 @@ export interface SimResult {
   clusterThreadBusy: number;
   /** CPU seconds of the whole process (both threads) per measured step. */
   processCpuSPerStep: number;
+  /** CPU seconds of the coordinator's thread alone per measured step (Linux: /proc; null elsewhere). */
+  coordinatorThreadCpuSPerStep: number | null;
 }
+
+/** CPU seconds of this process's main thread so far, from /proc (its thread id is the process id); null where there is none. */
+function mainThreadCpuSeconds(): number | null {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    // Fields after the command name (in parentheses, which may hold spaces): utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return null;
+  }
+}
+
+/** USER_HZ: /proc counts CPU time in these ticks (100 on every Linux this runs on). */
+const CLOCK_TICKS_PER_SECOND = 100;
 
 /** Runs `spec` for one warm-up and `o.steps` measured steps. */
 export async function simulate(spec: SimSpec, o: SimOptions): Promise<SimResult> {
@@ -80,12 +98,14 @@ export async function simulate(spec: SimSpec, o: SimOptions): Promise<SimResult>
     let buffers: Map<string, Float32Array> | undefined;
     const steps: SimStep[] = [];
     let cpu0 = process.cpuUsage();
+    let mainCpu0 = mainThreadCpuSeconds();
     let elu = performance.eventLoopUtilization();
     for (let step = 0; step <= o.steps; step++) {
       if (step === 1) {
         // Step 0 warmed up connections, JIT and buffers.
         command({ kind: 'measure_from_now' });
         cpu0 = process.cpuUsage();
+        mainCpu0 = mainThreadCpuSeconds();
         elu = performance.eventLoopUtilization();
       }
       const wire0 = await counters();
@@ -128,6 +148,7 @@ export async function simulate(spec: SimSpec, o: SimOptions): Promise<SimResult>
       });
     }
     const cpu = process.cpuUsage(cpu0);
+    const mainCpu1 = mainThreadCpuSeconds();
     const coordinatorThreadBusy = performance.eventLoopUtilization(elu).utilization;
     command({ kind: 'stop' });
     await server.stop(true);
@@ -138,6 +159,7 @@ export async function simulate(spec: SimSpec, o: SimOptions): Promise<SimResult>
       coordinatorThreadBusy,
       clusterThreadBusy: done.kind === 'done' ? done.eventLoopUtilization : Number.NaN,
       processCpuSPerStep: (cpu.user + cpu.system) / 1e6 / o.steps,
+      coordinatorThreadCpuSPerStep: mainCpu0 !== null && mainCpu1 !== null ? (mainCpu1 - mainCpu0) / o.steps : null,
     };
   } finally {
     clearTimeout(deadline);
