@@ -9,26 +9,29 @@
 // as on their own host; the aggregators' and the workers' protocol code; every byte of every
 // message, over real TCP. What is modelled: the GPUs (a timer), the links (token buckets at --gbps
 // per NIC and --loopback-gbps inside a host, --latency-ms one way). What is extrapolated: this host
-// has 2 cores, so 64 hosts' CPU work cannot run in parallel here in real time. Hence:
-//  - host groups, H hosts: overhead = coordinator level(H) + host level - coordinator level(1).
-//    The coordinator level runs H stand-in host endpoints (to the coordinator an aggregator is one
-//    worker carrying its group's samples and one partial sum: same messages, same bytes) over the
-//    shaped coordinator NIC; the host level runs ONE host for real (its real aggregator and its
-//    GPUs' real worker clients over shaped loopback, the aggregator over a shaped link to a real
-//    coordinator). Hosts are identical and parallel on a cluster, so one host's own time is every
-//    host's; the coordinator level of 1 host is subtracted because the host level contains it.
-//  - direct (no groups): the coordinator level with every GPU as an endpoint, measured up to
-//    --max-direct-endpoints; beyond, extrapolated on the line through the two largest measured.
-// The cluster thread serializes what a cluster's hosts do in parallel (the workers' decoding of the
-// weights and encoding of the gradient): each line gives both threads' busy share, and the host
-// level's workers make it an upper bound (README "Host groups").
+// has 2 cores, so 64 hosts' CPU work cannot run in parallel here in real time. Hence each
+// configuration is measured in two levels that a cluster runs in parallel, and added:
+//  - the coordinator level: the coordinator with its E endpoints over its shaped NIC, the endpoints
+//    lean stand-ins (bench/lean_endpoint.ts: the same messages and bytes, none of a host's own work);
+//  - one endpoint's own level, measured for real once: a host's real aggregator with its GPUs' real
+//    worker clients (host groups), or one real worker client (direct), each through a real
+//    coordinator with that one endpoint, minus the coordinator level of one lean endpoint (which
+//    that measurement contains). Hosts are identical and parallel on a cluster: one is every one.
+//  host groups, H hosts: overhead = coordinator level(H lean host endpoints) + host level - coordinator level(1)
+//  direct, H x G GPUs:   overhead = coordinator level(H x G lean workers) + 1 real worker - 1 lean worker
+// Direct is measured up to --max-direct-endpoints and extrapolated beyond on the line through the
+// two largest measured (64 x 8 = 512 endpoints would hold 8.6 GB of gradients in this process).
+// Both threads of the process share this host's 2 cores (and other jobs'): each level's line gives
+// the coordinator thread's own CPU and both threads' busy share. The host level runs the host's 8
+// workers' decoding and encoding one after another on one thread, where a host runs them at once:
+// it is an upper bound (README "Host groups").
 //
 // The check against real runs (--only check, or the first lines): 8 workers in 1/2/8 groups at rank
 // 4 without the decoder, the simulation next to bench/comm_overhead.js (separate worker and
 // aggregator processes, plain loopback) run here in the same call: the coordinator's tensor bytes
 // must be equal, the times comparable.
 //
-// node dist/bench/link_sim.js [--only check|scale] [--check-steps 5] [--scale-steps 3] [--step-ms 300]
+// node dist/bench/link_sim.js [--only check|scale] [--check-steps 5] [--scale-steps 5] [--step-ms 300]
 //   [--gbps 25] [--latency-ms 0.05] [--loopback-gbps 20] [--rank 4] [--decoder-params 4058340]
 //   [--clusters 8x8,64x8] [--max-direct-endpoints 64]
 // One JSON line per check and per (cluster, direct | host groups) on stdout.
@@ -123,6 +126,17 @@ async function scale(o: { stepMs: number; steps: number; links: SimLinks; rank: 
     summary(await simulate({ hosts, gpusPerHost: gpus, mode, shapes, stepMs: o.stepMs, links: o.links, lean }, { steps: o.steps, adam: true }), o.stepMs);
   // The coordinator NIC's time for a step's bytes in one direction: arithmetic, the floor under any measurement.
   const linkS = (bytes: number | null): number => ((bytes ?? 0) * 8) / ((o.links.gbps ?? Number.POSITIVE_INFINITY) * 1e9);
+  // A configuration's line: its coordinator level's bytes and CPU, the overhead of both levels together.
+  const combined = (method: string, coordinator: Record<string, number | null>, overhead: number, levels: Record<string, unknown>): Record<string, unknown> => ({
+    method,
+    coordinator_bytes_in_per_step: coordinator.coordinator_bytes_in_per_step,
+    coordinator_bytes_out_per_step: coordinator.coordinator_bytes_out_per_step,
+    coordinator_link_s_each_way: linkS(coordinator.coordinator_bytes_in_per_step ?? null),
+    coordinator_thread_cpu_s_per_step: coordinator.coordinator_thread_cpu_s_per_step,
+    step_overhead_s: overhead,
+    overhead_ratio: overhead / (o.stepMs / 1000),
+    ...(Object.keys(levels).length ? { levels } : {}),
+  });
   const common = { bench: 'link_sim', kind: 'scale', rank: o.rank, decoder_params: o.decoderParams, link_gbps: o.links.gbps, latency_ms: o.links.latencyMs, loopback_gbps: o.links.loopbackGbps, gpu_step_s: o.stepMs / 1000, steps: o.steps };
   // One endpoint's own work (a real worker client, direct) over its lean stand-in's.
   const ownReal = await run(1, 1, 'direct', false);
@@ -135,21 +149,18 @@ async function scale(o: { stepMs: number; steps: number; links: SimLinks; rank: 
     const direct: { endpoints: number; r: Record<string, number | null> }[] = [{ endpoints: gpus, r: await run(1, gpus, 'direct', true) }];
     for (const [hosts] of o.clusters.filter(([, g]) => g === gpus)) {
       const coordinatorLevel = hosts === 1 ? coordinatorOne : await run(hosts, gpus, 'host_endpoints', true);
-      const grouped = coordinatorLevel.step_overhead_s! + hostLevel.step_overhead_s! - coordinatorOne.step_overhead_s!;
       process.stdout.write(
         `${JSON.stringify({
           ...common,
           hosts,
           gpus_per_host: gpus,
           grouped: true,
-          method: `measured: coordinator level (${hosts} lean host endpoints) + one host's level (its real aggregator and ${gpus} real worker clients, serialized on this host: an upper bound) - coordinator level of 1 host`,
-          coordinator_bytes_in_per_step: coordinatorLevel.coordinator_bytes_in_per_step,
-          coordinator_bytes_out_per_step: coordinatorLevel.coordinator_bytes_out_per_step,
-          coordinator_link_s_each_way: linkS(coordinatorLevel.coordinator_bytes_in_per_step),
-          coordinator_thread_cpu_s_per_step: coordinatorLevel.coordinator_thread_cpu_s_per_step,
-          step_overhead_s: grouped,
-          overhead_ratio: grouped / (o.stepMs / 1000),
-          levels: { coordinator: coordinatorLevel, host: hostLevel, coordinator_one_host: coordinatorOne },
+          ...combined(
+            `measured: coordinator level (${hosts} lean host endpoints) + one host's level (its real aggregator and ${gpus} real worker clients, serialized on this host: an upper bound) - coordinator level of 1 host`,
+            coordinatorLevel,
+            coordinatorLevel.step_overhead_s! + hostLevel.step_overhead_s! - coordinatorOne.step_overhead_s!,
+            { coordinator: coordinatorLevel, host: hostLevel, coordinator_one_host: coordinatorOne },
+          ),
         })}\n`,
       );
       const endpoints = hosts * gpus;
@@ -158,30 +169,22 @@ async function scale(o: { stepMs: number; steps: number; links: SimLinks; rank: 
       if (endpoints <= o.maxDirect) {
         const r = endpoints === gpus ? direct[0]!.r : await run(hosts, gpus, 'direct', true);
         if (endpoints !== gpus) direct.push({ endpoints, r });
-        const overhead = r.step_overhead_s! + own;
-        line = {
-          method: `measured: coordinator level (${endpoints} lean worker endpoints on ${hosts} host NIC(s)) + one real worker client's own work (1 real - 1 lean endpoint)`,
-          coordinator_bytes_in_per_step: r.coordinator_bytes_in_per_step,
-          coordinator_bytes_out_per_step: r.coordinator_bytes_out_per_step,
-          coordinator_link_s_each_way: linkS(r.coordinator_bytes_in_per_step),
-          coordinator_thread_cpu_s_per_step: r.coordinator_thread_cpu_s_per_step,
-          step_overhead_s: overhead,
-          overhead_ratio: overhead / (o.stepMs / 1000),
-          levels: { coordinator: r, one_real_worker: ownReal, one_lean_worker: ownLean },
-        };
+        line = combined(
+          `measured: coordinator level (${endpoints} lean worker endpoints on ${hosts} host NIC(s)) + one real worker client's own work (1 real - 1 lean endpoint)`,
+          r,
+          r.step_overhead_s! + own,
+          { coordinator: r, one_real_worker: ownReal, one_lean_worker: ownLean },
+        );
       } else {
         const [a, b] = direct.slice(-2) as [(typeof direct)[number], (typeof direct)[number]];
         const at = (k: string): number => a.r[k]! + ((b.r[k]! - a.r[k]!) * (endpoints - a.endpoints)) / (b.endpoints - a.endpoints);
-        const overhead = at('step_overhead_s') + own;
-        line = {
-          method: `extrapolated: coordinator level on the line through the measured ${a.endpoints} and ${b.endpoints} lean endpoints (--max-direct-endpoints ${o.maxDirect}) + one real worker client's own work`,
-          coordinator_bytes_in_per_step: Math.round(at('coordinator_bytes_in_per_step')),
-          coordinator_bytes_out_per_step: Math.round(at('coordinator_bytes_out_per_step')),
-          coordinator_link_s_each_way: linkS(at('coordinator_bytes_in_per_step')),
-          coordinator_thread_cpu_s_per_step: at('coordinator_thread_cpu_s_per_step'),
-          step_overhead_s: overhead,
-          overhead_ratio: overhead / (o.stepMs / 1000),
-        };
+        const r = { coordinator_bytes_in_per_step: Math.round(at('coordinator_bytes_in_per_step')), coordinator_bytes_out_per_step: Math.round(at('coordinator_bytes_out_per_step')), coordinator_thread_cpu_s_per_step: at('coordinator_thread_cpu_s_per_step') };
+        line = combined(
+          `extrapolated: coordinator level on the line through the measured ${a.endpoints} and ${b.endpoints} lean endpoints (--max-direct-endpoints ${o.maxDirect}) + one real worker client's own work`,
+          r,
+          at('step_overhead_s') + own,
+          {},
+        );
       }
       process.stdout.write(`${JSON.stringify({ ...common, hosts, gpus_per_host: gpus, grouped: false, ...line })}\n`);
     }
@@ -219,7 +222,7 @@ async function main(): Promise<void> {
     if (!(Number.isInteger(h) && h >= 1 && Number.isInteger(g) && g >= 1)) throw new Error(`--clusters ${c}: expected HOSTSxGPUS, e.g. 64x8`);
     return [h, g] as [number, number];
   });
-  await scale({ stepMs, steps: num(values['scale-steps'], 3, 'scale-steps'), links, rank: num(values.rank, 4, 'rank'), decoderParams: num(values['decoder-params'], 4_058_340, 'decoder-params'), clusters, maxDirect: num(values['max-direct-endpoints'], 64, 'max-direct-endpoints') });
+  await scale({ stepMs, steps: num(values['scale-steps'], 5, 'scale-steps'), links, rank: num(values.rank, 4, 'rank'), decoderParams: num(values['decoder-params'], 4_058_340, 'decoder-params'), clusters, maxDirect: num(values['max-direct-endpoints'], 64, 'max-direct-endpoints') });
 }
 
 main().catch((err: unknown) => {

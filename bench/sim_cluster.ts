@@ -2,8 +2,9 @@
 // coordinator has the main thread to itself, as it has its host to itself on a cluster): the links
 // (bench/shaped_link.ts proxies: the coordinator's NIC, each host's NIC, each host's loopback),
 // the real aggregators (runAggregator) and the stand-in GPUs, each behind the real worker client
-// (runRemoteWorker with bench/stand_in_compute.ts). Everything here shares this one thread: work
-// that runs in parallel on a cluster's hosts (the workers' decoding and encoding) is serialized.
+// (runRemoteWorker with bench/stand_in_compute.ts), or the coordinator's lean stand-in endpoints
+// (bench/lean_endpoint.ts). Everything here shares this one thread: work that runs in parallel on a
+// cluster's hosts (the workers' decoding and encoding) is serialized.
 
 import { setMaxListeners } from 'node:events';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';

@@ -51,7 +51,7 @@ export interface SimResult {
   clusterThreadBusy: number;
   /** CPU seconds of the whole process (both threads) per measured step. */
   processCpuSPerStep: number;
-  /** CPU seconds of the coordinator's thread alone per measured step (Linux: /proc; null elsewhere). */
+  /** CPU seconds of the coordinator's thread alone per measured step (Linux: /proc, in 10 ms ticks; null elsewhere). */
   coordinatorThreadCpuSPerStep: number | null;
 }
 
