@@ -24,7 +24,11 @@
 // Both threads of the process share this host's 2 cores (and other jobs'): each level's line gives
 // the coordinator thread's own CPU and both threads' busy share. The host level runs the host's 8
 // workers' decoding and encoding one after another on one thread, where a host runs them at once:
-// it is an upper bound (README "Host groups").
+// it is an upper bound (README "Host groups"). Hence also, per measured coordinator level, the
+// same run dilated (--dilation k: tensors and bandwidths divided by k, so the links take as long
+// and the CPU a k-th): its overhead less its coordinator thread's CPU is the links' part of the
+// step (how the real traffic uses them, overlap included), and that plus the full-size coordinator
+// thread's CPU is `estimate_s`, the coordinator level on a cluster with this host's CPU speed.
 //
 // The check against real runs (--only check, or the first lines): 8 workers in 1/2/8 groups at rank
 // 4 without the decoder, the simulation next to bench/comm_overhead.js (separate worker and
@@ -33,7 +37,7 @@
 //
 // node dist/bench/link_sim.js [--only check|scale] [--check-steps 5] [--scale-steps 5] [--step-ms 300]
 //   [--gbps 25] [--latency-ms 0.05] [--loopback-gbps 20] [--rank 4] [--decoder-params 4058340]
-//   [--clusters 8x8,64x8] [--max-direct-endpoints 64]
+//   [--clusters 8x8,64x8] [--max-direct-endpoints 64] [--dilation 32]
 // One JSON line per check and per (cluster, direct | host groups) on stdout.
 
 import { spawn } from 'node:child_process';
@@ -120,10 +124,22 @@ async function check(stepMs: number, steps: number, shaped: SimLinks): Promise<v
   }
 }
 
-async function scale(o: { stepMs: number; steps: number; links: SimLinks; rank: number; decoderParams: number; clusters: [number, number][]; maxDirect: number }): Promise<void> {
+async function scale(o: { stepMs: number; steps: number; links: SimLinks; rank: number; decoderParams: number; clusters: [number, number][]; maxDirect: number; dilation: number }): Promise<void> {
   const shapes = shapesOf(o.rank, o.decoderParams);
   const run = async (hosts: number, gpus: number, mode: SimMode, lean: boolean): Promise<Record<string, number | null>> =>
     summary(await simulate({ hosts, gpusPerHost: gpus, mode, shapes, stepMs: o.stepMs, links: o.links, lean }, { steps: o.steps, adam: true }), o.stepMs);
+  // The same coordinator level with every tensor and every bandwidth divided by --dilation: the
+  // links take as long as at full size, the CPU (the coordinator's and this simulation's own) a
+  // dilation-th. Its overhead less its coordinator's CPU is the links' part of the step; adding the
+  // full-size coordinator CPU gives the estimate for a cluster with this host's CPU speed.
+  const elements = shapes.reduce((a, [, s]) => a + s.reduce((x, y) => x * y, 1), 0);
+  const dilated = async (hosts: number, gpus: number, mode: SimMode, full: Record<string, number | null>): Promise<Record<string, number | null>> => {
+    const d = o.dilation;
+    const links = { ...o.links, gbps: o.links.gbps === null ? null : o.links.gbps / d, loopbackGbps: o.links.loopbackGbps / d };
+    const r = summary(await simulate({ hosts, gpusPerHost: gpus, mode, shapes: [['dilated', [Math.ceil(elements / d)]]], stepMs: o.stepMs, links, lean: true }, { steps: o.steps, adam: true }), o.stepMs);
+    const linksPart = r.step_overhead_s! - r.coordinator_thread_cpu_s_per_step!;
+    return { dilation: d, dilated_step_overhead_s: r.step_overhead_s, dilated_coordinator_thread_cpu_s_per_step: r.coordinator_thread_cpu_s_per_step, dilated_cluster_thread_busy: r.cluster_thread_busy, links_part_s: linksPart, estimate_s: linksPart + full.coordinator_thread_cpu_s_per_step! };
+  };
   // The coordinator NIC's time for a step's bytes in one direction: arithmetic, the floor under any measurement.
   const linkS = (bytes: number | null): number => ((bytes ?? 0) * 8) / ((o.links.gbps ?? Number.POSITIVE_INFINITY) * 1e9);
   // A configuration's line: its coordinator level's bytes and CPU, the overhead of both levels together.
@@ -149,6 +165,7 @@ async function scale(o: { stepMs: number; steps: number; links: SimLinks; rank: 
     const direct: { endpoints: number; r: Record<string, number | null> }[] = [{ endpoints: gpus, r: await run(1, gpus, 'direct', true) }];
     for (const [hosts] of o.clusters.filter(([, g]) => g === gpus)) {
       const coordinatorLevel = hosts === 1 ? coordinatorOne : await run(hosts, gpus, 'host_endpoints', true);
+      const groupedDilated = o.dilation > 1 ? await dilated(hosts, gpus, 'host_endpoints', coordinatorLevel) : {};
       process.stdout.write(
         `${JSON.stringify({
           ...common,
@@ -161,6 +178,7 @@ async function scale(o: { stepMs: number; steps: number; links: SimLinks; rank: 
             coordinatorLevel.step_overhead_s! + hostLevel.step_overhead_s! - coordinatorOne.step_overhead_s!,
             { coordinator: coordinatorLevel, host: hostLevel, coordinator_one_host: coordinatorOne },
           ),
+          coordinator_level_dilated: groupedDilated,
         })}\n`,
       );
       const endpoints = hosts * gpus;
@@ -175,6 +193,7 @@ async function scale(o: { stepMs: number; steps: number; links: SimLinks; rank: 
           r.step_overhead_s! + own,
           { coordinator: r, one_real_worker: ownReal, one_lean_worker: ownLean },
         );
+        if (o.dilation > 1) line.coordinator_level_dilated = await dilated(hosts, gpus, 'direct', r);
       } else {
         const [a, b] = direct.slice(-2) as [(typeof direct)[number], (typeof direct)[number]];
         const at = (k: string): number => a.r[k]! + ((b.r[k]! - a.r[k]!) * (endpoints - a.endpoints)) / (b.endpoints - a.endpoints);
@@ -205,6 +224,7 @@ async function main(): Promise<void> {
       'decoder-params': { type: 'string' },
       clusters: { type: 'string' },
       'max-direct-endpoints': { type: 'string' },
+      dilation: { type: 'string' },
     },
   });
   const num = (v: string | undefined, d: number, what: string): number => {
@@ -222,7 +242,7 @@ async function main(): Promise<void> {
     if (!(Number.isInteger(h) && h >= 1 && Number.isInteger(g) && g >= 1)) throw new Error(`--clusters ${c}: expected HOSTSxGPUS, e.g. 64x8`);
     return [h, g] as [number, number];
   });
-  await scale({ stepMs, steps: num(values['scale-steps'], 5, 'scale-steps'), links, rank: num(values.rank, 4, 'rank'), decoderParams: num(values['decoder-params'], 4_058_340, 'decoder-params'), clusters, maxDirect: num(values['max-direct-endpoints'], 64, 'max-direct-endpoints') });
+  await scale({ stepMs, steps: num(values['scale-steps'], 5, 'scale-steps'), links, rank: num(values.rank, 4, 'rank'), decoderParams: num(values['decoder-params'], 4_058_340, 'decoder-params'), clusters, maxDirect: num(values['max-direct-endpoints'], 64, 'max-direct-endpoints'), dilation: Math.max(1, num(values.dilation, 32, 'dilation')) });
 }
 
 main().catch((err: unknown) => {
