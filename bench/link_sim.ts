@@ -195,8 +195,9 @@ async function scale(o: { stepMs: number; steps: number; links: SimLinks; rank: 
         );
         if (o.dilation > 1) line.coordinator_level_dilated = await dilated(hosts, gpus, 'direct', r);
       } else {
-        const [a, b] = direct.slice(-2) as [(typeof direct)[number], (typeof direct)[number]];
-        const at = (k: string): number => a.r[k]! + ((b.r[k]! - a.r[k]!) * (endpoints - a.endpoints)) / (b.endpoints - a.endpoints);
+        // The line through the two largest measured; with one, through it and zero (proportional).
+        const [a, b] = direct.length >= 2 ? (direct.slice(-2) as [(typeof direct)[number], (typeof direct)[number]]) : [{ endpoints: 0, r: {} as Record<string, number | null> }, direct[0]!];
+        const at = (k: string): number => (a.r[k] ?? 0) + ((b.r[k]! - (a.r[k] ?? 0)) * (endpoints - a.endpoints)) / (b.endpoints - a.endpoints);
         const r = { coordinator_bytes_in_per_step: Math.round(at('coordinator_bytes_in_per_step')), coordinator_bytes_out_per_step: Math.round(at('coordinator_bytes_out_per_step')), coordinator_thread_cpu_s_per_step: at('coordinator_thread_cpu_s_per_step') };
         line = combined(
           `extrapolated: coordinator level on the line through the measured ${a.endpoints} and ${b.endpoints} lean endpoints (--max-direct-endpoints ${o.maxDirect}) + one real worker client's own work`,
