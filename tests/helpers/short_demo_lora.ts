@@ -14,8 +14,8 @@ export interface ShortDemoLora {
   lora: string;
 }
 
-/** Trains under dir (data/ and run/): 48 training images (seed 4, not the demo's split), 12 held out, 3 epochs. */
-export async function trainShortDemoLora(dir: string): Promise<ShortDemoLora> {
+/** Trains under dir (data/ and run/): 48 training images (seed 4, not the demo's split), 12 held out, 3 epochs unless told. */
+export async function trainShortDemoLora(dir: string, epochs = 3): Promise<ShortDemoLora> {
   const data = path.join(dir, 'data');
   await writeDemoDataset(data, { seed: 4, train: 48, test: 12, size: 128 });
   const summary = await runLocal({
@@ -23,9 +23,9 @@ export async function trainShortDemoLora(dir: string): Promise<ShortDemoLora> {
     overrides: {
       'data.train': path.join(data, 'train'),
       'data.test': path.join(data, 'test'),
-      'train.epochs': '3',
+      'train.epochs': String(epochs),
       'train.seed': '2',
-      'eval.interval_epochs': '3',
+      'eval.interval_epochs': String(epochs),
       'checkpoint.dir': path.join(dir, 'runs'),
     },
   });

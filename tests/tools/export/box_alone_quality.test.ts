@@ -6,8 +6,10 @@
 // The official decoder answers a two-point prompt with the best of its three multimask outputs, a
 // different output token: this checks that token is trained too, not just that the graph matches.
 // Training supervises only the single-mask output, so a trained adapter's box-alone answer gets a wider
-// margin (the short run below: 0.02 under predict on these 12 images, 0.05 on 48; the demo job's own
-// adapter: 0.01 on the 96 held-out images, README "Downstream").
+// margin. The adapter is trained for 6 epochs (72 steps): after 3 its box-alone answer still trailed
+// predict's by 0.055 on these 12 images (the decoder adapters had moved the multimask outputs, which
+// recover later); after 6 it is 0.06 above on them, 0.01 above on 48, and the demo job's own adapter
+// is 0.005 under on the 96 held-out images (README, "Downstream").
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -102,7 +104,7 @@ describe('exported decoder.onnx, box alone', () => {
   });
 
   it(`scores within ${BOX_ALONE_LORA_MAX_DICE_LOSS} Dice of predict with a LoRA trained as the demo job trains it`, async () => {
-    const { lora } = await trainShortDemoLora(path.join(tmp, 'train'));
+    const { lora } = await trainShortDemoLora(path.join(tmp, 'train'), 6);
     const { predict, onnx, report } = await boxAloneVsPredict('lora', lora);
     const base = await bundledBase();
     const both = `${report}; ${base.report}`;
