@@ -103,7 +103,9 @@ export function loraSpecFor(config: TrainConfig, model: SamConfig): LoraSpec {
   return {
     rank,
     alpha,
-    blocks: blocks === 'all' ? [...Array(model.depth).keys()] : [...blocks].sort((a, b) => a - b),
+    // No encoder targets: no encoder blocks either (a spec with blocks but no targets is invalid, and
+    // was refused only when the first checkpoint was saved).
+    blocks: targets.length === 0 ? [] : blocks === 'all' ? [...Array(model.depth).keys()] : [...blocks].sort((a, b) => a - b),
     targets: [...targets],
     decoderTargets: [...decoderTargets],
   };

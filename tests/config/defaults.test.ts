@@ -11,13 +11,13 @@ describe('embedded configuration', () => {
     assert.ok(readme.includes('```yaml\n' + DEFAULT_CONFIG_YAML + '```'), 'README.md must quote DEFAULT_CONFIG_YAML (shared/config/defaults.ts) in a yaml block, unchanged');
   });
 
-  it('is the bundled base with an image-encoder LoRA (every projection, decoder frozen) on the demo dataset', async () => {
+  it("is the bundled base with the reference's encoder adapters (q, v) and mask-decoder attention adapters, its weights frozen, on the demo dataset", async () => {
     const c = await loadConfig(undefined, {}, { checkPaths: false });
     assert.equal(c.model.checkpoint, null);
     assert.equal(c.model.variant, 'auto');
-    assert.deepEqual(c.lora.targets, ['q', 'k', 'v', 'proj', 'lin1', 'lin2']);
+    assert.deepEqual(c.lora.targets, ['q', 'v']);
     assert.equal(c.lora.rank, 16);
-    assert.deepEqual(c.lora.decoderTargets, []);
+    assert.deepEqual(c.lora.decoderTargets, ['q_proj', 'k_proj', 'v_proj', 'out_proj']);
     assert.equal(c.train.trainDecoder, false);
     assert.equal(c.data.train, null);
   });

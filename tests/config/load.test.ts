@@ -193,14 +193,14 @@ describe('our schema', () => {
 });
 
 describe('defaults', () => {
-  it('the embedded default: demo data, the bundled small SAM with an encoder LoRA, runs/ under the cwd', async () => {
+  it('the embedded default: demo data, the bundled small SAM with encoder and decoder adapters, runs/ under the cwd', async () => {
     const p = makeProject();
     const c = await loadConfig(undefined, {}, { cwd: p.dir });
     const expected = expectedDefaults(DEFAULT_SOURCE, p.dir);
     // The demo job's settings (defaults.ts explains each).
     expected.lora.rank = 16;
     expected.lora.alpha = 16;
-    expected.lora.targets = ['q', 'k', 'v', 'proj', 'lin1', 'lin2'];
+    expected.lora.decoderTargets = ['q_proj', 'k_proj', 'v_proj', 'out_proj'];
     expected.train.epochs = 12;
     expected.train.batchSize = 4;
     expected.train.prompt.boxJitter = 5;
@@ -212,7 +212,7 @@ describe('defaults', () => {
     assert.deepEqual(c, expected);
     assert.deepEqual(parseYaml(DEFAULT_CONFIG_YAML), {
       model: { checkpoint: null },
-      lora: { rank: 16, targets: ['q', 'k', 'v', 'proj', 'lin1', 'lin2'] },
+      lora: { rank: 16, targets: ['q', 'v'], decoder_targets: ['q_proj', 'k_proj', 'v_proj', 'out_proj'] },
       data: { train: null },
       train: { epochs: 12, batch_size: 4, prompt: { box_jitter: 5 }, augment: { hflip: 0.5 } },
       optimizer: { lr: 0.004 },

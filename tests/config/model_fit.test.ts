@@ -2,9 +2,14 @@
 // declared variant against the checkpoint), run at load time when the config pins the model.
 
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError, TINY_VARIANT, applyOverrides, checkModelFit, declaredModelConfig, loadConfig, loraSpecFor, modelFitProblems, parseConfigText } from '../../shared/config/index.js';
 import { VARIANTS } from '../../shared/sam/config.js';
+import { initLora } from '../../shared/sam/lora.js';
+import { loadLora, saveLora } from '../../shared/sam/lora_io.js';
 import { REFERENCE_CONFIG, makeProject } from './project.js';
 
 const VIT_B = { ...VARIANTS.vit_b, dheads: 8 };
@@ -47,6 +52,22 @@ describe('model fit', () => {
       targets: ['q', 'v'],
       decoderTargets: ['out_proj'],
     });
+  });
+
+  it('loraSpecFor: decoder adapters alone (no encoder targets) give a spec with no encoder blocks, one a LoRA file can hold', async () => {
+    const c = await loadConfig(undefined, { 'lora.targets': '[]', 'lora.decoder_targets': '[q_proj, v_proj]' });
+    const model = declaredModelConfig(c.model)!;
+    const spec = loraSpecFor(c, model);
+    assert.deepEqual(spec.blocks, []);
+    assert.deepEqual(spec.targets, []);
+    const dir = mkdtempSync(path.join(tmpdir(), 'samlora-decoder-only-'));
+    try {
+      const file = path.join(dir, 'lora.safetensors');
+      await saveLora(file, initLora(model, spec, 0), spec, 'native');
+      assert.deepEqual((await loadLora(file)).spec.decoderTargets, ['q_proj', 'v_proj']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a pinned model is checked at load: custom fields, decoder heads, blocks', async () => {
