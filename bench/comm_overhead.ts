@@ -80,7 +80,8 @@ async function measure(workers: number, groups: number, rank: number, steps: num
   const grouped = groups < workers;
   // Group k gets workers k, k + groups, ...: sizes differ by at most one.
   const sizes = Array.from({ length: grouped ? groups : workers }, (_, k) => (grouped ? Math.floor(workers / groups) + (k < workers % groups ? 1 : 0) : 1));
-  const pool = new WorkerPool(sizes.length);
+  // min_workers counts workers: an aggregator reports its group's size (GroupSize).
+  const pool = new WorkerPool(workers);
   // The coordinator's tensor payload bytes, as its server reports them to the run's metrics.
   const events = new RunEvents();
   const traffic = { in: 0, out: 0 };

@@ -51,7 +51,7 @@ async function run(way: Way, config: string, dir: string, workers: number, group
       configPath: config,
       runDir: path.join(dir, way),
       listen: '127.0.0.1:0',
-      minWorkers: way === 'grouped' ? groups : workers,
+      minWorkers: workers, // an aggregator counts its group's workers (GroupSize)
       deadlineMs: 120_000,
       completionGraceMs: 0,
       events,

@@ -16,7 +16,7 @@ import { WorkerPool } from '../coordinator/worker_pool.js';
 import type { StepResult } from '../shared/contract/worker_endpoint.js';
 import { BENCH_FINGERPRINT } from './fake_worker.js';
 import type { ClusterData } from './sim_cluster.js';
-import { type ClusterMessage, type CoordinatorCommand, type SimSpec, coordinatorEndpoints, simTensors } from './sim_spec.js';
+import { type ClusterMessage, type CoordinatorCommand, type SimSpec, coordinatorEndpoints, coordinatorWorkers, simTensors } from './sim_spec.js';
 
 export interface SimOptions {
   /** Measured steps (after one warm-up step). */
@@ -79,7 +79,7 @@ export async function simulate(spec: SimSpec, o: SimOptions): Promise<SimResult>
   events.on((e) => {
     if (e.kind === 'tensor_bytes') traffic[e.direction === 'received' ? 'in' : 'out'] += e.bytes;
   });
-  const pool = new WorkerPool(coordinatorEndpoints(spec));
+  const pool = new WorkerPool(coordinatorWorkers(spec));
   const server = await CoordinatorServer.start({ listen: '127.0.0.1:0', pool, runId: 'link-sim', configYaml: '', fingerprint: BENCH_FINGERPRINT, trainable, deadlineMs: 600_000, events });
   const cluster = new Worker(new URL('./sim_cluster.js', import.meta.url), { workerData: { spec, coordinator: server.address } satisfies ClusterData });
   const inbox = clusterInbox(cluster);

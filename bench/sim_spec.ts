@@ -41,6 +41,14 @@ export function coordinatorEndpoints(s: SimSpec): number {
   return s.mode === 'direct' ? s.hosts * s.gpusPerHost : s.hosts;
 }
 
+/**
+ * Workers the coordinator counts for min_workers once every endpoint joined: a real aggregator
+ * reports its group's size (GroupSize), a stand-in endpoint counts as one.
+ */
+export function coordinatorWorkers(s: SimSpec): number {
+  return s.mode === 'aggregators' ? s.hosts * s.gpusPerHost : coordinatorEndpoints(s);
+}
+
 /** Messages from the cluster's thread to the coordinator's. */
 export type ClusterMessage =
   | { kind: 'ready' }
