@@ -3,7 +3,8 @@
 // evaluations until the coordinator says the run is complete. Heartbeats keep flowing during long
 // steps (the step runs in the thread). Any other end of a session (an eviction, a coordinator that
 // stops or dies, a lost connection) is followed by a new Join, after the eviction's cooldown or with
-// backoff; only a refusal is final.
+// backoff; only a refusal is final. A worker of a host group whose aggregator failed serves the
+// coordinator directly, and returns to the aggregator once it serves again.
 
 import * as grpc from '@grpc/grpc-js';
 import { hostname } from 'node:os';
@@ -55,6 +56,11 @@ export interface RemoteWorkerOptions {
    * goes direct (default AGGREGATOR_GRACE_MS: the aggregator's longest reconnect backoff and a join).
    */
   aggregatorGraceMs?: number;
+  /**
+   * While direct, the shortest time between two checks of whether the aggregator serves again
+   * (default AGGREGATOR_PROBE_MS; doubled by every demotion after the first, up to AGGREGATOR_PROBE_CAP_MS).
+   */
+  aggregatorProbeMs?: number;
   /** What the sessions compute with (default: the run's model in a compute thread). */
   compute?: ComputeProvider;
 }
@@ -81,6 +87,14 @@ const JOIN_TIMEOUT_MS = 15_000;
 const AGGREGATOR_ATTEMPTS = 3;
 export const AGGREGATOR_GRACE_MS = BACKOFF_CAP_MS + 5000;
 
+/**
+ * A demoted worker asks its aggregator whether it serves again at most this often; each further
+ * demotion doubles the wait (an aggregator that keeps failing cannot make its workers flap), up to
+ * AGGREGATOR_PROBE_CAP_MS.
+ */
+export const AGGREGATOR_PROBE_MS = 10_000;
+export const AGGREGATOR_PROBE_CAP_MS = 5 * 60_000;
+
 function unary<T>(start: (cb: grpc.requestCallback<T>) => unknown): Promise<T> {
   return new Promise<T>((resolve, reject) => start((err, v) => (err ? reject(err) : v === undefined ? reject(new Error('no reply')) : resolve(v))));
 }
@@ -89,7 +103,19 @@ const isRefusal = (err: unknown): boolean =>
   typeof err === 'object' && err !== null && 'code' in err && [grpc.status.UNAUTHENTICATED, grpc.status.FAILED_PRECONDITION, grpc.status.PERMISSION_DENIED].includes((err as { code: number }).code);
 
 /** How a session ended: the run is complete, the worker was told to stop, or it must join again. */
-type SessionEnd = { kind: 'complete' } | { kind: 'aborted' } | { kind: 'lost' } | { kind: 'evicted'; cooldownMs: number } | { kind: 'coordinator_stopping' };
+type SessionEnd = { kind: 'complete' } | { kind: 'aborted' } | { kind: 'lost' } | { kind: 'evicted'; cooldownMs: number } | { kind: 'coordinator_stopping' } | { kind: 'back_to_aggregator' };
+
+/** While a demoted worker serves the coordinator directly: how it watches for its aggregator's return. */
+interface AggregatorWatch {
+  address: string;
+  /** Whether the aggregator serves (a health Check). */
+  serves: () => Promise<boolean>;
+  /** Shortest time between two checks. */
+  everyMs: number;
+}
+
+/** How long a worker that left for its aggregator waits for the coordinator to close the session. */
+const LEAVE_TIMEOUT_MS = 5000;
 
 /** Most samples a coordinator may send ahead of one assignment (their bytes are held until it comes). */
 const MAX_STAGED_SAMPLES = 4096;
@@ -115,8 +141,10 @@ async function serveUntilDone(o: RemoteWorkerOptions, log: (l: string, level?: W
   // When the coordinator stopped being reachable (reset by every session it admitted us to).
   let unreachableSince: number | undefined;
   // Through the host group's aggregator until it fails once; then straight to the coordinator
-  // (demoted) for the rest of the run: its samples go back to the coordinator's queue meanwhile.
+  // (demoted; its samples went back to the coordinator's queue) until the aggregator serves again.
   let viaAggregator = o.aggregator !== undefined;
+  let demotions = 0;
+  const probeOptions = { ...(o.security ? { security: o.security } : {}), ...(o.token ? { token: o.token } : {}) };
   // Failed connections to the aggregator while the coordinator served, and since when.
   let aggregatorFailures = 0;
   let aggregatorDownSince: number | undefined;
@@ -130,21 +158,37 @@ async function serveUntilDone(o: RemoteWorkerOptions, log: (l: string, level?: W
     viaAggregator = false;
     attempts = 0;
     unreachableSince = undefined;
-    log(`${why}; connecting to the coordinator ${o.address} directly from now on`, 'warn');
+    demotions++;
+    log(`${why}; connecting to the coordinator ${o.address} directly until the aggregator serves again`, 'warn');
   };
+  // Asked by the direct sessions of a demoted worker.
+  const watchAggregator = (): AggregatorWatch | undefined =>
+    o.aggregator === undefined || viaAggregator
+      ? undefined
+      : {
+          address: o.aggregator,
+          serves: () => coordinatorServes(o.aggregator!, probeOptions),
+          everyMs: Math.min(AGGREGATOR_PROBE_CAP_MS, (o.aggregatorProbeMs ?? AGGREGATOR_PROBE_MS) * 2 ** Math.min(20, Math.max(0, demotions - 1))),
+        };
   for (;;) {
     if (o.signal?.aborted) return;
     const attemptStarted = Date.now();
     const address = viaAggregator ? o.aggregator! : o.address;
     let wait: number;
     try {
-      const end = await oneConnection(o, address, log, compute);
+      const end = await oneConnection(o, address, log, compute, watchAggregator());
       if (end.kind === 'complete' || end.kind === 'aborted') return;
       aggregatorFailures = 0;
       aggregatorDownSince = undefined;
       // The coordinator was there: a new series of attempts begins.
       attempts = 0;
       unreachableSince = undefined;
+      if (end.kind === 'back_to_aggregator') {
+        // From here the aggregator is judged as at the start: failing to reach it demotes again.
+        viaAggregator = true;
+        log(`left the coordinator ${o.address}: connecting through the aggregator ${o.aggregator!} again`);
+        continue;
+      }
       if (viaAggregator && (end.kind === 'lost' || end.kind === 'coordinator_stopping')) {
         demote(end.kind === 'lost' ? `lost the aggregator ${address}` : `the aggregator ${address} is stopping`);
         continue;
@@ -157,7 +201,7 @@ async function serveUntilDone(o: RemoteWorkerOptions, log: (l: string, level?: W
       if (isRefusal(err)) throw new WorkerRefusedError(wireText((err as grpc.ServiceError).details || String(err)));
       let target = address;
       if (viaAggregator) {
-        if (await coordinatorServes(o.address, { ...(o.security ? { security: o.security } : {}), ...(o.token ? { token: o.token } : {}) })) {
+        if (await coordinatorServes(o.address, probeOptions)) {
           if (o.signal?.aborted) return;
           // The coordinator serves, so the aggregator should join it and listen soon: a few tries
           // over at least the grace (not counted against --connect-attempts); then it counts as dead.
@@ -198,7 +242,13 @@ async function serveUntilDone(o: RemoteWorkerOptions, log: (l: string, level?: W
 }
 
 /** One Join + Session with `address`, and how it ended. What the compute built for it stays with the provider. */
-async function oneConnection(o: RemoteWorkerOptions, address: string, log: (l: string, level?: WorkerLogLevel) => void, provider: ComputeProvider): Promise<SessionEnd> {
+async function oneConnection(
+  o: RemoteWorkerOptions,
+  address: string,
+  log: (l: string, level?: WorkerLogLevel) => void,
+  provider: ComputeProvider,
+  aggregator: AggregatorWatch | undefined,
+): Promise<SessionEnd> {
   const protos = loadWireProtos();
   const sec = await clientSecurity(o.security ?? { mode: 'insecure' }, o.token);
   const client: CoordinatorClient = new protos.coordinator.Client(address, sec.credentials, { ...channelLimitOptions(), ...clientFlowControlOptions(), ...sec.options });
@@ -229,7 +279,7 @@ async function oneConnection(o: RemoteWorkerOptions, address: string, log: (l: s
       o.onJoined?.({ runId: reply.run_id, workerId: reply.worker_id });
       prepared = await provider.prepare(reply, address, log, o.signal);
     } while (prepared.joinAgain);
-    return await serveSession(client, prepared, reply, log, o.signal, o.observer);
+    return await serveSession(client, prepared, reply, log, o.signal, o.observer, aggregator);
   } finally {
     client.close();
   }
@@ -242,6 +292,7 @@ async function serveSession(
   log: (l: string, level?: WorkerLogLevel) => void,
   signal?: AbortSignal,
   observer?: WorkerObserver,
+  aggregator?: AggregatorWatch,
 ): Promise<SessionEnd> {
   const call = client.Session();
   const encoding = fromWireEncoding(reply.tensor_encoding) ?? 'fp32';
@@ -288,12 +339,42 @@ async function serveSession(
     await send([{ error: { code, message: errorMessage(err), fatal: false, step } }]);
   };
 
+  // A demoted worker's way back to its aggregator: while this session lasts, the aggregator is asked
+  // every aggregator.everyMs whether it serves; once it does, the session ends after the message
+  // being handled (a step's result is sent first) by closing the stream, which the coordinator takes
+  // as the worker leaving: it evicts it and re-queues whatever it assigned it meanwhile.
+  let leaving = false;
+  let probeTimer: NodeJS.Timeout | undefined;
+  let leaveTimer: NodeJS.Timeout | undefined;
+  const watchAggregator = (watch: AggregatorWatch): void => {
+    probeTimer = setTimeout(() => {
+      void watch.serves().then((serves) => {
+        if (closed.signal.aborted || leaving) return;
+        if (!serves) return watchAggregator(watch);
+        leaving = true;
+        queue = queue.then(() => leave(watch));
+      });
+    }, watch.everyMs);
+  };
+  const leave = (watch: AggregatorWatch): void => {
+    if (closed.signal.aborted) return;
+    log(`the aggregator ${watch.address} serves again: leaving the coordinator between steps`);
+    stopped = { kind: 'back_to_aggregator' };
+    // Nothing more is written: the coordinator answers the half-close by ending the call.
+    clearInterval(heartbeat);
+    call.end();
+    leaveTimer = setTimeout(() => call.cancel(), LEAVE_TIMEOUT_MS);
+  };
+
   const handle = async (m: pb.CoordinatorMessage): Promise<void> => {
+    // Work assigned after this worker decided to leave is the coordinator's to re-queue.
+    if (leaving && !(m.kind === 'stop' && m.stop.kind === 'STOP_RUN_COMPLETE')) return;
     switch (m.kind) {
       case 'welcome':
         welcomed = true;
         compute = await prepared.start();
         observer?.connected?.(reply.worker_id);
+        if (aggregator) watchAggregator(aggregator);
         if (prepared.groupSize) {
           // Written at once like a heartbeat (it may come between a header and its data).
           const source = prepared.groupSize;
@@ -399,15 +480,20 @@ async function serveSession(
   let unwatch = (): void => undefined;
   call.write({ hello: { worker_id: reply.worker_id, loaded: prepared.loaded } });
   return new Promise<SessionEnd>((resolve, reject) => {
+    const cancel = (): void => call.cancel();
     const finish = (outcome: SessionEnd | Error): void => {
       clearInterval(heartbeat);
+      clearTimeout(probeTimer);
+      clearTimeout(leaveTimer);
+      // The signal outlives the session (a worker has many): its listener goes with the session.
+      signal?.removeEventListener('abort', cancel);
       unwatch();
       closed.abort(new Error('the session ended'));
       observer?.disconnected?.();
       if (outcome instanceof Error) reject(outcome);
       else resolve(outcome);
     };
-    signal?.addEventListener('abort', () => call.cancel(), { once: true });
+    signal?.addEventListener('abort', cancel, { once: true });
     call.on('data', (m: pb.CoordinatorMessage) => {
       lastHeard = performance.now();
       if (m.kind === 'heartbeat') return;

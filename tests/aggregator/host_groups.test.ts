@@ -146,7 +146,7 @@ describe('host groups', () => {
     });
     assert.equal(o.summary.status, 'completed', o.logs.join('\n'));
     assert.deepEqual(o.summary.epochs.map((e) => [e.samples_trained, e.duplicates, e.missing]), [[8, 0, 0]]);
-    assert.equal(o.logs.filter((l) => /connecting to the coordinator .* directly from now on/.test(l)).length, 2, o.logs.join('\n'));
+    assert.equal(o.logs.filter((l) => /connecting to the coordinator .* directly until the aggregator serves again/.test(l)).length, 2, o.logs.join('\n'));
   });
 
   it('a killed aggregator process (SIGKILL) demotes its workers within the run; every sample is trained once', { timeout: 240_000 }, async () => {
@@ -191,7 +191,7 @@ describe('host groups', () => {
       assert.equal(summary.status, 'completed', logs.join('\n'));
       assert.equal(agg!.signalCode, 'SIGKILL', 'the aggregator was killed mid-run');
       assert.deepEqual(summary.epochs.map((e) => [e.samples_trained, e.duplicates, e.missing]), [[8, 0, 0]]);
-      assert.equal(logs.filter((l) => /lost the aggregator .*connecting to the coordinator .* directly from now on/.test(l)).length, 2, logs.join('\n'));
+      assert.equal(logs.filter((l) => /lost the aggregator .*connecting to the coordinator .* directly until the aggregator serves again/.test(l)).length, 2, logs.join('\n'));
     } finally {
       stop.abort();
       await Promise.allSettled(workers);
@@ -238,7 +238,7 @@ describe('host groups', () => {
       assert.equal(summary.status, 'completed', logs.join('\n'));
       assert.equal(summary.evictions, 0, logs.join('\n'));
       assert.equal(logs.filter((l) => /group g0: worker \S+ joined/.test(l)).length, 2, 'both workers went through the aggregator');
-      assert.equal(logs.filter((l) => /directly from now on/.test(l)).length, 0, logs.join('\n'));
+      assert.equal(logs.filter((l) => /directly until the aggregator serves again/.test(l)).length, 0, logs.join('\n'));
     } finally {
       stop.abort();
       await Promise.allSettled(running);
@@ -274,7 +274,7 @@ describe('host groups', () => {
       });
       assert.equal(summary.status, 'completed', logs.join('\n'));
       assert.equal(logs.filter((l) => /connection to the aggregator .* failed/.test(l)).length, 2, logs.join('\n'));
-      assert.equal(logs.filter((l) => /failed 3 times .*directly from now on/.test(l)).length, 1, logs.join('\n'));
+      assert.equal(logs.filter((l) => /failed 3 times .*directly until the aggregator serves again/.test(l)).length, 1, logs.join('\n'));
     } finally {
       stop.abort();
       await worker?.catch(() => undefined);

@@ -2,7 +2,8 @@
 // the coordinator counts the aggregator's workers for min_workers as they join and leave (GroupSize);
 // workers started before the coordinator wait for it and then arrive through their aggregator, not
 // directly; and an aggregator left idle across a coordinator restart is not refused when its first
-// worker comes (it joins again for a fresh worker id).
+// worker comes (it joins again for a fresh worker id). A worker demoted by its aggregator's stop
+// returns to the aggregator started again on the same address.
 
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
@@ -61,14 +62,25 @@ async function coordinator(listen: string, minWorkers: number): Promise<{ server
   return { server, pool, next: (match) => new Promise<void>((resolve) => waiters.push({ match, resolve })) };
 }
 
-function aggregator(coordinatorAddress: string, listen: string, logs: Lines, onListening?: (address: string) => void): Promise<void> {
-  const p = runAggregator({ coordinator: coordinatorAddress, listen, group: 'g', signal: stop.signal, log: (l) => logs.push(`aggregator: ${l}`), ...(onListening ? { onListening } : {}) });
+function aggregator(coordinatorAddress: string, listen: string, logs: Lines, onListening?: (address: string) => void, signal: AbortSignal = stop.signal): Promise<void> {
+  const p = runAggregator({ coordinator: coordinatorAddress, listen, group: 'g', signal, log: (l) => logs.push(`aggregator: ${l}`), ...(onListening ? { onListening } : {}) });
   running.push(p);
   return p;
 }
 
-function worker(coordinatorAddress: string, aggregatorAddress: string, logs: Lines, name: string, signal: AbortSignal = stop.signal): void {
-  running.push(runRemoteWorker({ address: coordinatorAddress, aggregator: aggregatorAddress, group: 'g', runtime: {}, compute: idleCompute(), signal, log: (l) => logs.push(`${name}: ${l}`) }));
+function worker(coordinatorAddress: string, aggregatorAddress: string, logs: Lines, name: string, signal: AbortSignal = stop.signal, aggregatorProbeMs?: number): void {
+  running.push(
+    runRemoteWorker({
+      address: coordinatorAddress,
+      aggregator: aggregatorAddress,
+      group: 'g',
+      runtime: {},
+      compute: idleCompute(),
+      signal,
+      log: (l) => logs.push(`${name}: ${l}`),
+      ...(aggregatorProbeMs !== undefined ? { aggregatorProbeMs } : {}),
+    }),
+  );
 }
 
 describe('aggregator membership', () => {
@@ -90,7 +102,7 @@ describe('aggregator membership', () => {
     await within(10_000, 'the group size drops to 2', shrunk);
     assert.equal(c.pool.workers, 2);
     assert.equal(c.pool.size, 1);
-    assert.equal(logs.count(/directly from now on/), 0, String(logs));
+    assert.equal(logs.count(/directly until the aggregator serves again/), 0, String(logs));
   });
 
   it('workers started before the coordinator wait for it and arrive through their aggregator', { timeout: 30_000 }, async () => {
@@ -110,7 +122,7 @@ describe('aggregator membership', () => {
     assert.equal(members.length, 1, `one session, the aggregator's:\n${String(logs)}`);
     assert.equal(members[0]!.placement?.device, 'aggregator');
     assert.equal(c.pool.workers, 2);
-    assert.equal(logs.count(/directly from now on/), 0, String(logs));
+    assert.equal(logs.count(/directly until the aggregator serves again/), 0, String(logs));
     assert.equal(logs.count(/aggregator: group g: worker \S+ joined/), 2, String(logs));
   });
 
@@ -129,6 +141,38 @@ describe('aggregator membership', () => {
     assert.equal(refused, undefined, String(logs));
     assert.equal(members.length, 1);
     assert.equal(members[0]!.placement?.device, 'aggregator', `the worker came through the aggregator:\n${String(logs)}`);
-    assert.equal(logs.count(/directly from now on/), 0, String(logs));
+    assert.equal(logs.count(/directly until the aggregator serves again/), 0, String(logs));
+  });
+
+  it('a worker demoted by its aggregator stopping returns to a new aggregator on the same address', { timeout: 30_000 }, async () => {
+    const c = await coordinator('127.0.0.1:0', 1);
+    const local = `127.0.0.1:${await freePort()}`;
+    const logs = new Lines();
+    const firstStop = new AbortController();
+    const first = aggregator(c.server.address, local, logs, undefined, AbortSignal.any([stop.signal, firstStop.signal]));
+    worker(c.server.address, local, logs, 'w1', stop.signal, 200);
+    const [viaFirst] = await within(15_000, 'the worker through the first aggregator', c.pool.ready());
+    assert.equal(viaFirst!.placement?.device, 'aggregator');
+
+    const direct = c.next((e) => e.kind === 'joined' && e.device === 'cpu');
+    firstStop.abort();
+    await within(10_000, 'the first aggregator stops', first);
+    await within(10_000, 'the worker joins the coordinator directly', direct);
+    assert.equal(logs.count(/^w1: the aggregator .* is stopping; connecting to the coordinator .* directly until the aggregator serves again/), 1, String(logs));
+    const [directSession] = c.pool.live();
+    assert.equal(directSession?.placement?.device, 'cpu');
+
+    // The aggregator comes back (a restarted pod): the worker leaves the coordinator and comes through it.
+    const left = c.next((e) => e.kind === 'evicted' && e.id === directSession.id);
+    const back = c.next((e) => e.kind === 'joined' && e.device === 'aggregator');
+    void aggregator(c.server.address, local, logs);
+    await within(15_000, 'the worker comes back through the new aggregator', Promise.all([left, back]));
+    const members = c.pool.live();
+    assert.equal(members.length, 1, String(logs));
+    assert.equal(members[0]!.placement?.device, 'aggregator');
+    assert.equal(c.pool.workers, 1, 'the aggregator carries the worker');
+    assert.equal(logs.count(/^w1: the aggregator .* serves again: leaving the coordinator between steps/), 1, String(logs));
+    assert.equal(logs.count(/^w1: left the coordinator .*: connecting through the aggregator .* again/), 1, String(logs));
+    assert.equal(logs.count(/directly until/), 1, `demoted once only:\n${String(logs)}`);
   });
 });
