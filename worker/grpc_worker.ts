@@ -352,13 +352,13 @@ async function serveSession(
         if (closed.signal.aborted || leaving) return;
         if (!serves) return watchAggregator(watch);
         leaving = true;
-        queue = queue.then(() => leave(watch));
+        log(`the aggregator ${watch.address} serves again: leaving the coordinator after the message in hand`);
+        queue = queue.then(leave);
       });
     }, watch.everyMs);
   };
-  const leave = (watch: AggregatorWatch): void => {
+  const leave = (): void => {
     if (closed.signal.aborted) return;
-    log(`the aggregator ${watch.address} serves again: leaving the coordinator between steps`);
     stopped = { kind: 'back_to_aggregator' };
     // Nothing more is written: the coordinator answers the half-close by ending the call.
     clearInterval(heartbeat);

@@ -3,7 +3,8 @@
 // (the coordinator adds each group's gradients first either way), while the coordinator receives
 // half the gradient bytes (one partial per group). An aggregator that stops mid-run, or a real
 // `sam-lora aggregator` process killed with SIGKILL, sends its workers to the coordinator directly,
-// and the run completes with every sample trained once.
+// and the run completes with every sample trained once; an aggregator started again on the same
+// address gets its workers back within the run.
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -19,6 +20,8 @@ import { runAggregator } from '../../aggregator/run_aggregator.js';
 import { loadLora } from '../../shared/sam/lora_io.js';
 import { SharedToken } from '../../shared/wire/security.js';
 import { runRemoteWorker } from '../../worker/grpc_worker.js';
+import { ModelCompute } from '../../worker/model_compute.js';
+import { gatedDirectSteps } from './gated_compute.js';
 import { tinyRunConfig } from '../distributed/helpers.js';
 import { CLI } from '../distributed/worker_process.js';
 import { generateCerts, hasOpenssl } from '../wire/helpers.js';
@@ -109,6 +112,13 @@ async function run(name: string, config: string, groups: Record<string, number>,
   }
 }
 
+/** A promise and what resolves it (Node 20 has no Promise.withResolvers). */
+function latch(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
 async function finalWeights(s: Summary): Promise<Map<string, Float32Array>> {
   const l = await loadLora(path.join(s.checkpoints.final!, 'lora.safetensors'));
   return new Map([...l.tensors].map(([k, t]) => [k, t.data]));
@@ -147,6 +157,71 @@ describe('host groups', () => {
     assert.equal(o.summary.status, 'completed', o.logs.join('\n'));
     assert.deepEqual(o.summary.epochs.map((e) => [e.samples_trained, e.duplicates, e.missing]), [[8, 0, 0]]);
     assert.equal(o.logs.filter((l) => /connecting to the coordinator .* directly until the aggregator serves again/.test(l)).length, 2, o.logs.join('\n'));
+  });
+
+  it('an aggregator started again on the same address gets its demoted workers back within the run; every sample is trained once', { timeout: 240_000 }, async () => {
+    const config = await tinyRunConfig(path.join(tmp, 'return'), { train: 16, batch: 4, epochs: 1 });
+    const stop = new AbortController();
+    const firstStop = new AbortController();
+    const logs: string[] = [];
+    const running: Promise<void>[] = [];
+    let first: Promise<void> | undefined;
+    let local = '';
+    // Each worker's direct steps wait until it decided to return (so the run outlasts its direct
+    // stint); the aggregator starts again once both workers went direct and the first one stopped.
+    const decided = [0, 1].map(() => latch());
+    const demoted = [0, 1].map(() => latch());
+    const aggregator = (address: string, listen: string, signal: AbortSignal, onListening?: (local: string) => void): Promise<void> => {
+      const p = runAggregator({ coordinator: address, listen, group: 'g0', token, signal, maxAttempts: 3, log: (l) => logs.push(`aggregator: ${l}`), ...(onListening ? { onListening } : {}) });
+      running.push(p);
+      return p;
+    };
+    const events = new RunEvents();
+    events.on((e) => {
+      if (e.kind === 'step' && e.step === 1) firstStop.abort();
+    });
+    try {
+      const summary = await runDistributed({
+        configPath: config,
+        runDir: path.join(tmp, 'return', 'run'),
+        listen: '127.0.0.1:0',
+        minWorkers: 2,
+        deadlineMs: 60_000,
+        completionGraceMs: 0,
+        token,
+        events,
+        onListening: (address) => {
+          first = aggregator(address, '127.0.0.1:0', AbortSignal.any([stop.signal, firstStop.signal]), (at) => {
+            local = at;
+            for (const i of [0, 1]) {
+              const log = (l: string): void => {
+                logs.push(`w${i}: ${l}`);
+                if (/directly until the aggregator serves again/.test(l)) demoted[i]!.resolve();
+                if (/serves again: leaving the coordinator/.test(l)) decided[i]!.resolve();
+              };
+              const compute = gatedDirectSteps(new ModelCompute({ intraOpThreads: 1 }), at, () => decided[i]!.promise);
+              running.push(runRemoteWorker({ address, aggregator: at, group: 'g0', token, runtime: { intraOpThreads: 1 }, compute, aggregatorProbeMs: 50, signal: stop.signal, maxAttempts: 3, log }));
+            }
+          });
+          void Promise.all([...demoted.map((d) => d.promise), first]).then(() => aggregator(address, local, stop.signal));
+        },
+      });
+      const text = logs.join('\n');
+      assert.equal(summary.status, 'completed', text);
+      assert.deepEqual(summary.epochs.map((e) => [e.samples_trained, e.duplicates, e.missing]), [[16, 0, 0]], text);
+      for (const i of [0, 1]) {
+        const mine = logs.filter((l) => l.startsWith(`w${i}: `));
+        assert.equal(mine.filter((l) => /is stopping; connecting to the coordinator .* directly until the aggregator serves again/.test(l)).length, 1, text);
+        const back = mine.findIndex((l) => /left the coordinator .*: connecting through the aggregator .* again/.test(l));
+        assert.ok(back >= 0, `w${i} came back:\n${text}`);
+        assert.ok(mine.slice(back).some((l) => /trained step/.test(l)), `w${i} trained through the aggregator after coming back:\n${text}`);
+      }
+      // Both workers joined each aggregator: the first at the start, the second on their return.
+      assert.equal(logs.filter((l) => /^aggregator: group g0: worker \S+ joined/.test(l)).length, 4, text);
+    } finally {
+      stop.abort();
+      await Promise.allSettled(running);
+    }
   });
 
   it('a killed aggregator process (SIGKILL) demotes its workers within the run; every sample is trained once', { timeout: 240_000 }, async () => {
