@@ -348,17 +348,19 @@ async function serveSession(
   let leaveTimer: NodeJS.Timeout | undefined;
   const watchAggregator = (watch: AggregatorWatch): void => {
     probeTimer = setTimeout(() => {
-      void watch.serves().then((serves) => {
+      // A probe that throws (say, TLS files unreadable) counts as "not serving".
+      void watch.serves().catch(() => false).then((serves) => {
         if (closed.signal.aborted || leaving) return;
         if (!serves) return watchAggregator(watch);
         leaving = true;
         log(`the aggregator ${watch.address} serves again: leaving the coordinator after the message in hand`);
-        queue = queue.then(leave);
+        queue = queue.then(leave).catch(() => call.cancel());
       });
     }, watch.everyMs);
   };
   const leave = (): void => {
-    if (closed.signal.aborted) return;
+    // A Stop handled meanwhile (the run is complete) decides instead.
+    if (closed.signal.aborted || stopped) return;
     stopped = { kind: 'back_to_aggregator' };
     // Nothing more is written: the coordinator answers the half-close by ending the call.
     clearInterval(heartbeat);
